@@ -1,0 +1,1 @@
+"""Alerting: rules, incremental per-batch evaluation, fired alerts and notification hooks."""

@@ -1,0 +1,248 @@
+"""`LogAnalyticsEngine`: the facade users call. It wires the store, ingest pipeline, planner,
+alerting and metrics together and holds no logic of its own beyond argument shaping."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import orjson
+
+from log_analytics_engine.alerting.evaluator import AlertEvaluator, AlertHook
+from log_analytics_engine.alerting.rules import Alert, AlertRule
+from log_analytics_engine.errors import IngestError, QueryError
+from log_analytics_engine.ingest.files import FileIngest
+from log_analytics_engine.ingest.pipeline import Hook, Pipeline
+from log_analytics_engine.metrics import Counters, EngineCollector, prometheus_text
+from log_analytics_engine.model import LogEntry
+from log_analytics_engine.query.aggregate import StoreAggregator, aggregate_entries
+from log_analytics_engine.query.dictfilters import compile_filters
+from log_analytics_engine.query.planner import Planner, Sort
+from log_analytics_engine.stats import StatsReader
+from log_analytics_engine.storage.embedded import EmbeddedStore, WriteResult
+
+Filters = Mapping[str, Any] | None
+
+
+class LogAnalyticsEngine:
+    """Ingest, search, aggregate and alert on logs.
+
+    `LogAnalyticsEngine()` keeps everything in memory; `LogAnalyticsEngine(path="dir")` stores it
+    durably in that directory and reopens with all data. Use as a context manager, or call
+    `close()`, to flush the text index and release the directory.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        index_interval: float = 1.0,
+    ) -> None:
+        self._store = EmbeddedStore(None if path is None else Path(path), index_interval=index_interval)
+        self._pipeline = Pipeline(self._store)
+        self._planner = Planner(self._store)
+        self._aggregator = StoreAggregator(self._planner)
+        self._stats = StatsReader(self._store)
+        self._counters = Counters()
+        self._alerting = AlertEvaluator(self._store, clock)
+        self._alerting.load_stored()
+        self._pipeline.add_listener(self._alerting.on_write)
+        self._pipeline.add_listener(self._count_write)
+        self._collector = EngineCollector(
+            self._stats.summary, self._counters, lambda: dict(self._alerting.fired_total), self._store.bytes_on_disk
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush the text index, checkpoint and release the data directory."""
+        self._store.close()
+
+    def __enter__(self) -> LogAnalyticsEngine:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def flush(self) -> None:
+        """Bring the text index up to date now (queries are exact without it; this only speeds them)."""
+        self._store.flush_index()
+
+    # -- ingest ---------------------------------------------------------------------------------
+
+    def _count_write(self, write: WriteResult) -> None:
+        self._counters.add_errors("timestamp", write.bad_timestamps)
+
+    def add_pre_ingest_hook(self, hook_fn: Hook) -> None:
+        """Run `hook_fn(log)` before storing each log: return the log (changed or not), or None to drop it."""
+        self._pipeline.add_hook(hook_fn)
+
+    def ingest_log(self, log: LogEntry) -> None:
+        """Store one log; durable and searchable when this returns."""
+        self.ingest_logs([log])
+
+    def ingest_logs(self, logs: Iterable[LogEntry]) -> int:
+        """Store logs as one batch; returns how many were stored (after hooks)."""
+        entries = list(logs)
+        for entry in entries:
+            if not isinstance(entry, LogEntry):
+                raise IngestError(f"ingest_logs takes LogEntry objects, got {type(entry).__name__}")
+        result = self._pipeline.ingest_entries(entries)
+        self._counters.add_ingest("batch", result.write.rows, dropped=result.dropped)
+        return result.write.rows
+
+    def ingest_logs_from_file(
+        self, file_path: str | Path, file_type: str = "jsonl", *, dead_letter: str | Path | None = None
+    ) -> dict[str, Any]:
+        """Ingest a JSONL or text file (gzip too), or every file of a directory; returns a report.
+
+        `file_type` is `jsonl`, `text` or `auto`; files in a directory are typed one by one.
+        Lines that cannot be read are reported (line number and reason) and, with `dead_letter`,
+        appended to that file; everything else is stored.
+        """
+        ingest = FileIngest(self._pipeline, None if dead_letter is None else Path(dead_letter))
+        report = ingest.run(Path(file_path), file_type)
+        self._counters.add_ingest("file", report["count"], report["bytes"], report["dropped"])
+        self._counters.add_errors("rejected_line", report["rejected"])
+        self._counters.add_errors("invalid_utf8", report["replaced_utf8_lines"])
+        return report
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def _timed(self, fn: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self._counters.observe_query(time.perf_counter() - started)
+
+    def query_logs(
+        self,
+        filters: Filters = None,
+        sort_by: str | None = None,
+        sort_desc: bool = False,
+        page: int | None = None,
+        page_size: int | None = None,
+    ) -> list[LogEntry]:
+        """Logs matching the filters, sorted (default: event time ascending), optionally one 0-based page."""
+        node = compile_filters(filters)
+        sort = Sort.of(sort_by, sort_desc)
+        offset, limit = 0, None
+        if page_size is not None:
+            if page_size <= 0:
+                raise QueryError(f"page_size must be positive, got {page_size}")
+            limit = page_size
+            offset = (page or 0) * page_size
+        elif page is not None:
+            raise QueryError("page needs page_size")
+        result: list[LogEntry] = self._timed(lambda: self._planner.find(node, sort, offset, limit))
+        return result
+
+    def count(self, filters: Filters = None) -> int:
+        """How many stored logs match the filters (the total behind a page of `query_logs`)."""
+        node = compile_filters(filters)
+        result: int = self._timed(lambda: self._planner.count(node))
+        return result
+
+    def aggregate(
+        self,
+        filters: Filters = None,
+        group_by: str | None = None,
+        histogram: str | None = None,
+        top_n: Mapping[str, int] | None = None,
+        interval: str | int | float | None = None,
+    ) -> dict[str, Any]:
+        """`aggregate_logs` shapes computed in the store over the logs the filters select."""
+        node = compile_filters(filters)
+        result: dict[str, Any] = self._timed(
+            lambda: self._aggregator.aggregate(node, group_by, histogram, top_n, interval)
+        )
+        return result
+
+    def aggregate_logs(
+        self,
+        logs: Sequence[LogEntry],
+        group_by: str | None = None,
+        histogram: str | None = None,
+        top_n: Mapping[str, int] | None = None,
+        interval: str | int | float | None = None,
+    ) -> dict[str, Any]:
+        """Group-by counts, histogram (time buckets for `timestamp` with `interval`) and top-N over a list."""
+        return aggregate_entries(logs, group_by, histogram, top_n, interval)
+
+    # -- alerting -------------------------------------------------------------------------------
+
+    def add_alert_rule(self, rule: AlertRule) -> None:
+        """Evaluate `rule` on every ingested batch from now on (a rule of the same name is replaced)."""
+        self._alerting.add_rule(rule)
+
+    def remove_alert_rule(self, name: str) -> None:
+        """Stop evaluating the rule with this name."""
+        self._alerting.remove_rule(name)
+
+    def add_alert_notification_hook(self, hook_fn: AlertHook) -> None:
+        """Call `hook_fn(alert)` for every alert fired; a hook that raises is logged and counted."""
+        self._alerting.add_hook(hook_fn)
+
+    def get_alerts(
+        self, since: float | None = None, rule: str | None = None, limit: int | None = None
+    ) -> list[Alert]:
+        """Fired alerts, newest first (kept across restarts of a durable engine)."""
+        return self._alerting.alerts(since, rule, limit)
+
+    def persist_alerts_to_file(self, file_path: str | Path) -> int:
+        """Write every kept alert to a JSONL file (one alert per line); returns how many."""
+        alerts = list(reversed(self._alerting.alerts()))
+        with Path(file_path).open("wb") as out:
+            for alert in alerts:
+                out.write(orjson.dumps(alert.to_dict()) + b"\n")
+        return len(alerts)
+
+    def load_alerts_from_file(self, file_path: str | Path) -> int:
+        """Append the alerts of a file written by `persist_alerts_to_file`, skipping known ones; returns new."""
+        path = Path(file_path)
+        if not path.exists():
+            raise IngestError(f"no such alerts file: {path}")
+        added = 0
+        for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                alert = Alert.from_dict(orjson.loads(line))
+            except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
+                raise IngestError(f"{path}:{number}: not an alert record: {exc}") from exc
+            added += self._alerting.record(alert, persist=True)
+        return added
+
+    # -- stats and metrics ----------------------------------------------------------------------
+
+    def get_stats(self) -> dict[str, Any]:
+        """Totals by level, source and tag, distinct words, plus ingest, index and alerting figures."""
+        stats = self._stats.summary()
+        counters = self._counters.snapshot()
+        stats.update(
+            {
+                "ingested": counters["ingested"],
+                "ingest_errors": counters["errors"],
+                "dropped": counters["dropped"],
+                "index_lag": max(0, self._store.next_seq - 1 - self._store.index.watermark),
+                "bytes_on_disk": self._store.bytes_on_disk(),
+                "queries": counters["query_count"],
+                **{f"alert_{k}": v for k, v in self._alerting.status().items()},
+            }
+        )
+        return stats
+
+    def export_metrics_json(self) -> dict[str, Any]:
+        """The same figures as `get_stats`, JSON-ready for dashboards."""
+        return self.get_stats()
+
+    def export_metrics_prometheus(self) -> str:
+        """Prometheus text exposition: the original metric names plus ingest, error, disk and query metrics."""
+        return prometheus_text(self._collector)

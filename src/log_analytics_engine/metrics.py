@@ -1,0 +1,138 @@
+"""Engine counters and their Prometheus exposition through prometheus_client (one registry per engine)."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+
+QUERY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Counters:
+    """Thread-safe ingest and query counters of one engine."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.ingested: dict[str, int] = defaultdict(int)  # by path: batch | file
+        self.ingest_bytes = 0
+        self.errors: dict[str, int] = defaultdict(int)  # by reason
+        self.dropped = 0
+        self.query_buckets = [0] * len(QUERY_BUCKETS)
+        self.query_count = 0
+        self.query_sum = 0.0
+
+    def add_ingest(self, path: str, logs: int, nbytes: int = 0, dropped: int = 0) -> None:
+        with self._lock:
+            self.ingested[path] += logs
+            self.ingest_bytes += nbytes
+            self.dropped += dropped
+
+    def add_errors(self, reason: str, n: int) -> None:
+        if n:
+            with self._lock:
+                self.errors[reason] += n
+
+    def observe_query(self, seconds: float) -> None:
+        with self._lock:
+            i = bisect.bisect_left(QUERY_BUCKETS, seconds)
+            if i < len(self.query_buckets):
+                self.query_buckets[i] += 1
+            self.query_count += 1
+            self.query_sum += seconds
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "ingested": dict(self.ingested),
+                "ingest_bytes": self.ingest_bytes,
+                "errors": dict(self.errors),
+                "dropped": self.dropped,
+                "query_buckets": list(self.query_buckets),
+                "query_count": self.query_count,
+                "query_sum": self.query_sum,
+            }
+
+
+def _gauge_by(name: str, doc: str, label: str, values: Mapping[str, int]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, doc, labels=[label])
+    for key, value in values.items():
+        family.add_metric([str(key)], value)
+    return family
+
+
+class EngineCollector:
+    """A prometheus_client collector reading the engine's stats and counters at scrape time."""
+
+    def __init__(
+        self,
+        stats: Callable[[], dict[str, Any]],
+        counters: Counters,
+        alerts: Callable[[], Mapping[tuple[str, str], int]],
+        bytes_on_disk: Callable[[], int],
+    ) -> None:
+        self._stats = stats
+        self._counters = counters
+        self._alerts = alerts
+        self._bytes = bytes_on_disk
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._stats()
+        yield GaugeMetricFamily("loganalytics_total_logs", "Logs stored.", value=stats["total_logs"])
+        yield _gauge_by("loganalytics_logs_level", "Logs stored by level.", "level", stats["levels"])
+        yield _gauge_by("loganalytics_logs_source", "Logs stored by source.", "source", stats["sources"])
+        yield _gauge_by("loganalytics_logs_tag", "Logs stored by tag.", "tag", stats["tags"])
+        yield GaugeMetricFamily(
+            "loganalytics_keywords_total", "Distinct words across stored messages.", value=stats["keywords"]
+        )
+        yield GaugeMetricFamily(
+            "loganalytics_bytes_on_disk", "Bytes the data directory holds.", value=self._bytes()
+        )
+        snap = self._counters.snapshot()
+        ingested = CounterMetricFamily(
+            "loganalytics_ingested_logs", "Logs stored since start, by ingest path.", labels=["path"]
+        )
+        for path, n in sorted(snap["ingested"].items()):
+            ingested.add_metric([path], n)
+        yield ingested
+        yield CounterMetricFamily(
+            "loganalytics_ingest_bytes", "Bytes of input read by file ingest.", value=snap["ingest_bytes"]
+        )
+        yield CounterMetricFamily(
+            "loganalytics_ingest_dropped", "Logs dropped by pre-ingest hooks.", value=snap["dropped"]
+        )
+        errors = CounterMetricFamily(
+            "loganalytics_ingest_errors", "Input problems met while ingesting, by reason.", labels=["reason"]
+        )
+        for reason, n in sorted(snap["errors"].items()):
+            errors.add_metric([reason], n)
+        yield errors
+        fired = CounterMetricFamily(
+            "loganalytics_alerts_fired", "Alerts fired, by rule and severity.", labels=["rule", "severity"]
+        )
+        for (rule, severity), n in sorted(self._alerts().items()):
+            fired.add_metric([rule, severity], n)
+        yield fired
+        cumulative, buckets = 0, []
+        for bound, n in zip(QUERY_BUCKETS, snap["query_buckets"], strict=True):
+            cumulative += n
+            buckets.append((repr(bound), cumulative))
+        buckets.append(("+Inf", snap["query_count"]))
+        yield HistogramMetricFamily(
+            "loganalytics_query_duration_seconds",
+            "Time to answer queries.",
+            buckets=buckets,
+            sum_value=snap["query_sum"],
+        )
+
+
+def prometheus_text(collector: EngineCollector) -> str:
+    """The Prometheus text exposition of one collector (HELP/TYPE per family, escaped labels)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return generate_latest(registry).decode()

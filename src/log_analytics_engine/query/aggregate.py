@@ -1,0 +1,156 @@
+"""Aggregations in the original shapes: group-by counts, histograms (also over time), top-N.
+
+`aggregate_in_store` computes them in SQL over the logs a filter selects; `aggregate_entries`
+computes the same shapes over a list of LogEntry objects (the original `aggregate_logs`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from log_analytics_engine.errors import QueryError
+from log_analytics_engine.model import LogEntry
+from log_analytics_engine.query.ast import Node
+from log_analytics_engine.query.evaluate import field_value
+from log_analytics_engine.query.planner import Planner
+from log_analytics_engine.query.sql import metadata_path
+from log_analytics_engine.timeparse import format_timestamp
+
+TIME_FIELDS = frozenset({"timestamp", "_time", "ts", "ingested_at"})
+_UNITS = {"ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000, "d": 86_400_000_000_000}
+_INTERVAL = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
+_PLAIN_COLUMNS = {
+    "level": "level",
+    "source": "source",
+    "severity": "severity",
+    "severity_score": "severity",
+    "message": "message",
+    "request_id": "request_id",
+    "user_id": "user_id",
+    "thread_id": "thread_id",
+}
+
+
+def interval_ns(interval: str | int | float) -> int:
+    """A bucket width: seconds as a number, or text like `30s`, `1m`, `1h`, `1d`."""
+    if isinstance(interval, int | float) and not isinstance(interval, bool):
+        ns = int(interval * 1_000_000_000)
+    else:
+        match = _INTERVAL.match(str(interval))
+        if not match:
+            raise QueryError(f"bad interval {interval!r}: use seconds or a number with ms, s, m, h or d")
+        ns = int(match.group(1)) * _UNITS[match.group(2)]
+    if ns <= 0:
+        raise QueryError(f"interval must be positive, got {interval!r}")
+    return ns
+
+
+def _group_sql(field: str, flt_sql: str) -> tuple[str, list[object]]:
+    """SELECT key, count(*) for one field: list fields count each element, NULL keys are skipped."""
+    if field == "tags":
+        return f"SELECT t AS k, count(*) FROM (SELECT unnest(tags) AS t FROM logs WHERE {flt_sql}) GROUP BY k", []
+    if field in _PLAIN_COLUMNS:
+        col = _PLAIN_COLUMNS[field]
+        return f"SELECT {col} AS k, count(*) FROM logs WHERE {flt_sql} AND {col} IS NOT NULL GROUP BY k", []
+    key = field[len("metadata.") :] if field.startswith("metadata.") else field
+    expr = "json_extract_string(metadata, ?)"
+    return (
+        f"SELECT {expr} AS k, count(*) FROM logs WHERE {flt_sql} AND {expr} IS NOT NULL GROUP BY k",
+        [metadata_path(key), metadata_path(key)],
+    )
+
+
+class StoreAggregator:
+    """Aggregations over the logs a filter node selects, computed by DuckDB."""
+
+    def __init__(self, planner: Planner) -> None:
+        self.planner = planner
+
+    def counts(self, node: Node, field: str) -> dict[Any, int]:
+        """{value: count} for a field, in descending count order."""
+        flt = self.planner.where(node)
+        sql, extra = _group_sql(field, flt.sql)
+        # metadata parameters come before the filter's in the text when present
+        params = [extra[0], *flt.params, extra[1]] if extra else list(flt.params)
+        rows = self.planner.store.rows(sql + " ORDER BY 2 DESC, 1", params)
+        return {k: int(c) for k, c in rows}
+
+    def time_histogram(self, node: Node, field: str, interval: str | int | float) -> dict[str, int]:
+        """{bucket start (RFC 3339): count}, buckets aligned to UTC, in time order, empty ones omitted."""
+        step = interval_ns(interval)
+        col = "ingested_at" if field == "ingested_at" else "ts"
+        flt = self.planner.where(node)
+        rows = self.planner.store.rows(
+            f"SELECT ({col} // ?) * ? AS b, count(*) FROM logs WHERE {flt.sql} GROUP BY b ORDER BY b",
+            [step, step, *flt.params],
+        )
+        return {format_timestamp(int(b)): int(c) for b, c in rows}
+
+    def aggregate(
+        self,
+        node: Node,
+        group_by: str | None = None,
+        histogram: str | None = None,
+        top_n: Mapping[str, int] | None = None,
+        interval: str | int | float | None = None,
+    ) -> dict[str, Any]:
+        """The original `aggregate_logs` result shape, computed in SQL."""
+        out: dict[str, Any] = {}
+        if group_by:
+            out["group_by"] = self.counts(node, group_by)
+        if histogram:
+            if histogram in TIME_FIELDS:
+                out["histogram"] = self.time_histogram(node, histogram, interval or "1m")
+            else:
+                out["histogram"] = self.counts(node, histogram)
+        for field, n in (top_n or {}).items():
+            out[f"top_{n}_{field}"] = list(self.counts(node, field).items())[: int(n)]
+        return out
+
+
+def _values(entry: LogEntry, field: str) -> Iterable[Any]:
+    value = field_value(entry, field)
+    if value is None:
+        return ()
+    if isinstance(value, list | tuple):
+        return [v for v in value if v is not None]
+    return (value,)
+
+
+def _count(entries: Sequence[LogEntry], field: str) -> Counter[Any]:
+    counter: Counter[Any] = Counter()
+    for entry in entries:
+        for value in _values(entry, field):
+            counter[value if isinstance(value, str | int | float | bool) else str(value)] += 1
+    return counter
+
+
+def aggregate_entries(
+    entries: Sequence[LogEntry],
+    group_by: str | None = None,
+    histogram: str | None = None,
+    top_n: Mapping[str, int] | None = None,
+    interval: str | int | float | None = None,
+) -> dict[str, Any]:
+    """The original `aggregate_logs` over a list; `histogram` on a time field buckets by `interval`."""
+    out: dict[str, Any] = {}
+    if group_by:
+        out["group_by"] = dict(_count(entries, group_by).most_common())
+    if histogram:
+        if histogram in TIME_FIELDS:
+            step = interval_ns(interval or "1m")
+            buckets: Counter[int] = Counter()
+            for e in entries:
+                t = e.ingested_at_ns if histogram == "ingested_at" else e.timestamp_ns
+                if t is not None:
+                    buckets[(t // step) * step] += 1
+            out["histogram"] = {format_timestamp(b): buckets[b] for b in sorted(buckets)}
+        else:
+            out["histogram"] = dict(_count(entries, histogram).most_common())
+    for field, n in (top_n or {}).items():
+        ranked = sorted(_count(entries, field).items(), key=lambda kv: (-kv[1], str(kv[0])))
+        out[f"top_{n}_{field}"] = ranked[: int(n)]
+    return out

@@ -1,0 +1,107 @@
+"""Evaluate an AST against one `LogEntry` in Python: `matches_filter`, and the reference for tests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from log_analytics_engine.model import tokenize
+from log_analytics_engine.query.ast import (
+    And,
+    Compare,
+    FieldEq,
+    FieldIn,
+    MatchAll,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Scalar,
+    TimeRange,
+    Word,
+)
+
+if TYPE_CHECKING:
+    from log_analytics_engine.model import LogEntry
+
+
+def field_value(entry: LogEntry, field: str) -> Any:
+    """The value a field name refers to on an entry (None when absent)."""
+    if field.startswith("metadata."):
+        return entry.metadata.get(field[len("metadata.") :])
+    if field == "severity":
+        return entry.severity_score
+    return getattr(entry, field, None)
+
+
+def _equals(actual: Any, wanted: Scalar) -> bool:
+    if actual is None:
+        return False
+    if isinstance(actual, list):
+        return any(_equals(a, wanted) for a in actual)
+    if isinstance(actual, bool) or isinstance(wanted, bool):
+        return str(actual).lower() == str(wanted).lower()
+    if isinstance(actual, int | float) and isinstance(wanted, int | float):
+        return float(actual) == float(wanted)
+    return _as_text(actual) == str(wanted)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else str(value)
+    return str(value)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _compare(value: float, op: str, bound: float) -> bool:
+    if op == "<":
+        return value < bound
+    if op == "<=":
+        return value <= bound
+    if op == ">":
+        return value > bound
+    return value >= bound
+
+
+def _has_phrase(words: list[str], tokens: tuple[str, ...]) -> bool:
+    n = len(tokens)
+    return any(tuple(words[i : i + n]) == tokens for i in range(len(words) - n + 1))
+
+
+def evaluate(node: Node, entry: LogEntry) -> bool:
+    """True when the entry satisfies the node."""
+    if isinstance(node, MatchAll):
+        return True
+    if isinstance(node, Word):
+        return node.token in tokenize(entry.message)
+    if isinstance(node, Phrase):
+        return _has_phrase(tokenize(entry.message), node.tokens)
+    if isinstance(node, FieldEq):
+        return _equals(field_value(entry, node.field), node.value)
+    if isinstance(node, FieldIn):
+        actual = field_value(entry, node.field)
+        return any(_equals(actual, v) for v in node.values)
+    if isinstance(node, Compare):
+        number = _number(field_value(entry, node.field))
+        return number is not None and _compare(number, node.op, node.value)
+    if isinstance(node, TimeRange):
+        ts = entry.timestamp_ns
+        if ts is None:
+            return False
+        if node.start is not None and ts < node.start:
+            return False
+        if node.end is not None:
+            return ts <= node.end if node.include_end else ts < node.end
+        return True
+    if isinstance(node, And):
+        return all(evaluate(i, entry) for i in node.items)
+    if isinstance(node, Or):
+        return any(evaluate(i, entry) for i in node.items)
+    return not evaluate(node.item, entry)

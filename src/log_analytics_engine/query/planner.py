@@ -1,0 +1,131 @@
+"""Choose, per query, what the text index answers and what DuckDB answers (DESIGN §4).
+
+Measured costs on 1M logs (2 cores) that drive the choices:
+- DuckDB word scan (regexp over `message`): 83–109 ms, grows with data -> only for the unindexed tail
+  and for queries the index cannot express.
+- tantivy newest-N for a word ordered by `ts`: 7–9 ms; count: ~1 ms; term doc_freq: µs.
+- moving seqs from tantivy into Python costs ~0.55 µs per hit -> a seq set is handed to SQL only
+  when it is small (SEQ_SET_LIMIT).
+- DuckDB filters, counts, top-N on structured columns: 1–18 ms -> SQL whenever there is no text.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+from log_analytics_engine.errors import QueryError
+from log_analytics_engine.model import FIELD_COLUMNS, LogEntry
+from log_analytics_engine.query.ast import And, FieldEq, FieldIn, Node, Not, Or, has_text, index_only
+from log_analytics_engine.query.sql import SqlFilter, compile_where
+from log_analytics_engine.storage.embedded import EmbeddedStore
+
+SEQ_SET_LIMIT = 50_000
+SORTABLE = tuple(sorted(FIELD_COLUMNS))
+
+
+@dataclass(frozen=True)
+class Sort:
+    """An ORDER BY on one stored column, ties broken by seq in the same direction."""
+
+    column: str = "ts"
+    descending: bool = False
+
+    @classmethod
+    def of(cls, field: str | None, descending: bool) -> Sort:
+        """The sort for a user field name; unknown names are a QueryError naming the choices."""
+        if field is None:
+            return cls("ts", descending)
+        column = FIELD_COLUMNS.get(field)
+        if column is None:
+            raise QueryError(f"cannot sort by {field!r}; sortable fields: {', '.join(SORTABLE)}")
+        return cls(column, descending)
+
+    def sql(self) -> str:
+        direction = "DESC" if self.descending else "ASC"
+        return f"{self.column} {direction}, seq {direction}"
+
+
+def _uses_tags(node: Node) -> bool:
+    if isinstance(node, FieldEq | FieldIn):
+        return node.field == "tags"
+    if isinstance(node, And | Or):
+        return any(_uses_tags(i) for i in node.items)
+    if isinstance(node, Not):
+        return _uses_tags(node.item)
+    return False
+
+
+class Planner:
+    """Runs filter queries against an embedded store."""
+
+    def __init__(self, store: EmbeddedStore) -> None:
+        self.store = store
+
+    def _index_first(self, node: Node) -> bool:
+        return (has_text(node) or _uses_tags(node)) and index_only(node)
+
+    def where(self, node: Node) -> SqlFilter:
+        """A SQL filter for the node; index-answerable text goes in as a seq set when that set is small."""
+        base = compile_where(node)
+        if not self._index_first(node):
+            return base
+        count, watermark = self.store.index.count(node)
+        if watermark == 0 or count > SEQ_SET_LIMIT:
+            return base
+        hits, _, watermark = self.store.index.search(node, limit=max(count, 1))
+        seqs = [h.seq for h in hits]
+        sql = f"(seq IN (SELECT unnest(?::BIGINT[])) OR (seq > ? AND {base.sql}))"
+        return SqlFilter(sql, [seqs, watermark, *base.params])
+
+    def count(self, node: Node) -> int:
+        """How many stored logs match."""
+        if self._index_first(node):
+            indexed, watermark = self.store.index.count(node)
+            tail = compile_where(node)
+            row = self.store.row(
+                f"SELECT count(*) FROM logs WHERE seq > ? AND {tail.sql}", [watermark, *tail.params]
+            )
+            return indexed + int(row[0] if row else 0)
+        flt = compile_where(node)
+        row = self.store.row(f"SELECT count(*) FROM logs WHERE {flt.sql}", flt.params)
+        return int(row[0] if row else 0)
+
+    def find(self, node: Node, sort: Sort, offset: int = 0, limit: int | None = None) -> list[LogEntry]:
+        """Matching logs in sort order, paged in the store (offset/limit), as fresh LogEntry objects."""
+        if offset < 0 or (limit is not None and limit < 0):
+            raise QueryError("page and page_size must not be negative")
+        if self._index_first(node) and sort.column == "ts":
+            return self._find_via_index(node, sort, offset, limit)
+        flt = self.where(node)
+        sql = f"SELECT * FROM logs WHERE {flt.sql} ORDER BY {sort.sql()}"
+        params = list(flt.params)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        if offset:
+            sql += " OFFSET ?"
+            params.append(offset)
+        return self.store.entries(self.store.arrow(sql, params))
+
+    def _find_via_index(self, node: Node, sort: Sort, offset: int, limit: int | None) -> list[LogEntry]:
+        want = offset + limit if limit is not None else None
+        if want is None:
+            want = self.count(node)
+        if want == 0:
+            return []
+        hits, _, watermark = self.store.index.search(node, limit=want, newest_first=sort.descending)
+        tail = compile_where(node)
+        direction = "DESC" if sort.descending else "ASC"
+        tail_rows = self.store.rows(
+            f"SELECT ts, seq FROM logs WHERE seq > ? AND {tail.sql} "
+            f"ORDER BY ts {direction}, seq {direction} LIMIT ?",
+            [watermark, *tail.params, want],
+        )
+        keyed = [(h.ts, h.seq) for h in hits] + [(int(t), int(s)) for t, s in tail_rows]
+        if sort.descending:
+            ordered = heapq.nlargest(want, keyed)
+        else:
+            ordered = heapq.nsmallest(want, keyed)
+        page = ordered[offset:want]
+        return self.store.fetch_seqs([seq for _, seq in page])

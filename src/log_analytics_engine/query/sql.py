@@ -1,0 +1,113 @@
+"""Compile the AST to a DuckDB WHERE clause; every value travels as a bound parameter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from log_analytics_engine.query.ast import (
+    And,
+    Compare,
+    FieldEq,
+    FieldIn,
+    MatchAll,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Scalar,
+    TimeRange,
+    Word,
+)
+
+# A word boundary exactly where the tokenizer splits: anything that is not a letter or a digit.
+_EDGE_L = r"(?i)(^|[^\pL\pN])"
+_EDGE_R = r"([^\pL\pN]|$)"
+_COLUMNS = frozenset({"level", "source", "message", "request_id", "user_id", "thread_id", "severity"})
+
+
+def word_pattern(tokens: tuple[str, ...]) -> str:
+    """The RE2 pattern matching these tokens as consecutive whole words (tokens are letters/digits only)."""
+    return _EDGE_L + r"[^\pL\pN]+".join(tokens) + _EDGE_R
+
+
+def metadata_path(key: str) -> str:
+    """The JSON path of a metadata key, quoted so any key text is safe."""
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass
+class SqlFilter:
+    """A WHERE clause and its parameters, in order."""
+
+    sql: str
+    params: list[object] = field(default_factory=list)
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.params: list[object] = []
+
+    def bind(self, value: object) -> str:
+        self.params.append(value)
+        return "?"
+
+    def column(self, name: str) -> str:
+        if name.startswith("metadata."):
+            return f"json_extract_string(metadata, {self.bind(metadata_path(name[len('metadata.') :]))})"
+        if name in _COLUMNS:
+            return name
+        # A bare unknown field is looked up in metadata, as the query language does.
+        return f"json_extract_string(metadata, {self.bind(metadata_path(name))})"
+
+    def equals(self, name: str, value: Scalar) -> str:
+        if name == "tags":
+            return f"list_contains(tags, {self.bind(str(value))})"
+        if name == "severity":
+            return f"severity = {self.bind(float(value))}"
+        return f"{self.column(name)} = {self.bind(_text(value))}"
+
+    def compile(self, node: Node) -> str:
+        if isinstance(node, MatchAll):
+            return "TRUE"
+        if isinstance(node, Word):
+            return f"regexp_matches(message, {self.bind(word_pattern((node.token,)))})"
+        if isinstance(node, Phrase):
+            return f"regexp_matches(message, {self.bind(word_pattern(node.tokens))})"
+        if isinstance(node, FieldEq):
+            return self.equals(node.field, node.value)
+        if isinstance(node, FieldIn):
+            if node.field == "tags":
+                return f"list_has_any(tags, {self.bind([str(v) for v in node.values])}::VARCHAR[])"
+            if node.field == "severity":
+                return f"severity IN (SELECT unnest({self.bind([float(v) for v in node.values])}::DOUBLE[]))"
+            values = [_text(v) for v in node.values]
+            return f"{self.column(node.field)} IN (SELECT unnest({self.bind(values)}::VARCHAR[]))"
+        if isinstance(node, Compare):
+            target = "severity" if node.field == "severity" else f"TRY_CAST({self.column(node.field)} AS DOUBLE)"
+            return f"{target} {node.op} {self.bind(node.value)}"
+        if isinstance(node, TimeRange):
+            parts = []
+            if node.start is not None:
+                parts.append(f"ts >= {self.bind(node.start)}")
+            if node.end is not None:
+                parts.append(f"ts {'<=' if node.include_end else '<'} {self.bind(node.end)}")
+            return " AND ".join(parts) or "TRUE"
+        if isinstance(node, And):
+            return "(" + " AND ".join(self.compile(i) for i in node.items) + ")"
+        if isinstance(node, Or):
+            return "(" + " OR ".join(self.compile(i) for i in node.items) + ")"
+        # NULL-safe negation: a missing field does not match, so NOT of it does.
+        return f"(({self.compile(node.item)}) IS NOT TRUE)"
+
+
+def _text(value: Scalar) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def compile_where(node: Node) -> SqlFilter:
+    """The WHERE clause (without the keyword) selecting the logs the node matches."""
+    compiler = _Compiler()
+    sql = compiler.compile(node)
+    return SqlFilter(sql, compiler.params)

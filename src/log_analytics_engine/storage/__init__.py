@@ -1,0 +1,1 @@
+"""Storage: the Store protocol and the embedded store (DuckDB rows + tantivy text index)."""

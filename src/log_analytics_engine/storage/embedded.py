@@ -1,0 +1,243 @@
+"""The embedded store: DuckDB holds every row (the record); a tantivy index follows on a thread.
+
+Writes are serialised by one lock that covers seq allocation, the insert and its commit, so the
+committed rows always form a seq prefix. Reads run on per-thread DuckDB cursors and never take
+that lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from log_analytics_engine.errors import StorageError
+from log_analytics_engine.model import STORED_SCHEMA, LogEntry
+from log_analytics_engine.storage.indexer import Indexer
+from log_analytics_engine.storage.schema import ALERTS_DDL, LOGS_DDL
+from log_analytics_engine.storage.textindex import TextIndex
+from log_analytics_engine.timeparse import TimestampError, parse_timestamp
+
+DB_FILE = "logs.duckdb"
+INDEX_DIR = "index"
+_FIX_TS_SQL = """
+UPDATE logs SET
+    ts = coalesce(fix.ts, logs.ingested_at),
+    metadata = CASE WHEN fix.ts IS NULL THEN logs.metadata
+               ELSE nullif(json_merge_patch(logs.metadata, '{"timestamp_raw":null}'), '{}') END
+FROM fix WHERE logs.seq = fix.seq
+"""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one committed write stored: its seq range, row count and timestamps it could not parse."""
+
+    first_seq: int
+    last_seq: int
+    rows: int
+    bad_timestamps: int
+
+
+class EmbeddedStore:
+    """DuckDB table `logs` plus the tantivy text index, in a directory or in memory (`path=None`)."""
+
+    def __init__(self, path: Path | None, *, index_interval: float = 1.0) -> None:
+        self.path = path
+        target = ":memory:"
+        if path is not None:
+            path.mkdir(parents=True, exist_ok=True)
+            target = str(path / DB_FILE)
+        try:
+            self._db = duckdb.connect(target)
+        except duckdb.IOException as exc:
+            raise StorageError(
+                f"cannot open the data directory {path}: {exc}. Another process (a running "
+                "`log-analytics serve`?) owns it; talk to that process instead."
+            ) from exc
+        self._db.execute("SET TimeZone='UTC'")
+        self._db.execute(LOGS_DDL)
+        self._db.execute(ALERTS_DDL)
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursors_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._closed = False
+        max_seq = self._db.execute("SELECT coalesce(max(seq), 0) FROM logs").fetchall()[0]
+        self._next_seq = int(max_seq[0] if max_seq else 0) + 1
+        self.index = TextIndex(None if path is None else path / INDEX_DIR)
+        if self.index.watermark >= self._next_seq:
+            self.index.rollback_above(self._next_seq - 1)
+        self._indexer = Indexer(self, self.index, index_interval)
+        self._indexer.start()
+
+    # -- connections ----------------------------------------------------------------------------
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own DuckDB cursor (cursors are not shared between threads)."""
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cur is None:
+            if self._closed:
+                raise StorageError("the store is closed")
+            cur = self._db.cursor()
+            cur.execute("SET TimeZone='UTC'").fetchall()
+            self._local.cursor = cur
+            with self._cursors_lock:
+                self._cursors.append(cur)
+        return cur
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """Run read-only SQL on this thread's cursor with bound parameters; every row."""
+        result: list[tuple[Any, ...]] = self.cursor().execute(sql, list(params)).fetchall()
+        return result
+
+    def row(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
+        """The first row of read-only SQL (the result is consumed whole, as DuckDB requires)."""
+        found = self.rows(sql, params)
+        return found[0] if found else None
+
+    def arrow(self, sql: str, params: Sequence[object] = ()) -> pa.Table:
+        """Run read-only SQL on this thread's cursor and return the rows as an Arrow table."""
+        return self.cursor().sql(sql, params=list(params)).to_arrow_table()
+
+    @property
+    def next_seq(self) -> int:
+        """The seq the next stored row will get."""
+        return self._next_seq
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def append(self, table: pa.Table) -> WriteResult:
+        """Store a batch whose columns are STORED_SCHEMA without `seq`; durable when this returns."""
+        n = table.num_rows
+        if n == 0:
+            return WriteResult(self._next_seq, self._next_seq - 1, 0, 0)
+        with self._write_lock:
+            first = self._next_seq
+            seqs = pa.array(range(first, first + n), pa.int64())
+            batch = table.add_column(0, "seq", seqs).select(STORED_SCHEMA.names)
+            cur = self.cursor()
+            cur.register("batch_in", batch)
+            try:
+                cur.execute("BEGIN").fetchall()
+                cur.execute("INSERT INTO logs SELECT * FROM batch_in").fetchall()
+                cur.execute("COMMIT").fetchall()
+            except duckdb.Error:
+                cur.execute("ROLLBACK").fetchall()
+                raise
+            finally:
+                cur.unregister("batch_in")
+            self._next_seq = first + n
+        self._indexer.poke()
+        return WriteResult(first, first + n - 1, n, 0)
+
+    def append_select(self, select_sql: str, params: Sequence[object], chunk: pa.Table) -> WriteResult:
+        """Insert `select_sql` (reading relation `chunk`, seq = first parameter + column `n`) in one commit.
+
+        Rows whose `ts` came out NULL carry `metadata.timestamp_raw`; the scalar parser gets a second
+        try at them, and what it cannot read gets the ingest time (and is counted).
+        """
+        span = chunk.num_rows
+        if span == 0:
+            return WriteResult(self._next_seq, self._next_seq - 1, 0, 0)
+        with self._write_lock:
+            first = self._next_seq
+            cur = self.cursor()
+            cur.register("chunk", chunk)
+            try:
+                cur.execute("BEGIN").fetchall()
+                inserted = cur.execute(f"INSERT INTO logs {select_sql}", [first, *params]).fetchall()[0]
+                bad = self._fix_timestamps(cur, first, first + span)
+                cur.execute("COMMIT").fetchall()
+            except duckdb.Error:
+                cur.execute("ROLLBACK").fetchall()
+                raise
+            finally:
+                cur.unregister("chunk")
+            self._next_seq = first + span
+        self._indexer.poke()
+        return WriteResult(first, first + span - 1, int(inserted[0]) if inserted else 0, bad)
+
+    @staticmethod
+    def _fix_timestamps(cur: duckdb.DuckDBPyConnection, first: int, end: int) -> int:
+        rows = cur.execute(
+            "SELECT seq, json_extract_string(metadata, '$.timestamp_raw') FROM logs "
+            "WHERE seq >= ? AND seq < ? AND ts IS NULL",
+            [first, end],
+        ).fetchall()
+        if not rows:
+            return 0
+        parsed: list[int | None] = []
+        for _, raw in rows:
+            try:
+                parsed.append(parse_timestamp(raw))
+            except TimestampError:
+                parsed.append(None)
+        fix = pa.table({"seq": [r[0] for r in rows], "ts": pa.array(parsed, pa.int64())})
+        cur.register("fix", fix)
+        try:
+            cur.execute(_FIX_TS_SQL).fetchall()
+        finally:
+            cur.unregister("fix")
+        return sum(1 for p in parsed if p is None)
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def entries(self, table: pa.Table) -> list[LogEntry]:
+        """Fresh LogEntry objects for stored rows (an Arrow table of STORED_SCHEMA columns)."""
+        out = []
+        for row in table.to_pylist():
+            meta = row["metadata"]
+            out.append(LogEntry.from_stored(row, orjson.loads(meta) if meta else {}))
+        return out
+
+    def fetch_seqs(self, seqs: Sequence[int]) -> list[LogEntry]:
+        """The stored rows with these seqs, in the order given."""
+        if not seqs:
+            return []
+        table = self.arrow("SELECT * FROM logs WHERE seq IN (SELECT unnest(?::BIGINT[]))", [list(seqs)])
+        by_seq = {e.seq: e for e in self.entries(table)}
+        return [by_seq[s] for s in seqs if s in by_seq]
+
+    def bytes_on_disk(self) -> int:
+        """Bytes the data directory holds (0 in memory)."""
+        if self.path is None:
+            return 0
+        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+
+    # -- alerts table ---------------------------------------------------------------------------
+
+    def write_alert(self, rule_name: str, triggered_at: float, body: dict[str, Any]) -> None:
+        """Store one fired alert."""
+        with self._write_lock:
+            self.cursor().execute(
+                "INSERT INTO alerts SELECT coalesce(max(id), 0) + 1, ?, ?, ? FROM alerts",
+                [rule_name, triggered_at, orjson.dumps(body).decode()],
+            ).fetchall()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def flush_index(self) -> None:
+        """Bring the text index up to the last committed row and commit it (blocks)."""
+        self._indexer.catch_up_now()
+
+    def close(self) -> None:
+        """Stop the indexer after a final catch-up, checkpoint DuckDB and release the directory."""
+        if self._closed:
+            return
+        self._indexer.stop()
+        self.index.close()
+        self._closed = True
+        with self._cursors_lock:
+            for cur in self._cursors:
+                cur.close()
+            self._cursors.clear()
+        if self.path is not None:
+            self._db.execute("CHECKPOINT")
+        self._db.close()

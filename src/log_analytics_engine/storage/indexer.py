@@ -1,0 +1,91 @@
+"""The background thread that feeds committed rows to the text index and commits it on a timer."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from log_analytics_engine.storage.embedded import EmbeddedStore
+    from log_analytics_engine.storage.textindex import TextIndex
+
+log = logging.getLogger(__name__)
+
+# Rows read from DuckDB per round trip, and the most queued in tantivy before a commit.
+FETCH_ROWS = 65_536
+COMMIT_ROWS = 1_000_000
+_DOCS_SQL = """
+SELECT seq, to_json({'seq': seq, 'ts': ts, 'severity': severity, 'level': level, 'source': source,
+                     'message': message, 'tags': tags})
+FROM logs WHERE seq > ? ORDER BY seq LIMIT ?
+"""
+
+
+class Indexer:
+    """Catches the index up with the table every `interval` seconds (tantivy commits are ~25 ms)."""
+
+    def __init__(self, store: EmbeddedStore, index: TextIndex, interval: float) -> None:
+        self._store = store
+        self._index = index
+        self._interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # one catch-up at a time (thread or flush)
+        self._thread = threading.Thread(target=self._run, name="log-analytics-indexer", daemon=True)
+        self.indexed_rows = 0
+        self.index_seconds = 0.0
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def poke(self) -> None:
+        """Note that rows were committed (the thread still waits for its interval)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Final catch-up, then end the thread."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+        self.catch_up_now()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            if self._stop.wait(self._interval):
+                return
+            self._wake.clear()
+            try:
+                self.catch_up_now()
+            except Exception as exc:  # the thread must survive; the tail scan keeps queries exact
+                self.last_error = repr(exc)
+                log.exception("text index catch-up failed; retrying on the next round")
+
+    def catch_up_now(self) -> int:
+        """Index every committed row above the watermark and commit; returns the rows indexed."""
+        with self._lock:
+            started = time.perf_counter()
+            done = self._index.watermark
+            queued = total = 0
+            while True:
+                rows = self._store.rows(_DOCS_SQL, [done, FETCH_ROWS])
+                if not rows:
+                    break
+                self._index.add_json_docs(r[1] for r in rows)
+                done = int(rows[-1][0])
+                queued += len(rows)
+                if queued >= COMMIT_ROWS:
+                    self._index.commit(done)
+                    total += queued
+                    queued = 0
+            if queued:
+                self._index.commit(done)
+                total += queued
+            if total:
+                self.indexed_rows += total
+                self.index_seconds += time.perf_counter() - started
+            return total

@@ -1,0 +1,46 @@
+"""The DuckDB table of record and the SQL pieces shared by every write path."""
+
+from __future__ import annotations
+
+from log_analytics_engine.model import DEFAULT_LEVEL, DEFAULT_SEVERITY, LEVEL_ALIASES, SEVERITY
+
+LOGS_DDL = """
+CREATE TABLE IF NOT EXISTS logs (
+    seq BIGINT NOT NULL,
+    ts BIGINT,
+    ingested_at BIGINT NOT NULL,
+    level VARCHAR NOT NULL,
+    severity SMALLINT NOT NULL,
+    source VARCHAR NOT NULL,
+    message VARCHAR NOT NULL,
+    tags VARCHAR[] NOT NULL,
+    thread_id VARCHAR,
+    request_id VARCHAR,
+    user_id VARCHAR,
+    metadata JSON
+)
+"""
+ALERTS_DDL = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id BIGINT NOT NULL,
+    rule_name VARCHAR NOT NULL,
+    triggered_at DOUBLE NOT NULL,
+    body JSON NOT NULL
+)
+"""
+
+
+def sql_level(expr: str) -> str:
+    """SQL normalising a raw level expression like `model.normalize_level` (constants only, no input)."""
+    folded = f"upper(trim(CAST({expr} AS VARCHAR)))"
+    aliases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in LEVEL_ALIASES.items())
+    return (
+        f"CASE WHEN {expr} IS NULL OR {folded} = '' THEN '{DEFAULT_LEVEL}' "
+        f"ELSE (CASE {folded} {aliases} ELSE {folded} END) END"
+    )
+
+
+def sql_severity(level_expr: str) -> str:
+    """SQL giving the severity of an already normalised level."""
+    cases = " ".join(f"WHEN '{k}' THEN {v}" for k, v in SEVERITY.items())
+    return f"CAST(CASE {level_expr} {cases} ELSE {DEFAULT_SEVERITY} END AS SMALLINT)"

@@ -1,0 +1,204 @@
+"""The tantivy text index: message words, tags and the filter columns, keyed by the row's `seq`.
+
+It is derived data. DuckDB holds every row; the index follows behind and its committed
+watermark (the largest `seq` it holds, read back from the index itself) tells the planner
+which rows must still be scanned in DuckDB. Documents are added in `seq` order and each
+commit covers a prefix, so "every seq <= watermark is indexed" holds across crashes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import tantivy
+
+from log_analytics_engine.query.ast import (
+    And,
+    Compare,
+    FieldEq,
+    FieldIn,
+    MatchAll,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    TimeRange,
+    Word,
+)
+
+ANALYZER = "words"
+# Tokens longer than this are not indexed; the planner sends longer query words to a SQL scan.
+MAX_TOKEN_CHARS = 255
+_I64_MAX = 2**63 - 1
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("seq", indexed=True, fast=True)
+    builder.add_integer_field("ts", indexed=True, fast=True)
+    builder.add_integer_field("severity", indexed=True, fast=True)
+    builder.add_text_field("message", tokenizer_name=ANALYZER, index_option="position")
+    builder.add_text_field("tags", tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("level", tokenizer_name="raw", index_option="basic", fast=True)
+    builder.add_text_field("source", tokenizer_name="raw", index_option="basic", fast=True)
+    return builder.build()
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One match: its event time and row id."""
+
+    ts: int
+    seq: int
+
+
+class TextIndex:
+    """A tantivy index on disk (or in memory when `path` is None) with one writer."""
+
+    def __init__(self, path: Path | None, heap_bytes: int = 128 << 20) -> None:
+        self.schema = _schema()
+        if path is not None:
+            path.mkdir(parents=True, exist_ok=True)
+        self._index = tantivy.Index(self.schema, path=None if path is None else str(path), reuse=True)
+        analyzer = (
+            tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+            .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
+            .filter(tantivy.Filter.lowercase())
+            .build()
+        )
+        self._index.register_tokenizer(ANALYZER, analyzer)
+        self._writer = self._index.writer(heap_bytes, 1)
+        self._reader_lock = threading.Lock()
+        self._index.reload()
+        self._searcher = self._index.searcher()
+        self.watermark = self._max_seq(self._searcher)
+
+    @staticmethod
+    def _max_seq(searcher: tantivy.Searcher) -> int:
+        if searcher.num_docs == 0:
+            return 0
+        result = searcher.aggregate(tantivy.Query.all_query(), {"m": {"max": {"field": "seq"}}})
+        value = result["m"]["value"]
+        return 0 if value is None else int(value)
+
+    def add_json_docs(self, docs: Iterable[str]) -> None:
+        """Queue documents (JSON objects with the schema's fields) for the next commit."""
+        add = self._writer.add_json
+        for doc in docs:
+            add(doc)
+
+    def commit(self, upto_seq: int) -> None:
+        """Publish every queued document; `upto_seq` is the largest seq among them."""
+        self._writer.commit()
+        self._index.reload()
+        searcher = self._index.searcher()
+        with self._reader_lock:
+            self._searcher = searcher
+            self.watermark = upto_seq
+
+    def rollback_above(self, seq: int) -> None:
+        """Delete documents with a seq above `seq` (left over from rows that never committed)."""
+        query = tantivy.Query.range_query(self.schema, "seq", tantivy.FieldType.Integer, seq + 1, _I64_MAX)
+        self._writer.delete_documents_by_query(query)
+        self._writer.commit()
+        self._index.reload()
+        with self._reader_lock:
+            self._searcher = self._index.searcher()
+            self.watermark = min(self.watermark, seq)
+
+    def snapshot(self) -> tuple[tantivy.Searcher, int]:
+        """A searcher and the watermark it is exact up to."""
+        with self._reader_lock:
+            return self._searcher, self.watermark
+
+    def close(self) -> None:
+        """Wait for merges so the files on disk are final."""
+        self._writer.wait_merging_threads()
+
+    # -- querying -----------------------------------------------------------------------------
+
+    def query(self, node: Node, watermark: int) -> tantivy.Query:
+        """The tantivy query for a node (which must satisfy `index_only`), limited to seq <= watermark."""
+        bound = tantivy.Query.range_query(self.schema, "seq", tantivy.FieldType.Integer, 0, watermark)
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, self._compile(node)), (tantivy.Occur.Must, bound)]
+        )
+
+    def search(
+        self, node: Node, limit: int, offset: int = 0, newest_first: bool = True
+    ) -> tuple[list[Hit], int, int]:
+        """Hits ordered by event time, the total count, and the watermark they are exact up to."""
+        searcher, watermark = self.snapshot()
+        if watermark == 0:
+            return [], 0, 0
+        order = tantivy.Order.Desc if newest_first else tantivy.Order.Asc
+        result = searcher.search(
+            self.query(node, watermark), limit, count=True, order_by_field="ts", offset=offset, order=order
+        )
+        addresses = [addr for _, addr in result.hits]
+        seqs = searcher.fast_field_values("seq", addresses) if addresses else []
+        hits = [Hit(int(ts), int(seq)) for (ts, _), seq in zip(result.hits, seqs, strict=True)]
+        return hits, int(result.count or 0), watermark
+
+    def count(self, node: Node) -> tuple[int, int]:
+        """The number of indexed matches and the watermark it is exact up to."""
+        searcher, watermark = self.snapshot()
+        if watermark == 0:
+            return 0, 0
+        result = searcher.search(self.query(node, watermark), 1, count=True)
+        return int(result.count or 0), watermark
+
+    def doc_freq(self, token: str) -> int:
+        """How many indexed messages hold the token (cheap; for planning)."""
+        searcher, _ = self.snapshot()
+        return int(searcher.doc_freq("message", token))
+
+    def _term(self, field: str, value: object) -> tantivy.Query:
+        if field == "severity":
+            return tantivy.Query.term_query(self.schema, "severity", int(float(str(value))))
+        return tantivy.Query.term_query(self.schema, field, str(value))
+
+    def _compile(self, node: Node) -> tantivy.Query:
+        q = tantivy.Query
+        if isinstance(node, MatchAll):
+            return q.all_query()
+        if isinstance(node, Word):
+            return q.term_query(self.schema, "message", node.token)
+        if isinstance(node, Phrase):
+            return q.phrase_query(self.schema, "message", list(node.tokens))
+        if isinstance(node, FieldEq):
+            return self._term(node.field, node.value)
+        if isinstance(node, FieldIn):
+            return q.boolean_query([(tantivy.Occur.Should, self._term(node.field, v)) for v in node.values])
+        if isinstance(node, Compare):
+            return self._severity_range(node)
+        if isinstance(node, TimeRange):
+            low = node.start if node.start is not None else -_I64_MAX
+            high = node.end if node.end is not None else _I64_MAX
+            return q.range_query(
+                self.schema,
+                "ts",
+                tantivy.FieldType.Integer,
+                low,
+                high,
+                include_upper=node.include_end or node.end is None,
+            )
+        if isinstance(node, And):
+            return q.boolean_query([(tantivy.Occur.Must, self._compile(i)) for i in node.items])
+        if isinstance(node, Or):
+            return q.boolean_query([(tantivy.Occur.Should, self._compile(i)) for i in node.items])
+        return q.boolean_query(
+            [(tantivy.Occur.Must, q.all_query()), (tantivy.Occur.MustNot, self._compile(node.item))]
+        )
+
+    def _severity_range(self, node: Compare) -> tantivy.Query:
+        value = node.value
+        low, high = -_I64_MAX, _I64_MAX
+        if node.op in (">", ">="):
+            low = int(value) + 1 if node.op == ">" and value == int(value) else -(-value // 1)
+        else:
+            high = int(value) - 1 if node.op == "<" and value == int(value) else int(value // 1)
+        return tantivy.Query.range_query(self.schema, "severity", tantivy.FieldType.Integer, int(low), int(high))
