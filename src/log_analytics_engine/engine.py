@@ -53,7 +53,10 @@ class LogAnalyticsEngine:
         self._pipeline.add_listener(self._alerting.on_write)
         self._pipeline.add_listener(self._count_write)
         self._collector = EngineCollector(
-            self._stats.summary, self._counters, lambda: dict(self._alerting.fired_total), self._store.bytes_on_disk
+            self._stats.summary,
+            self._counters,
+            lambda: dict(self._alerting.fired_total),
+            self._store.bytes_on_disk,
         )
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -205,7 +208,7 @@ class LogAnalyticsEngine:
         return len(alerts)
 
     def load_alerts_from_file(self, file_path: str | Path) -> int:
-        """Append the alerts of a file written by `persist_alerts_to_file`, skipping known ones; returns new."""
+        """Append the alerts of a `persist_alerts_to_file` file, skipping known ones; returns how many new."""
         path = Path(file_path)
         if not path.exists():
             raise IngestError(f"no such alerts file: {path}")
@@ -244,5 +247,5 @@ class LogAnalyticsEngine:
         return self.get_stats()
 
     def export_metrics_prometheus(self) -> str:
-        """Prometheus text exposition: the original metric names plus ingest, error, disk and query metrics."""
+        """Prometheus text: the original metric names plus ingest, error, disk and query metrics."""
         return prometheus_text(self._collector)

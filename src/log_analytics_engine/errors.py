@@ -1,10 +1,10 @@
 """The exception tree of the engine; every error carries the HTTP status an edge would answer with.
 
-    LogAnalyticsError (500)
-    ├── QueryError (400)          a filter, sort key or query that cannot be run as given
-    ├── IngestError (400)         input that cannot be ingested at all (missing file, unknown type)
-    ├── ConfigError (400)         an invalid setting or rule definition
-    └── StorageError (503)        the store cannot be opened or written (e.g. locked by another process)
+LogAnalyticsError (500)
+├── QueryError (400)          a filter, sort key or query that cannot be run as given
+├── IngestError (400)         input that cannot be ingested at all (missing file, unknown type)
+├── ConfigError (400)         an invalid setting or rule definition
+└── StorageError (503)        the store cannot be opened or written (e.g. locked by another process)
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ class StatsReader:
             cached = self._keywords
         now = time.monotonic()
         if cached is not None and (
-            cached[0] == total or (total >= KEYWORDS_EXACT_BELOW and now - cached[1] < KEYWORDS_REFRESH_SECONDS)
+            cached[0] == total
+            or (total >= KEYWORDS_EXACT_BELOW and now - cached[1] < KEYWORDS_REFRESH_SECONDS)
         ):
             return cached[2]
         row = self._store.row(_KEYWORDS_SQL)

@@ -7,13 +7,13 @@ import datetime
 import re
 import time
 
-__all__ = [
+__all__ = (
     "TimestampError",
     "format_timestamp",
     "now_ns",
     "parse_timestamp",
     "sql_timestamp_ns",
-]
+)
 
 _NS_PER_S = 1_000_000_000
 _NS_PER_DAY = 86_400 * _NS_PER_S
@@ -24,7 +24,6 @@ _MAX_NS = (datetime.date.max.toordinal() + 1 - _EPOCH_ORDINAL) * _NS_PER_DAY
 # Multiplier that pads a fraction of n digits (index n) to nanoseconds.
 _FRAC_SCALE = (0, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1)
 _MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTHS = {name: i + 1 for i, name in enumerate(_MONTH_NAMES)}
 _MAX_ERROR_VALUE_CHARS = 120
 _EPOCH_UTC = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _fromisoformat = datetime.datetime.fromisoformat
@@ -177,8 +176,8 @@ _SQL_CLF_BODY = (
     f"{_SQL_HH}:{_SQL_MS}:{_SQL_MS} [+-]{_SQL_HH}{_SQL_MS}"
 )
 _SQL_CLF_RE = f"\\[{_SQL_CLF_BODY}\\]|{_SQL_CLF_BODY}"
-# (unit in ns, largest magnitude of the integer part that cannot overflow BIGINT, exclusive unit limit);
-# the last rows are checked in order, a magnitude beyond the overflow bound but below the limit gives NULL.
+# Epoch units in magnitude order: (ns per unit, largest integer part whose ns value (plus any fraction)
+# still fits in BIGINT, exclusive magnitude limit of the unit). Between the two bounds the SQL gives NULL.
 _SQL_UNITS = (
     (1_000_000_000, 9_223_372_035, 100_000_000_000),
     (1_000_000, 9_223_372_036_853, 100_000_000_000_000),
@@ -224,8 +223,8 @@ def _sql_core(s: str, trim_fallback: bool) -> str:
         f" WHEN regexp_full_match({s}, '{_SQL_CLF_RE}') THEN {clf_ns}"
     )
     if trim_fallback:
-        trimmed = f"trim({s})"
-        sql += f" WHEN starts_with({s}, ' ') OR ends_with({s}, ' ') THEN {_sql_core(trimmed, False)}"
+        trimmed = f"trim({s}, ' ' || chr(9) || chr(10) || chr(13))"
+        sql += f" WHEN regexp_matches({s}, '^[ \\t\\n\\r]|[ \\t\\n\\r]$') THEN {_sql_core(trimmed, False)}"
     return sql + " END"
 
 
@@ -237,10 +236,10 @@ def sql_timestamp_ns(expr: str) -> str:
 
     The result covers the ISO / RFC 3339 forms (any offset, ``.`` or ``,`` fractions kept exactly to
     9 digits), plain numeric epoch strings (same magnitude rule; no ``+`` sign or exponent) and Apache CLF,
-    with or without surrounding spaces. Wherever it is not NULL it equals ``parse_timestamp`` of the same
-    string. It is NULL for NULL input, for every other string (syslog, exponents, garbage), and for
-    instants BIGINT nanoseconds cannot hold (outside roughly years 1678-2261); callers may fall back to
-    ``parse_timestamp`` for NULL rows. It never raises.
+    optionally surrounded by spaces, tabs, CRs or LFs. Wherever it is not NULL it equals
+    ``parse_timestamp`` of the same string. It is NULL for NULL input, for every other string (syslog,
+    exponents, garbage), and for instants BIGINT nanoseconds cannot hold (outside roughly years
+    1678-2261); callers may fall back to ``parse_timestamp`` for NULL rows. It never raises.
     """
     return f"({_sql_core(f'({expr})', True)})"
 
@@ -336,22 +335,27 @@ def _parse_number(value: object, m: re.Match[str]) -> int:
     return _check_range(value, -ns if sign == "-" else ns)
 
 
+def _month(value: object, name: str) -> int:
+    try:
+        return _MONTH_NAMES.index(name.lower()) + 1
+    except ValueError:
+        raise TimestampError(value, f"unknown month {name!r}") from None
+
+
 def _parse_clf(value: object, m: re.Match[str]) -> int:
     _bracket, d, mon, y, h, mi, sec, sign, oh, om = m.groups()
-    month = _MONTHS.get(mon.lower())
-    if month is None:
-        raise TimestampError(value, f"unknown month {mon!r}")
+    month = _month(value, mon)
     ns = _civil_ns(value, int(y), month, int(d), int(h), int(mi), int(sec))
     return _check_range(value, ns - _offset_ns(value, sign, oh, om))
 
 
 def _parse_syslog(value: object, m: re.Match[str], now: int | None) -> int:
     mon, d, h, mi, sec, frac = m.groups()
-    month = _MONTHS.get(mon.lower())
-    if month is None:
-        raise TimestampError(value, f"unknown month {mon!r}")
+    month = _month(value, mon)
     ref = time.time_ns() if now is None else now
-    year = datetime.date.fromordinal(max(1, min(ref // _NS_PER_DAY + _EPOCH_ORDINAL, 3_652_059))).year
+    year = datetime.date.fromordinal(
+        max(1, min(ref // _NS_PER_DAY + _EPOCH_ORDINAL, datetime.date.max.toordinal()))
+    ).year
     limit = ref + _NS_PER_DAY
     last_error = "invalid date"
     # The most recent year (at most 8 back, enough to reach a leap year for Feb 29) not after now + 1 day.

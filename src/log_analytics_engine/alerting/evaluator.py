@@ -85,7 +85,7 @@ class AlertEvaluator:
     # -- evaluation -----------------------------------------------------------------------------
 
     def on_write(self, write: WriteResult) -> None:
-        """Match the rows of one committed write against every enabled rule; fire what reaches its threshold."""
+        """Match one committed write's rows against every enabled rule; fire what reaches its threshold."""
         rules = [r for r in self.rules() if r.enabled]
         if not rules:
             return
@@ -170,12 +170,16 @@ class AlertEvaluator:
     def load_stored(self) -> None:
         """Read the alerts the store kept from earlier runs."""
         rows = self._store.rows(
-            "SELECT body FROM (SELECT * FROM alerts ORDER BY triggered_at DESC, id DESC LIMIT ?) ORDER BY triggered_at, id", [self._max_alerts]
+            "SELECT body FROM (SELECT * FROM alerts ORDER BY triggered_at DESC, id DESC LIMIT ?) "
+            "ORDER BY triggered_at, id",
+            [self._max_alerts],
         )
         with self._lock:
             self._alerts = [Alert.from_dict(orjson.loads(r[0])) for r in rows]
 
-    def alerts(self, since: float | None = None, rule: str | None = None, limit: int | None = None) -> list[Alert]:
+    def alerts(
+        self, since: float | None = None, rule: str | None = None, limit: int | None = None
+    ) -> list[Alert]:
         """Fired alerts, newest first, optionally since a time, for one rule, and bounded."""
         with self._lock:
             chosen = [
@@ -188,4 +192,8 @@ class AlertEvaluator:
     def status(self) -> dict[str, Any]:
         """Counts for stats and metrics."""
         with self._lock:
-            return {"rules": len(self._rules), "alerts": len(self._alerts), "hook_failures": self.hook_failures}
+            return {
+                "rules": len(self._rules),
+                "alerts": len(self._alerts),
+                "hook_failures": self.hook_failures,
+            }

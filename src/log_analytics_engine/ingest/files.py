@@ -7,6 +7,7 @@ replaced (U+FFFD) and counted, never fatal.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -27,7 +29,14 @@ from log_analytics_engine.timeparse import TimestampError, parse_timestamp
 
 CHUNK_BYTES = 32 << 20
 MAX_REPORTED = 100
-FILE_TYPES = {"jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl", "text": "text", "txt": "text", "log": "text"}
+FILE_TYPES = {
+    "jsonl": "jsonl",
+    "ndjson": "jsonl",
+    "json": "jsonl",
+    "text": "text",
+    "txt": "text",
+    "log": "text",
+}
 _JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _TEXT_SUFFIXES = {".log", ".txt", ".out", ".err"}
 
@@ -102,7 +111,7 @@ def _open(path: Path) -> IO[bytes]:
     with path.open("rb") as probe:
         magic = probe.read(2)
     if magic == b"\x1f\x8b":
-        return gzip.open(path, "rb")
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # a binary IO
     return path.open("rb")
 
 
@@ -193,7 +202,9 @@ class FileIngest:
                 return self._finish(total)
             kind = detect_type(path) if file_type == "auto" else FILE_TYPES.get(file_type.lower())
             if kind is None:
-                raise IngestError(f"unknown file_type {file_type!r}; use one of: auto, {', '.join(FILE_TYPES)}")
+                raise IngestError(
+                    f"unknown file_type {file_type!r}; use one of: auto, {', '.join(FILE_TYPES)}"
+                )
             return self._finish(self._file(path, kind))
         finally:
             if self._dead is not None:
@@ -206,39 +217,44 @@ class FileIngest:
 
     def _file(self, path: Path, kind: str) -> FileReport:
         report = FileReport(str(path), kind)
-        select = jsonl.select_sql() if kind == "jsonl" else text.select_sql()
         for chunk in read_chunks(path):
             report.bytes += chunk.nbytes
             report.replaced_utf8_lines += chunk.replaced_lines
             table = _chunk_table(chunk)
-            if kind == "jsonl":
-                select = self._reject_json(table, chunk, report)
-            if self.pipeline.has_hooks:
-                self._through_hooks(select, table, report)
-            else:
-                write = self.pipeline.ingest_select(select, table)
-                report.count += write.rows
-                report.bad_timestamps += write.bad_timestamps
+            if kind == "text":
+                self._store_chunk(text.select_sql(), table, report)
+                continue
+            self._reject(table, chunk, jsonl.REJECT, report)
+            try:
+                self._store_chunk(jsonl.select_sql(), table, report)
+            except duckdb.InvalidInputException:
+                # Malformed JSON aborts the whole statement: find those lines (rare), then store the rest.
+                bad = self._reject(table, chunk, f"{jsonl.ACCEPT} AND NOT json_valid(line)", report)
+                skipped = ", ".join(str(n) for n in bad)
+                self._store_chunk(jsonl.select_sql(f"n NOT IN ({skipped})"), table, report)
+        report.rejected_lines.sort(key=lambda r: int(r["line"]))
         return report
 
-    def _reject_json(self, table: pa.Table, chunk: Chunk, report: FileReport) -> str:
-        """Report lines that are not JSON objects; returns the SELECT that leaves them out."""
+    def _reject(self, table: pa.Table, chunk: Chunk, condition: str, report: FileReport) -> list[int]:
+        """Report (and dead-letter) the lines meeting `condition`; returns their chunk positions."""
         cur = self.pipeline.store.cursor()
         cur.register("chunk", table)
         try:
-            rows = cur.execute(f"SELECT n, line FROM chunk WHERE {jsonl.REJECT}").fetchall()
-            bad = cur.execute(
-                f"SELECT n, line FROM chunk WHERE {jsonl.ACCEPT} AND NOT json_valid(line)"
-            ).fetchall()
+            rows = cur.execute(f"SELECT n, line FROM chunk WHERE {condition} ORDER BY n").fetchall()
         finally:
             cur.unregister("chunk")
-        for n, line in sorted(rows + bad):
+        for n, line in rows:
             report.reject(chunk.first_line + n, _json_reason(line))
             self._write_dead(line)
-        if not bad:
-            return jsonl.select_sql()
-        skipped = ", ".join(str(int(n)) for n, _ in bad)
-        return jsonl.select_sql(f"n NOT IN ({skipped})")
+        return [int(n) for n, _ in rows]
+
+    def _store_chunk(self, select: str, table: pa.Table, report: FileReport) -> None:
+        if self.pipeline.has_hooks:
+            self._through_hooks(select, table, report)
+            return
+        write = self.pipeline.ingest_select(select, table)
+        report.count += write.rows
+        report.bad_timestamps += write.bad_timestamps
 
     def _through_hooks(self, select: str, table: pa.Table, report: FileReport) -> None:
         """The slow path users ask for by registering hooks: parse in SQL, then LogEntry objects."""
@@ -256,10 +272,8 @@ class FileIngest:
             entry.seq = None
             if entry.timestamp_ns is None:
                 raw = entry.metadata.get("timestamp_raw")
-                try:
+                with contextlib.suppress(TimestampError):
                     entry.timestamp = parse_timestamp(raw) if raw is not None else now
-                except TimestampError:
-                    pass
         result = self.pipeline.ingest_entries(entries)
         report.count += result.write.rows
         report.dropped += result.dropped

@@ -65,7 +65,7 @@ class Pipeline:
         for entry in entries:
             current: LogEntry | None = entry
             for hook in hooks:
-                current = hook(current)
+                current = hook(current)  # type: ignore[arg-type]  # the loop breaks on None
                 if current is None:
                     break
             if current is not None:

@@ -55,7 +55,8 @@ FROM (
         SELECT *, regexp_replace(rest, {_q(_LEAD_LEVEL_STRIP)}, '') AS rest2
         FROM (
             SELECT n, line, rest, is_syslog,
-                   coalesce(nullif(lead, ''), nullif(regexp_extract(line, {_q(_APACHE_ANY)}, 1), '')) AS raw_ts,
+                   coalesce(nullif(lead, ''), nullif(regexp_extract(line, {_q(_APACHE_ANY)}, 1), ''))
+                       AS raw_ts,
                    regexp_extract(rest, {_q(_LEAD_LEVEL)}, 1) AS lead_level,
                    regexp_extract(line, {_q(_ANY_LEVEL)}, 1) AS any_level,
                    CASE regexp_extract(line, {_q(_STATUS)}, 1)

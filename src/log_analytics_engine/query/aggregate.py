@@ -20,7 +20,13 @@ from log_analytics_engine.query.sql import metadata_path
 from log_analytics_engine.timeparse import format_timestamp
 
 TIME_FIELDS = frozenset({"timestamp", "_time", "ts", "ingested_at"})
-_UNITS = {"ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000, "d": 86_400_000_000_000}
+_UNITS = {
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+    "d": 86_400_000_000_000,
+}
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
 _PLAIN_COLUMNS = {
     "level": "level",
@@ -51,7 +57,10 @@ def interval_ns(interval: str | int | float) -> int:
 def _group_sql(field: str, flt_sql: str) -> tuple[str, list[object]]:
     """SELECT key, count(*) for one field: list fields count each element, NULL keys are skipped."""
     if field == "tags":
-        return f"SELECT t AS k, count(*) FROM (SELECT unnest(tags) AS t FROM logs WHERE {flt_sql}) GROUP BY k", []
+        return (
+            f"SELECT t AS k, count(*) FROM (SELECT unnest(tags) AS t FROM logs WHERE {flt_sql}) GROUP BY k",
+            [],
+        )
     if field in _PLAIN_COLUMNS:
         col = _PLAIN_COLUMNS[field]
         return f"SELECT {col} AS k, count(*) FROM logs WHERE {flt_sql} AND {col} IS NOT NULL GROUP BY k", []

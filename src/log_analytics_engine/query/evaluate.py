@@ -12,7 +12,6 @@ from log_analytics_engine.query.ast import (
     FieldIn,
     MatchAll,
     Node,
-    Not,
     Or,
     Phrase,
     Scalar,

@@ -123,9 +123,7 @@ class Planner:
             [watermark, *tail.params, want],
         )
         keyed = [(h.ts, h.seq) for h in hits] + [(int(t), int(s)) for t, s in tail_rows]
-        if sort.descending:
-            ordered = heapq.nlargest(want, keyed)
-        else:
-            ordered = heapq.nsmallest(want, keyed)
+        pick = heapq.nlargest if sort.descending else heapq.nsmallest
+        ordered = pick(want, keyed)
         page = ordered[offset:want]
         return self.store.fetch_seqs([seq for _, seq in page])

@@ -11,7 +11,6 @@ from log_analytics_engine.query.ast import (
     FieldIn,
     MatchAll,
     Node,
-    Not,
     Or,
     Phrase,
     Scalar,
@@ -83,7 +82,9 @@ class _Compiler:
             values = [_text(v) for v in node.values]
             return f"{self.column(node.field)} IN (SELECT unnest({self.bind(values)}::VARCHAR[]))"
         if isinstance(node, Compare):
-            target = "severity" if node.field == "severity" else f"TRY_CAST({self.column(node.field)} AS DOUBLE)"
+            target = (
+                "severity" if node.field == "severity" else f"TRY_CAST({self.column(node.field)} AS DOUBLE)"
+            )
             return f"{target} {node.op} {self.bind(node.value)}"
         if isinstance(node, TimeRange):
             parts = []

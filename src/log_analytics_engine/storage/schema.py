@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS logs (
     thread_id VARCHAR,
     request_id VARCHAR,
     user_id VARCHAR,
-    metadata JSON
+    metadata VARCHAR
 )
 """
 ALERTS_DDL = """

@@ -8,6 +8,7 @@ commit covers a prefix, so "every seq <= watermark is indexed" holds across cras
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ from log_analytics_engine.query.ast import (
     FieldIn,
     MatchAll,
     Node,
-    Not,
     Or,
     Phrase,
     TimeRange,
@@ -37,8 +37,8 @@ _I64_MAX = 2**63 - 1
 
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
-    builder.add_integer_field("seq", indexed=True, fast=True)
-    builder.add_integer_field("ts", indexed=True, fast=True)
+    builder.add_integer_field("seq", indexed=False, fast=True)
+    builder.add_integer_field("ts", indexed=False, fast=True)
     builder.add_integer_field("severity", indexed=True, fast=True)
     builder.add_text_field("message", tokenizer_name=ANALYZER, index_option="position")
     builder.add_text_field("tags", tokenizer_name="raw", index_option="basic")
@@ -82,7 +82,7 @@ class TextIndex:
             return 0
         result = searcher.aggregate(tantivy.Query.all_query(), {"m": {"max": {"field": "seq"}}})
         value = result["m"]["value"]
-        return 0 if value is None else int(value)
+        return 0 if value is None else int(str(value).split(".")[0])
 
     def add_json_docs(self, docs: Iterable[str]) -> None:
         """Queue documents (JSON objects with the schema's fields) for the next commit."""
@@ -140,8 +140,8 @@ class TextIndex:
         )
         addresses = [addr for _, addr in result.hits]
         seqs = searcher.fast_field_values("seq", addresses) if addresses else []
-        hits = [Hit(int(ts), int(seq)) for (ts, _), seq in zip(result.hits, seqs, strict=True)]
-        return hits, int(result.count or 0), watermark
+        hits = [Hit(int(ts), int(str(seq))) for (ts, _), seq in zip(result.hits, seqs, strict=True)]
+        return hits, int(getattr(result, "count", 0) or 0), watermark
 
     def count(self, node: Node) -> tuple[int, int]:
         """The number of indexed matches and the watermark it is exact up to."""
@@ -149,7 +149,7 @@ class TextIndex:
         if watermark == 0:
             return 0, 0
         result = searcher.search(self.query(node, watermark), 1, count=True)
-        return int(result.count or 0), watermark
+        return int(getattr(result, "count", 0) or 0), watermark
 
     def doc_freq(self, token: str) -> int:
         """How many indexed messages hold the token (cheap; for planning)."""
@@ -198,7 +198,7 @@ class TextIndex:
         value = node.value
         low, high = -_I64_MAX, _I64_MAX
         if node.op in (">", ">="):
-            low = int(value) + 1 if node.op == ">" and value == int(value) else -(-value // 1)
+            low = int(value) + 1 if node.op == ">" and value == int(value) else math.ceil(value)
         else:
-            high = int(value) - 1 if node.op == "<" and value == int(value) else int(value // 1)
-        return tantivy.Query.range_query(self.schema, "severity", tantivy.FieldType.Integer, int(low), int(high))
+            high = int(value) - 1 if node.op == "<" and value == int(value) else math.floor(value)
+        return tantivy.Query.range_query(self.schema, "severity", tantivy.FieldType.Integer, low, high)
