@@ -17,9 +17,9 @@ log = logging.getLogger(__name__)
 FETCH_ROWS = 65_536
 COMMIT_ROWS = 1_000_000
 _DOCS_SQL = """
-SELECT seq, to_json({'seq': seq, 'ts': ts, 'severity': severity, 'level': level, 'source': source,
-                     'message': message, 'tags': tags})
-FROM logs WHERE seq > ? ORDER BY seq LIMIT ?
+SELECT to_json({'seq': seq, 'ts': ts, 'severity': severity, 'level': level, 'source': source,
+                'message': message, 'tags': tags}) AS doc
+FROM logs WHERE seq > ? AND seq <= ?
 """
 
 
@@ -66,23 +66,32 @@ class Indexer:
                 log.exception("text index catch-up failed; retrying on the next round")
 
     def catch_up_now(self) -> int:
-        """Index every committed row above the watermark and commit; returns the rows indexed."""
+        """Index every committed row above the watermark and commit; returns the rows indexed.
+
+        One read transaction gives a stable snapshot: its committed seqs form a prefix (writes are
+        serialised and commit in seq order), so walking seq ranges up to its max misses no row.
+        """
         with self._lock:
             started = time.perf_counter()
-            done = self._index.watermark
-            queued = total = 0
-            while True:
-                rows = self._store.rows(_DOCS_SQL, [done, FETCH_ROWS])
-                if not rows:
-                    break
-                self._index.add_json_docs(r[1] for r in rows)
-                done = int(rows[-1][0])
-                queued += len(rows)
-                if queued >= COMMIT_ROWS:
-                    self._index.commit(done)
-                    total += queued
-                    queued = 0
-            if queued:
+            cur = self._store.cursor()
+            cur.execute("BEGIN TRANSACTION").fetchall()
+            try:
+                top = int(cur.execute("SELECT coalesce(max(seq), 0) FROM logs").fetchall()[0][0])
+                done = self._index.watermark
+                queued = total = 0
+                while done < top:
+                    upto = min(top, done + FETCH_ROWS)
+                    docs = cur.sql(_DOCS_SQL, params=[done, upto]).to_arrow_table().column("doc")
+                    self._index.add_json_docs(docs.to_pylist())
+                    queued += len(docs)
+                    done = upto
+                    if queued >= COMMIT_ROWS:
+                        self._index.commit(done)
+                        total += queued
+                        queued = 0
+            finally:
+                cur.execute("COMMIT").fetchall()
+            if queued or done > self._index.watermark:
                 self._index.commit(done)
                 total += queued
             if total:

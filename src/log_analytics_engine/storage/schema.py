@@ -31,13 +31,13 @@ CREATE TABLE IF NOT EXISTS alerts (
 
 
 def sql_level(expr: str) -> str:
-    """SQL normalising a raw level expression like `model.normalize_level` (constants only, no input)."""
+    """SQL normalising a raw level like `model.normalize_level` (constants only, no input).
+
+    `expr` should be a column (it is referenced more than once).
+    """
     folded = f"upper(trim(CAST({expr} AS VARCHAR)))"
     aliases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in LEVEL_ALIASES.items())
-    return (
-        f"CASE WHEN {expr} IS NULL OR {folded} = '' THEN '{DEFAULT_LEVEL}' "
-        f"ELSE (CASE {folded} {aliases} ELSE {folded} END) END"
-    )
+    return f"coalesce(CASE {folded} {aliases} WHEN '' THEN NULL ELSE {folded} END, '{DEFAULT_LEVEL}')"
 
 
 def sql_severity(level_expr: str) -> str:
