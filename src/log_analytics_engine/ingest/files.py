@@ -224,29 +224,29 @@ class FileIngest:
             if kind == "text":
                 self._store_chunk(text.select_sql(), table, report)
                 continue
-            self._reject(table, chunk, jsonl.REJECT, report)
+            rejected = self._lines_where(table, jsonl.REJECT)
             try:
                 self._store_chunk(jsonl.select_sql(), table, report)
             except duckdb.InvalidInputException:
                 # Malformed JSON aborts the whole statement: find those lines (rare), then store the rest.
-                bad = self._reject(table, chunk, f"{jsonl.ACCEPT} AND NOT json_valid(line)", report)
-                skipped = ", ".join(str(n) for n in bad)
+                malformed = self._lines_where(table, f"{jsonl.ACCEPT} AND NOT json_valid(line)")
+                skipped = ", ".join(str(n) for n, _ in malformed)
                 self._store_chunk(jsonl.select_sql(f"n NOT IN ({skipped})"), table, report)
-        report.rejected_lines.sort(key=lambda r: int(r["line"]))
+                rejected = sorted(rejected + malformed)
+            for n, line in rejected:
+                report.reject(chunk.first_line + n, _json_reason(line))
+                self._write_dead(line)
         return report
 
-    def _reject(self, table: pa.Table, chunk: Chunk, condition: str, report: FileReport) -> list[int]:
-        """Report (and dead-letter) the lines meeting `condition`; returns their chunk positions."""
+    def _lines_where(self, table: pa.Table, condition: str) -> list[tuple[int, str]]:
+        """(position, text) of the chunk's lines meeting `condition`, in file order."""
         cur = self.pipeline.store.cursor()
         cur.register("chunk", table)
         try:
             rows = cur.execute(f"SELECT n, line FROM chunk WHERE {condition} ORDER BY n").fetchall()
         finally:
             cur.unregister("chunk")
-        for n, line in rows:
-            report.reject(chunk.first_line + n, _json_reason(line))
-            self._write_dead(line)
-        return [int(n) for n, _ in rows]
+        return [(int(n), str(line)) for n, line in rows]
 
     def _store_chunk(self, select: str, table: pa.Table, report: FileReport) -> None:
         if self.pipeline.has_hooks:

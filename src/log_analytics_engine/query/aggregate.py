@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from log_analytics_engine.errors import QueryError
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.ast import Node
@@ -65,11 +67,18 @@ def _group_sql(field: str, flt_sql: str) -> tuple[str, list[object]]:
         col = _PLAIN_COLUMNS[field]
         return f"SELECT {col} AS k, count(*) FROM logs WHERE {flt_sql} AND {col} IS NOT NULL GROUP BY k", []
     key = field[len("metadata.") :] if field.startswith("metadata.") else field
-    expr = "json_extract_string(metadata, ?)"
+    # JSON text, decoded in Python, so numbers and booleans keep their type as in `aggregate_logs`.
+    expr = "json_extract(metadata, ?)"
     return (
-        f"SELECT {expr} AS k, count(*) FROM logs WHERE {flt_sql} AND {expr} IS NOT NULL GROUP BY k",
+        f"SELECT {expr} AS k, count(*) FROM logs WHERE {flt_sql} AND {expr} IS NOT NULL "
+        "AND k <> 'null' GROUP BY k",
         [metadata_path(key), metadata_path(key)],
     )
+
+
+def _json_key(text: str) -> Any:
+    value = orjson.loads(text)
+    return value if isinstance(value, str | int | float | bool) else str(value)
 
 
 class StoreAggregator:
@@ -85,6 +94,8 @@ class StoreAggregator:
         # metadata parameters come before the filter's in the text when present
         params = [extra[0], *flt.params, extra[1]] if extra else list(flt.params)
         rows = self.planner.store.rows(sql + " ORDER BY 2 DESC, 1", params)
+        if extra:
+            return {_json_key(k): int(c) for k, c in rows}
         return {k: int(c) for k, c in rows}
 
     def time_histogram(self, node: Node, field: str, interval: str | int | float) -> dict[str, int]:

@@ -111,6 +111,19 @@ def has_text(node: Node) -> bool:
     return False
 
 
+def words(node: Node) -> list[str]:
+    """Every message token the tree searches for."""
+    if isinstance(node, Word):
+        return [node.token]
+    if isinstance(node, Phrase):
+        return list(node.tokens)
+    if isinstance(node, And | Or):
+        return [t for i in node.items for t in words(i)]
+    if isinstance(node, Not):
+        return words(node.item)
+    return []
+
+
 def index_only(node: Node) -> bool:
     """True when the text index alone can answer the tree (words, phrases, time and indexed fields)."""
     if isinstance(node, MatchAll | Word | Phrase | TimeRange):

@@ -33,25 +33,25 @@ def field_value(entry: LogEntry, field: str) -> Any:
 
 
 def _equals(actual: Any, wanted: Scalar) -> bool:
+    """Equality as the SQL compiler defines it: numbers numerically, everything else as text."""
     if actual is None:
         return False
     if isinstance(actual, list):
         return any(_equals(a, wanted) for a in actual)
-    if isinstance(actual, bool) or isinstance(wanted, bool):
-        return str(actual).lower() == str(wanted).lower()
-    if isinstance(actual, int | float) and isinstance(wanted, int | float):
-        return float(actual) == float(wanted)
-    return _as_text(actual) == str(wanted)
+    if isinstance(wanted, int | float) and not isinstance(wanted, bool):
+        number = _number(actual)
+        return number is not None and number == float(wanted)
+    return _as_text(actual) == _as_text(wanted)
 
 
 def _as_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value)) if abs(value) < 1e15 else str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value)
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
         return None
     try:
         return float(value)

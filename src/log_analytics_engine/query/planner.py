@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from log_analytics_engine.errors import QueryError
 from log_analytics_engine.model import FIELD_COLUMNS, LogEntry
-from log_analytics_engine.query.ast import And, FieldEq, FieldIn, Node, Not, Or, has_text, index_only
+from log_analytics_engine.query.ast import And, FieldEq, FieldIn, Node, Not, Or, has_text, index_only, words
 from log_analytics_engine.query.sql import SqlFilter, compile_where
 from log_analytics_engine.storage.embedded import EmbeddedStore
+from log_analytics_engine.storage.textindex import MAX_TOKEN_BYTES
 
 SEQ_SET_LIMIT = 50_000
 SORTABLE = tuple(sorted(FIELD_COLUMNS))
@@ -63,7 +64,10 @@ class Planner:
         self.store = store
 
     def _index_first(self, node: Node) -> bool:
-        return (has_text(node) or _uses_tags(node)) and index_only(node)
+        if not (has_text(node) or _uses_tags(node)) or not index_only(node):
+            return False
+        # The index drops tokens longer than MAX_TOKEN_BYTES; such words are found by the SQL scan.
+        return all(len(t.encode()) < MAX_TOKEN_BYTES for t in words(node))
 
     def where(self, node: Node) -> SqlFilter:
         """A SQL filter for the node; index-answerable text goes in as a seq set when that set is small."""

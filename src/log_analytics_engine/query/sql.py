@@ -60,9 +60,12 @@ class _Compiler:
 
     def equals(self, name: str, value: Scalar) -> str:
         if name == "tags":
-            return f"list_contains(tags, {self.bind(str(value))})"
+            return f"list_contains(tags, {self.bind(_text(value))})"
         if name == "severity":
             return f"severity = {self.bind(float(value))}"
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            # A number matches any stored text that reads as the same number (42, "42", 42.0).
+            return f"TRY_CAST({self.column(name)} AS DOUBLE) = {self.bind(float(value))}"
         return f"{self.column(name)} = {self.bind(_text(value))}"
 
     def compile(self, node: Node) -> str:
@@ -79,6 +82,8 @@ class _Compiler:
                 return f"list_has_any(tags, {self.bind([str(v) for v in node.values])}::VARCHAR[])"
             if node.field == "severity":
                 return f"severity IN (SELECT unnest({self.bind([float(v) for v in node.values])}::DOUBLE[]))"
+            if any(isinstance(v, int | float) and not isinstance(v, bool) for v in node.values):
+                return "(" + " OR ".join(self.equals(node.field, v) for v in node.values) + ")"
             values = [_text(v) for v in node.values]
             return f"{self.column(node.field)} IN (SELECT unnest({self.bind(values)}::VARCHAR[]))"
         if isinstance(node, Compare):
@@ -102,8 +107,9 @@ class _Compiler:
 
 
 def _text(value: Scalar) -> str:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
+    """A value as the text JSON extraction gives for it (booleans as `true` / `false`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value)
 
 

@@ -30,8 +30,9 @@ from log_analytics_engine.query.ast import (
 )
 
 ANALYZER = "words"
-# Tokens longer than this are not indexed; the planner sends longer query words to a SQL scan.
-MAX_TOKEN_CHARS = 255
+# Tokens of this many UTF-8 bytes or more are not indexed (tantivy's RemoveLongFilter keeps
+# `len < limit`); the planner sends such query words to a SQL scan.
+MAX_TOKEN_BYTES = 255
 _I64_MAX = 2**63 - 1
 
 
@@ -65,7 +66,7 @@ class TextIndex:
         self._index = tantivy.Index(self.schema, path=None if path is None else str(path), reuse=True)
         analyzer = (
             tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-            .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
+            .filter(tantivy.Filter.remove_long(MAX_TOKEN_BYTES))
             .filter(tantivy.Filter.lowercase())
             .build()
         )
