@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 # Rows read from DuckDB per round trip, and the most queued in tantivy before a commit.
 FETCH_ROWS = 65_536
 COMMIT_ROWS = 1_000_000
+# How often an idle thread checks whether its store still exists.
+IDLE_CHECK_SECONDS = 5.0
 _DOCS_SQL = """
 SELECT to_json({'seq': seq, 'ts': ts, 'severity': severity, 'level': level, 'source': source,
                 'message': message, 'tags': tags}) AS doc
@@ -27,7 +30,8 @@ class Indexer:
     """Catches the index up with the table every `interval` seconds (tantivy commits are ~25 ms)."""
 
     def __init__(self, store: EmbeddedStore, index: TextIndex, interval: float) -> None:
-        self._store = store
+        # A weak reference, so an engine dropped without close() is collected and this thread ends.
+        self._store = weakref.ref(store)
         self._index = index
         self._interval = interval
         self._wake = threading.Event()
@@ -55,7 +59,10 @@ class Indexer:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait()
+            if not self._wake.wait(IDLE_CHECK_SECONDS):
+                if self._store() is None:
+                    return
+                continue
             if self._stop.wait(self._interval):
                 return
             self._wake.clear()
@@ -71,9 +78,12 @@ class Indexer:
         One read transaction gives a stable snapshot: its committed seqs form a prefix (writes are
         serialised and commit in seq order), so walking seq ranges up to its max misses no row.
         """
+        store = self._store()
+        if store is None:
+            return 0
         with self._lock:
             started = time.perf_counter()
-            cur = self._store.cursor()
+            cur = store.cursor()
             cur.execute("BEGIN TRANSACTION").fetchall()
             try:
                 top = int(cur.execute("SELECT coalesce(max(seq), 0) FROM logs").fetchall()[0][0])
