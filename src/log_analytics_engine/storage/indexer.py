@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 import weakref
@@ -17,6 +19,8 @@ log = logging.getLogger(__name__)
 # Rows read from DuckDB per round trip, and the most queued in tantivy before a commit.
 FETCH_ROWS = 65_536
 COMMIT_ROWS = 1_000_000
+# Niceness of the indexer thread and the tantivy threads it spawns.
+INDEXER_NICE = 10
 # How often an idle thread checks whether its store still exists.
 IDLE_CHECK_SECONDS = 5.0
 _DOCS_SQL = """
@@ -24,6 +28,16 @@ SELECT to_json({'seq': seq, 'ts': ts, 'severity': severity, 'level': level, 'sou
                 'message': message, 'tags': tags}) AS doc
 FROM logs WHERE seq > ? AND seq <= ?
 """
+
+
+def lower_thread_priority() -> None:
+    """Give the calling thread (and threads it starts) a lower CPU priority where the OS allows it.
+
+    On Linux a thread id is a valid PRIO_PROCESS target, so ingest and queries keep the cores first
+    and the index catches up with what is left; elsewhere this does nothing.
+    """
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), INDEXER_NICE)
 
 
 class Indexer:
@@ -58,6 +72,7 @@ class Indexer:
         self.catch_up_now()
 
     def _run(self) -> None:
+        lower_thread_priority()
         while not self._stop.is_set():
             if not self._wake.wait(IDLE_CHECK_SECONDS):
                 if self._store() is None:

@@ -71,7 +71,8 @@ class TextIndex:
             .build()
         )
         self._index.register_tokenizer(ANALYZER, analyzer)
-        self._writer = self._index.writer(heap_bytes, 1)
+        self._heap_bytes = heap_bytes
+        self._writer_handle: tantivy.IndexWriter | None = None
         self._reader_lock = threading.Lock()
         self._index.reload()
         self._searcher = self._index.searcher()
@@ -84,6 +85,14 @@ class TextIndex:
         result = searcher.aggregate(tantivy.Query.all_query(), {"m": {"max": {"field": "seq"}}})
         value = result["m"]["value"]
         return 0 if value is None else int(str(value).split(".")[0])
+
+    @property
+    def _writer(self) -> tantivy.IndexWriter:
+        # Made on first use, so its indexing threads are spawned by (and inherit the priority of)
+        # the indexer thread rather than the thread that opened the store.
+        if self._writer_handle is None:
+            self._writer_handle = self._index.writer(self._heap_bytes, 1)
+        return self._writer_handle
 
     def add_json_docs(self, docs: Iterable[str]) -> None:
         """Queue documents (JSON objects with the schema's fields) for the next commit."""
@@ -117,7 +126,8 @@ class TextIndex:
 
     def close(self) -> None:
         """Wait for merges so the files on disk are final."""
-        self._writer.wait_merging_threads()
+        if self._writer_handle is not None:
+            self._writer_handle.wait_merging_threads()
 
     # -- querying -----------------------------------------------------------------------------
 
