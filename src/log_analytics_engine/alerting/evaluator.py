@@ -7,6 +7,7 @@ matches in this write bring its window count to the threshold, so unrelated logs
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 from collections import defaultdict
@@ -160,7 +161,8 @@ class AlertEvaluator:
         with self._lock:
             if any(a.key() == alert.key() for a in self._alerts):
                 return False
-            self._alerts.append(alert)
+            # kept in firing-time order, so loaded alerts take their own place in it
+            bisect.insort(self._alerts, alert, key=lambda a: a.triggered_at)
             del self._alerts[: max(0, len(self._alerts) - self._max_alerts)]
             self.fired_total[(alert.rule_name, alert.severity.value)] += 1
         if persist:

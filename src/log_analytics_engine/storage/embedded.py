@@ -7,11 +7,13 @@ that lock.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import duckdb
 import orjson
@@ -25,6 +27,7 @@ from log_analytics_engine.storage.textindex import TextIndex
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp
 
 DB_FILE = "logs.duckdb"
+LOCK_FILE = "LOCK"
 INDEX_DIR = "index"
 _FIX_TS_SQL = """
 UPDATE logs SET
@@ -45,18 +48,42 @@ class WriteResult:
     bad_timestamps: int
 
 
+def _claim(path: Path) -> IO[str]:
+    """Take the directory's lock file (an exclusive flock: it also excludes a second engine of this
+    process, which DuckDB alone would allow) and write our pid in it."""
+    handle = (path / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise StorageError(
+            f"the data directory {path} is in use by another engine (pid {owner}); one process, and "
+            "one engine in it, owns a directory at a time: close that engine or talk to its server"
+        ) from exc
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 class EmbeddedStore:
     """DuckDB table `logs` plus the tantivy text index, in a directory or in memory (`path=None`)."""
 
     def __init__(self, path: Path | None, *, index_interval: float = 1.0) -> None:
         self.path = path
         target = ":memory:"
+        self._lock_file: IO[str] | None = None
         if path is not None:
             path.mkdir(parents=True, exist_ok=True)
+            self._lock_file = _claim(path)
             target = str(path / DB_FILE)
         try:
             self._db = duckdb.connect(target)
         except duckdb.IOException as exc:
+            self._release()
             raise StorageError(
                 f"cannot open the data directory {path}: {exc}. Another process (a running "
                 "`log-analytics serve`?) owns it; talk to that process instead."
@@ -241,3 +268,9 @@ class EmbeddedStore:
         if self.path is not None:
             self._db.execute("CHECKPOINT")
         self._db.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the descriptor drops the flock
+            self._lock_file = None
