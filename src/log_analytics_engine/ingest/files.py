@@ -11,6 +11,7 @@ import contextlib
 import gzip
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -32,6 +33,7 @@ from log_analytics_engine.timeparse import TimestampError, parse_timestamp
 CHUNK_ROWS = 122_880
 CHUNK_BYTES = 64 << 20
 READ_BYTES = 8 << 20
+SCAN_BATCH_ROWS = 32_768
 MAX_REPORTED = 100
 FILE_TYPES = {
     "jsonl": "jsonl",
@@ -134,10 +136,14 @@ def _blocks(handle: IO[bytes], rows: int, max_bytes: int) -> Iterator[bytes]:
     buf = b""
     eof = False
     while True:
-        while not eof and (b"\n" not in buf or (len(buf) < max_bytes and buf.count(b"\n") < rows)):
+        parts, size, newlines = [buf], len(buf), buf.count(b"\n")
+        while not eof and (newlines == 0 or (size < max_bytes and newlines < rows)):
             data = handle.read(READ_BYTES)
             eof = not data
-            buf += data
+            parts.append(data)
+            size += len(data)
+            newlines += data.count(b"\n")
+        buf = b"".join(parts)
         if not buf:
             return
         ends = np.flatnonzero(np.frombuffer(buf, np.uint8) == 10)
@@ -170,6 +176,18 @@ def read_chunks(path: Path, rows: int = CHUNK_ROWS, max_bytes: int = CHUNK_BYTES
             line_no += len(lines)
 
 
+def _prefetched(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+    """The same chunks, the next one read on a helper thread while the caller stores the current."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-analytics-read") as pool:
+        pending = pool.submit(next, chunks, None)
+        while True:
+            chunk = pending.result()
+            if chunk is None:
+                return
+            pending = pool.submit(next, chunks, None)
+            yield chunk
+
+
 def detect_type(path: Path) -> str:
     """jsonl or text, from the extension (under any .gz) or else from the first non-blank byte."""
     name = path.name[:-3] if path.name.endswith(".gz") else path.name
@@ -185,7 +203,9 @@ def detect_type(path: Path) -> str:
 
 def _chunk_table(chunk: Chunk) -> pa.Table:
     n = pa.array(np.arange(len(chunk.lines), dtype=np.int64))
-    return pa.table({"n": n, "line": chunk.lines})
+    table = pa.table({"n": n, "line": chunk.lines})
+    # Several record batches let DuckDB's Arrow scan (and so the JSON parsing) use every core.
+    return pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_BATCH_ROWS))
 
 
 def _json_reason(line: str) -> str:
@@ -231,7 +251,7 @@ class FileIngest:
 
     def _file(self, path: Path, kind: str) -> FileReport:
         report = FileReport(str(path), kind)
-        for chunk in read_chunks(path):
+        for chunk in _prefetched(read_chunks(path)):
             report.bytes += chunk.nbytes
             report.replaced_utf8_lines += chunk.replaced_lines
             table = _chunk_table(chunk)
@@ -239,27 +259,33 @@ class FileIngest:
                 self._store_chunk(text.select_sql(), table, report)
                 continue
             rejected = self._lines_where(table, jsonl.REJECT)
+            extras = jsonl.extra_keys([str(k) for (k,) in self._query(table, jsonl.SAMPLE_KEYS_SQL)])
             try:
-                self._store_chunk(jsonl.select_sql(), table, report)
+                self._store_chunk(jsonl.select_sql(extras=extras), table, report)
             except duckdb.InvalidInputException:
                 # Malformed JSON aborts the whole statement: find those lines (rare), then store the rest.
                 malformed = self._lines_where(table, f"{jsonl.ACCEPT} AND NOT json_valid(line)")
                 skipped = ", ".join(str(n) for n, _ in malformed)
-                self._store_chunk(jsonl.select_sql(f"n NOT IN ({skipped})"), table, report)
+                self._store_chunk(jsonl.select_sql(f"n NOT IN ({skipped})", extras), table, report)
                 rejected = sorted(rejected + malformed)
             for n, line in rejected:
                 report.reject(chunk.first_line + n, _json_reason(line))
                 self._write_dead(line)
         return report
 
-    def _lines_where(self, table: pa.Table, condition: str) -> list[tuple[int, str]]:
-        """(position, text) of the chunk's lines meeting `condition`, in file order."""
+    def _query(self, table: pa.Table, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of read-only SQL over the chunk (registered as `chunk`)."""
         cur = self.pipeline.store.cursor()
         cur.register("chunk", table)
         try:
-            rows = cur.execute(f"SELECT n, line FROM chunk WHERE {condition} ORDER BY n").fetchall()
+            rows: list[tuple[Any, ...]] = cur.execute(sql).fetchall()
         finally:
             cur.unregister("chunk")
+        return rows
+
+    def _lines_where(self, table: pa.Table, condition: str) -> list[tuple[int, str]]:
+        """(position, text) of the chunk's lines meeting `condition`, in file order."""
+        rows = self._query(table, f"SELECT n, line FROM chunk WHERE {condition} ORDER BY n")
         return [(int(n), str(line)) for n, line in rows]
 
     def _store_chunk(self, select: str, table: pa.Table, report: FileReport) -> None:

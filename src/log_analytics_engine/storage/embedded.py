@@ -28,6 +28,10 @@ from log_analytics_engine.timeparse import TimestampError, parse_timestamp
 
 DB_FILE = "logs.duckdb"
 LOCK_FILE = "LOCK"
+# Bulk appends go through the WAL and are compressed at checkpoint. DuckDB's default (writing large
+# appends to the file before commit) measured no faster here and, with a commit per file chunk,
+# left up to 45% of the file as free blocks after the checkpoint rewrote partial row groups.
+DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {"enable_optimistic_write": False}
 INDEX_DIR = "index"
 _FIX_TS_SQL = """
 UPDATE logs SET
@@ -81,7 +85,7 @@ class EmbeddedStore:
             self._lock_file = _claim(path)
             target = str(path / DB_FILE)
         try:
-            self._db = duckdb.connect(target)
+            self._db = duckdb.connect(target, config=DUCKDB_CONFIG)
         except duckdb.IOException as exc:
             self._release()
             raise StorageError(
