@@ -79,13 +79,22 @@ class Planner:
             return base
         hits, _, watermark = self.store.index.search(node, limit=max(count, 1))
         seqs = [h.seq for h in hits]
+        if not self._has_tail(watermark):
+            return SqlFilter("seq IN (SELECT unnest(?::BIGINT[]))", [seqs])
         sql = f"(seq IN (SELECT unnest(?::BIGINT[])) OR (seq > ? AND {base.sql}))"
         return SqlFilter(sql, [seqs, watermark, *base.params])
+
+    def _has_tail(self, watermark: int) -> bool:
+        """Whether committed rows lie above the index watermark. Skipping the tail scan when none do
+        saves more than the scan: compiling the Unicode word regex alone costs ~8 ms a query."""
+        return self.store.last_seq > watermark
 
     def count(self, node: Node) -> int:
         """How many stored logs match."""
         if self._index_first(node):
             indexed, watermark = self.store.index.count(node)
+            if not self._has_tail(watermark):
+                return indexed
             tail = compile_where(node)
             row = self.store.row(
                 f"SELECT count(*) FROM logs WHERE seq > ? AND {tail.sql}", [watermark, *tail.params]
@@ -119,13 +128,15 @@ class Planner:
         if want == 0:
             return []
         hits, _, watermark = self.store.index.search(node, limit=want, newest_first=sort.descending)
-        tail = compile_where(node)
-        direction = "DESC" if sort.descending else "ASC"
-        tail_rows = self.store.rows(
-            f"SELECT ts, seq FROM logs WHERE seq > ? AND {tail.sql} "
-            f"ORDER BY ts {direction}, seq {direction} LIMIT ?",
-            [watermark, *tail.params, want],
-        )
+        tail_rows: list[tuple[int, int]] = []
+        if self._has_tail(watermark):
+            tail = compile_where(node)
+            direction = "DESC" if sort.descending else "ASC"
+            tail_rows = self.store.rows(
+                f"SELECT ts, seq FROM logs WHERE seq > ? AND {tail.sql} "
+                f"ORDER BY ts {direction}, seq {direction} LIMIT ?",
+                [watermark, *tail.params, want],
+            )
         keyed = [(h.ts, h.seq) for h in hits] + [(int(t), int(s)) for t, s in tail_rows]
         pick = heapq.nlargest if sort.descending else heapq.nsmallest
         ordered = pick(want, keyed)

@@ -142,6 +142,11 @@ class EmbeddedStore:
         """The seq the next stored row will get."""
         return self._next_seq
 
+    @property
+    def last_seq(self) -> int:
+        """The largest seq any committed write may hold (0 when empty)."""
+        return self._next_seq - 1
+
     # -- writes ---------------------------------------------------------------------------------
 
     def append(self, table: pa.Table) -> WriteResult:
@@ -232,7 +237,11 @@ class EmbeddedStore:
         """The stored rows with these seqs, in the order given."""
         if not seqs:
             return []
-        table = self.arrow("SELECT * FROM logs WHERE seq IN (SELECT unnest(?::BIGINT[]))", [list(seqs)])
+        # The seq range lets DuckDB skip row groups by their min/max before testing membership.
+        table = self.arrow(
+            "SELECT * FROM logs WHERE seq BETWEEN ? AND ? AND seq IN (SELECT unnest(?::BIGINT[]))",
+            [min(seqs), max(seqs), list(seqs)],
+        )
         by_seq = {e.seq: e for e in self.entries(table)}
         return [by_seq[s] for s in seqs if s in by_seq]
 
