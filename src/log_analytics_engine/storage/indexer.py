@@ -8,6 +8,7 @@ import os
 import threading
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Indexer:
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one catch-up at a time (thread or flush)
         self._thread = threading.Thread(target=self._run, name="log-analytics-indexer", daemon=True)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="log-analytics-index-read")
         self.indexed_rows = 0
         self.index_seconds = 0.0
         self.last_error: str | None = None
@@ -69,7 +71,10 @@ class Indexer:
         self._stop.set()
         self._wake.set()
         self._thread.join()
-        self.catch_up_now()
+        try:
+            self.catch_up_now()
+        finally:
+            self._pool.shutdown()
 
     def _run(self) -> None:
         lower_thread_priority()
@@ -92,6 +97,8 @@ class Indexer:
 
         One read transaction gives a stable snapshot: its committed seqs form a prefix (writes are
         serialised and commit in seq order), so walking seq ranges up to its max misses no row.
+        The next range is read from DuckDB on a helper thread while this one feeds tantivy (the
+        writer takes documents from one thread at a time).
         """
         store = self._store()
         if store is None:
@@ -104,10 +111,20 @@ class Indexer:
                 top = int(cur.execute("SELECT coalesce(max(seq), 0) FROM logs").fetchall()[0][0])
                 done = self._index.watermark
                 queued = total = 0
-                while done < top:
+
+                def fetch(low: int) -> list[str]:
+                    high = min(top, low + FETCH_ROWS)
+                    docs: list[str] = (
+                        cur.sql(_DOCS_SQL, params=[low, high]).to_arrow_table()["doc"].to_pylist()
+                    )
+                    return docs
+
+                ahead = self._pool.submit(fetch, done) if done < top else None
+                while ahead is not None:
+                    docs = ahead.result()
                     upto = min(top, done + FETCH_ROWS)
-                    docs = cur.sql(_DOCS_SQL, params=[done, upto]).to_arrow_table().column("doc")
-                    self._index.add_json_docs(docs.to_pylist())
+                    ahead = self._pool.submit(fetch, upto) if upto < top else None
+                    self._index.add_json_docs(docs)
                     queued += len(docs)
                     done = upto
                     if queued >= COMMIT_ROWS:
