@@ -124,6 +124,17 @@ def words(node: Node) -> list[str]:
     return []
 
 
+def fields(node: Node) -> set[str]:
+    """Every field the tree compares (not message words or time)."""
+    if isinstance(node, FieldEq | FieldIn | Compare):
+        return {node.field}
+    if isinstance(node, And | Or):
+        return {f for i in node.items for f in fields(i)}
+    if isinstance(node, Not):
+        return fields(node.item)
+    return set()
+
+
 def index_only(node: Node) -> bool:
     """True when the text index alone can answer the tree (words, phrases, time and indexed fields)."""
     if isinstance(node, MatchAll | Word | Phrase | TimeRange):

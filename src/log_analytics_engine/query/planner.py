@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from log_analytics_engine.errors import QueryError
 from log_analytics_engine.model import FIELD_COLUMNS, LogEntry
-from log_analytics_engine.query.ast import And, FieldEq, FieldIn, Node, Not, Or, has_text, index_only, words
+from log_analytics_engine.query.ast import Node, fields, has_text, index_only, words
 from log_analytics_engine.query.sql import SqlFilter, compile_where
 from log_analytics_engine.storage.embedded import EmbeddedStore
 from log_analytics_engine.storage.textindex import MAX_TOKEN_BYTES
@@ -47,16 +47,6 @@ class Sort:
         return f"{self.column} {direction}, seq {direction}"
 
 
-def _uses_tags(node: Node) -> bool:
-    if isinstance(node, FieldEq | FieldIn):
-        return node.field == "tags"
-    if isinstance(node, And | Or):
-        return any(_uses_tags(i) for i in node.items)
-    if isinstance(node, Not):
-        return _uses_tags(node.item)
-    return False
-
-
 class Planner:
     """Runs filter queries against an embedded store."""
 
@@ -64,7 +54,7 @@ class Planner:
         self.store = store
 
     def _index_first(self, node: Node) -> bool:
-        if not (has_text(node) or _uses_tags(node)) or not index_only(node):
+        if not (has_text(node) or "tags" in fields(node)) or not index_only(node):
             return False
         # The index drops tokens longer than MAX_TOKEN_BYTES; such words are found by the SQL scan.
         return all(len(t.encode()) < MAX_TOKEN_BYTES for t in words(node))

@@ -7,10 +7,11 @@ that lock.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -158,20 +159,28 @@ class EmbeddedStore:
             first = self._next_seq
             seqs = pa.array(range(first, first + n), pa.int64())
             batch = table.add_column(0, "seq", seqs).select(STORED_SCHEMA.names)
-            cur = self.cursor()
-            cur.register("batch_in", batch)
-            try:
-                cur.execute("BEGIN").fetchall()
+            with self._transaction("batch_in", batch) as cur:
                 cur.execute("INSERT INTO logs SELECT * FROM batch_in").fetchall()
-                cur.execute("COMMIT").fetchall()
-            except duckdb.Error:
-                cur.execute("ROLLBACK").fetchall()
-                raise
-            finally:
-                cur.unregister("batch_in")
             self._next_seq = first + n
         self._indexer.poke()
         return WriteResult(first, first + n - 1, n, 0)
+
+    @contextlib.contextmanager
+    def _transaction(self, name: str, table: pa.Table) -> Iterator[duckdb.DuckDBPyConnection]:
+        """This thread's cursor inside one transaction, with `table` registered as `name`; commits on
+        success, rolls back on a DuckDB error. The caller holds the write lock."""
+        cur = self.cursor()
+        cur.register(name, table)
+        try:
+            cur.execute("BEGIN").fetchall()
+            try:
+                yield cur
+            except duckdb.Error:
+                cur.execute("ROLLBACK").fetchall()
+                raise
+            cur.execute("COMMIT").fetchall()
+        finally:
+            cur.unregister(name)
 
     def append_select(self, select_sql: str, params: Sequence[object], chunk: pa.Table) -> WriteResult:
         """Insert `select_sql` (reading relation `chunk`, seq = first parameter + column `n`) in one commit.
@@ -184,18 +193,9 @@ class EmbeddedStore:
             return WriteResult(self._next_seq, self._next_seq - 1, 0, 0)
         with self._write_lock:
             first = self._next_seq
-            cur = self.cursor()
-            cur.register("chunk", chunk)
-            try:
-                cur.execute("BEGIN").fetchall()
+            with self._transaction("chunk", chunk) as cur:
                 inserted = cur.execute(f"INSERT INTO logs {select_sql}", [first, *params]).fetchall()[0]
                 bad = self._fix_timestamps(cur, first, first + span)
-                cur.execute("COMMIT").fetchall()
-            except duckdb.Error:
-                cur.execute("ROLLBACK").fetchall()
-                raise
-            finally:
-                cur.unregister("chunk")
             self._next_seq = first + span
         self._indexer.poke()
         return WriteResult(first, first + span - 1, int(inserted[0]) if inserted else 0, bad)
