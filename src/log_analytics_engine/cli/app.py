@@ -24,12 +24,17 @@ def _console() -> Console:
     return Console(highlight=False)
 
 
+def _fail(exc: LogAnalyticsError) -> typer.Exit:
+    """Report an engine error on stderr, unwrapped, and give the exit to raise (status 2)."""
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(2)
+
+
 def _open(data: Path) -> LogAnalyticsEngine:
     try:
         return LogAnalyticsEngine(path=data)
     except LogAnalyticsError as exc:
-        _console().print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        raise _fail(exc) from exc
 
 
 def _logs_table(logs: list[LogEntry], title: str) -> Table:
@@ -53,8 +58,7 @@ def ingest(
         try:
             report = engine.ingest_logs_from_file(path, file_type, dead_letter=dead_letter)
         except LogAnalyticsError as exc:
-            _console().print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(2) from exc
+            raise _fail(exc) from exc
     console = _console()
     console.print(
         f"stored {report['count']:,} logs from {report['file']} in {report['duration_sec']:.2f} s "
@@ -93,8 +97,7 @@ def query(
             logs = engine.query_logs(filters, sort_desc=not oldest_first, page=0, page_size=limit)
             total = engine.count(filters)
         except LogAnalyticsError as exc:
-            _console().print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(2) from exc
+            raise _fail(exc) from exc
     if as_json:
         for log in logs:
             sys.stdout.write(json.dumps(log.to_dict()) + "\n")
