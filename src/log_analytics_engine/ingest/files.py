@@ -25,7 +25,6 @@ import pyarrow.compute as pc
 from log_analytics_engine.errors import IngestError
 from log_analytics_engine.ingest import jsonl, text
 from log_analytics_engine.ingest.pipeline import Pipeline
-from log_analytics_engine.model import LogEntry
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp
 
 # One chunk is one commit. 122,880 rows is one DuckDB row group: commits of whole row groups leave
@@ -325,27 +324,3 @@ class FileIngest:
         if self._dead is None:
             self._dead = self.dead_letter.open("ab")
         self._dead.write(line.rstrip("\r\n").encode() + b"\n")
-
-
-def entries_from_rows(rows: list[dict[str, Any]]) -> list[LogEntry]:
-    """LogEntry objects from plain dicts with the original field names (unknown keys -> metadata)."""
-    known = set(jsonl.KNOWN_FIELDS)
-    out = []
-    for row in rows:
-        extra = {k: v for k, v in row.items() if k not in known}
-        meta = dict(row.get("metadata") or {})
-        meta.update(extra)
-        out.append(
-            LogEntry(
-                row.get("timestamp"),
-                row.get("level") or "INFO",
-                row.get("message") or "",
-                source=row.get("source") or "",
-                thread_id=row.get("thread_id"),
-                request_id=row.get("request_id"),
-                user_id=row.get("user_id"),
-                tags=row.get("tags") or [],
-                metadata=meta,
-            )
-        )
-    return out
