@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from log_analytics_engine.timeparse import TimestampError, format_timestamp, parse_timestamp
@@ -129,20 +130,35 @@ class LogEntry:
         self.timestamp = timestamp
 
     @classmethod
-    def from_stored(cls, row: Mapping[str, Any], metadata: dict[str, Any]) -> LogEntry:
-        """Build an entry from a stored row (columns of STORED_SCHEMA) without re-parsing anything."""
+    def from_stored(cls, row: Sequence[Any]) -> LogEntry:
+        """Build an entry from a stored row (a tuple in STORED_SCHEMA column order), parsing nothing
+        but the metadata JSON."""
+        (
+            seq,
+            ts,
+            ingested_at,
+            level,
+            _severity,
+            source,
+            message,
+            tags,
+            thread_id,
+            request_id,
+            user_id,
+            meta,
+        ) = row
         entry = cls.__new__(cls)
-        entry._timestamp_ns = row["ts"]
-        entry._level = row["level"]
-        entry.message = row["message"]
-        entry.source = row["source"]
-        entry.thread_id = row["thread_id"]
-        entry.request_id = row["request_id"]
-        entry.user_id = row["user_id"]
-        entry.tags = list(row["tags"] or ())
-        entry.metadata = metadata
-        entry.seq = row["seq"]
-        entry.ingested_at_ns = row["ingested_at"]
+        entry._timestamp_ns = ts
+        entry._level = level
+        entry.message = message
+        entry.source = source
+        entry.thread_id = thread_id
+        entry.request_id = request_id
+        entry.user_id = user_id
+        entry.tags = list(tags or ())
+        entry.metadata = orjson.loads(meta) if meta else {}
+        entry.seq = seq
+        entry.ingested_at_ns = ingested_at
         return entry
 
     @property

@@ -126,10 +126,8 @@ class AlertEvaluator:
         high_ns = int((int(now // 1) + 1) * _NS) - 1
         flt = compile_where(rule.filter)
         samples = self._store.entries(
-            self._store.arrow(
-                f"SELECT * FROM logs WHERE {flt.sql} AND ts >= ? AND ts <= ? ORDER BY ts, seq LIMIT ?",
-                [*flt.params, low_ns, high_ns, MAX_SAMPLES],
-            )
+            f"SELECT * FROM logs WHERE {flt.sql} AND ts >= ? AND ts <= ? ORDER BY ts, seq LIMIT ?",
+            [*flt.params, low_ns, high_ns, MAX_SAMPLES],
         )
         alert = Alert(
             rule_name=rule.name,

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from log_analytics_engine.errors import IngestError
 from log_analytics_engine.ingest import jsonl, text
 from log_analytics_engine.ingest.pipeline import Pipeline
+from log_analytics_engine.model import LogEntry
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp
 
 # One chunk is one commit. 122,880 rows is one DuckDB row group: commits of whole row groups leave
@@ -301,12 +302,10 @@ class FileIngest:
         cur.register("chunk", table)
         now = time.time_ns()
         try:
-            parsed = cur.sql(select, params=[0, now, now]).to_arrow_table()
+            rows = cur.execute(select, [0, now, now]).fetchall()
+            entries = [LogEntry.from_stored(row) for row in rows]
         finally:
             cur.unregister("chunk")
-        names = ["seq", "ts", "ingested_at", "level", "severity", "source", "message", "tags"]
-        names += ["thread_id", "request_id", "user_id", "metadata"]
-        entries = self.pipeline.store.entries(parsed.rename_columns(names))
         for entry in entries:
             entry.seq = None
             if entry.timestamp_ns is None:

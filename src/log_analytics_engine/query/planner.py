@@ -109,7 +109,7 @@ class Planner:
         if offset:
             sql += " OFFSET ?"
             params.append(offset)
-        return self.store.entries(self.store.arrow(sql, params))
+        return self.store.entries(sql, params)
 
     def _find_via_index(self, node: Node, sort: Sort, offset: int, limit: int | None) -> list[LogEntry]:
         want = offset + limit if limit is not None else None

@@ -134,10 +134,6 @@ class EmbeddedStore:
         found = self.rows(sql, params)
         return found[0] if found else None
 
-    def arrow(self, sql: str, params: Sequence[object] = ()) -> pa.Table:
-        """Run read-only SQL on this thread's cursor and return the rows as an Arrow table."""
-        return self.cursor().sql(sql, params=list(params)).to_arrow_table()
-
     @property
     def next_seq(self) -> int:
         """The seq the next stored row will get."""
@@ -225,24 +221,20 @@ class EmbeddedStore:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def entries(self, table: pa.Table) -> list[LogEntry]:
-        """Fresh LogEntry objects for stored rows (an Arrow table of STORED_SCHEMA columns)."""
-        out = []
-        for row in table.to_pylist():
-            meta = row["metadata"]
-            out.append(LogEntry.from_stored(row, orjson.loads(meta) if meta else {}))
-        return out
+    def entries(self, sql: str, params: Sequence[object] = ()) -> list[LogEntry]:
+        """Fresh LogEntry objects for a query selecting every stored column (`SELECT *`)."""
+        return [LogEntry.from_stored(row) for row in self.rows(sql, params)]
 
     def fetch_seqs(self, seqs: Sequence[int]) -> list[LogEntry]:
         """The stored rows with these seqs, in the order given."""
         if not seqs:
             return []
         # The seq range lets DuckDB skip row groups by their min/max before testing membership.
-        table = self.arrow(
+        found = self.entries(
             "SELECT * FROM logs WHERE seq BETWEEN ? AND ? AND seq IN (SELECT unnest(?::BIGINT[]))",
             [min(seqs), max(seqs), list(seqs)],
         )
-        by_seq = {e.seq: e for e in self.entries(table)}
+        by_seq = {e.seq: e for e in found}
         return [by_seq[s] for s in seqs if s in by_seq]
 
     def bytes_on_disk(self) -> int:
