@@ -208,21 +208,6 @@ class LogEntry:
             return 0.0
         return (time.time_ns() - self._timestamp_ns) / 1e9
 
-    def column_values(self) -> tuple[Any, ...]:
-        """The stored columns' values in batch order (time ns or None, level, source, message, tags,
-        thread_id, request_id, user_id, metadata), read in one call for bulk conversion."""
-        return (
-            self._timestamp_ns,
-            self._level,
-            self.source,
-            self.message,
-            self.tags,
-            self.thread_id,
-            self.request_id,
-            self.user_id,
-            self.metadata,
-        )
-
     def matches_filter(self, filters: Mapping[str, Any]) -> bool:
         """True when this entry satisfies the filter dict, with the same meaning as `query_logs`."""
         from log_analytics_engine.query.dictfilters import compile_filters
