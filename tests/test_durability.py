@@ -305,3 +305,56 @@ def test_sigkill_before_index_commit(tmp_path: Path) -> None:
         check_exact(eng, 20_000)
     with LogAnalyticsEngine(data) as eng:  # and a plain reopen after a clean close
         check_exact(eng, 20_000)
+
+
+HELPER_ONE_FILE = textwrap.dedent(
+    """
+    import sys, time
+    from log_analytics_engine import LogAnalyticsEngine
+
+    source, data, stop_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    eng = LogAnalyticsEngine(data, index_interval=0.05)
+
+    def pause_midway(log):
+        # the hook sees lines in file order; hold the second chunk open so the kill lands inside it
+        if log.request_id == str(stop_at):
+            print("midway", flush=True)
+            time.sleep(120)
+        return log
+
+    eng.add_pre_ingest_hook(pause_midway)
+    eng.ingest_logs_from_file(source)
+    print("finished", flush=True)
+    """
+)
+
+
+def test_sigkill_inside_one_large_file(tmp_path: Path) -> None:
+    """SIGKILL inside one file ingest keeps exactly the chunks committed before it, each line once."""
+    from log_analytics_engine.ingest.files import CHUNK_ROWS
+
+    source = tmp_path / "big.jsonl"
+    big_jsonl(source, CHUNK_ROWS * 2 + 1000)
+    helper = tmp_path / "helper.py"
+    helper.write_text(HELPER_ONE_FILE)
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [sys.executable, str(helper), str(source), str(data), str(CHUNK_ROWS + 500)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
+        assert _read_line(proc, sel, time.monotonic() + 120).strip() == "midway"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()  # type: ignore[union-attr]
+    proc.stderr.close()  # type: ignore[union-attr]
+
+    with LogAnalyticsEngine(data, index_interval=3600) as eng:
+        assert eng.count() == CHUNK_ROWS  # the first chunk, committed; nothing of the second
+        ids = eng.aggregate(group_by="request_id")["group_by"]
+        assert set(ids) == {str(i) for i in range(CHUNK_ROWS)}
+        eng.flush()
+        check_exact(eng, CHUNK_ROWS)
