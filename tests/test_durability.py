@@ -358,3 +358,17 @@ def test_sigkill_inside_one_large_file(tmp_path: Path) -> None:
         assert set(ids) == {str(i) for i in range(CHUNK_ROWS)}
         eng.flush()
         check_exact(eng, CHUNK_ROWS)
+
+
+def test_corrupt_text_index_is_rebuilt(data_dir: Path) -> None:
+    """A text index that cannot be opened is set aside and rebuilt from the table; queries stay exact."""
+    with LogAnalyticsEngine(data_dir) as eng:
+        eng.ingest_logs([LogEntry("2025-07-21T12:00:00Z", "INFO", f"word{i} hello") for i in range(100)])
+        eng.flush()
+    (data_dir / "index" / "meta.json").write_text("{garbage")
+    with LogAnalyticsEngine(data_dir) as eng:
+        assert eng.count({"keyword": "hello"}) == 100
+        eng.flush()
+        assert eng.get_stats()["index_lag"] == 0
+        assert eng.count({"keyword": "word7"}) == 1
+    assert [p.name for p in data_dir.iterdir() if p.name.startswith("index.broken-")]

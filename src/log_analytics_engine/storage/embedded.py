@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ from log_analytics_engine.storage.schema import ALERTS_DDL, LOGS_DDL
 from log_analytics_engine.storage.textindex import TextIndex
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp
 
+log = logging.getLogger(__name__)
 DB_FILE = "logs.duckdb"
 LOCK_FILE = "LOCK"
 # Bulk appends go through the WAL and are compressed at checkpoint. DuckDB's default (writing large
@@ -74,6 +77,20 @@ def _claim(path: Path) -> IO[str]:
     return handle
 
 
+def _open_index(path: Path | None) -> TextIndex:
+    """Open the text index; one that cannot be opened is derived data, so it is set aside and
+    rebuilt from the table by the indexer's catch-up."""
+    try:
+        return TextIndex(path)
+    except (ValueError, OSError):
+        if path is None:
+            raise
+        aside = path.with_name(f"{path.name}.broken-{time.time_ns()}")
+        log.exception("text index at %s cannot be opened; moved to %s and rebuilding", path, aside)
+        path.rename(aside)
+        return TextIndex(path)
+
+
 class EmbeddedStore:
     """DuckDB table `logs` plus the tantivy text index, in a directory or in memory (`path=None`)."""
 
@@ -103,7 +120,7 @@ class EmbeddedStore:
         self._closed = False
         max_seq = self._db.execute("SELECT coalesce(max(seq), 0) FROM logs").fetchall()[0]
         self._next_seq = int(max_seq[0] if max_seq else 0) + 1
-        self.index = TextIndex(None if path is None else path / INDEX_DIR)
+        self.index = _open_index(None if path is None else path / INDEX_DIR)
         if self.index.watermark >= self._next_seq:
             self.index.rollback_above(self._next_seq - 1)
         self._indexer = Indexer(self, self.index, index_interval)
@@ -113,10 +130,10 @@ class EmbeddedStore:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's own DuckDB cursor (cursors are not shared between threads)."""
+        if self._closed:
+            raise StorageError("the store is closed")
         cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
         if cur is None:
-            if self._closed:
-                raise StorageError("the store is closed")
             cur = self._db.cursor()
             cur.execute("SET TimeZone='UTC'").fetchall()
             self._local.cursor = cur
