@@ -8,3 +8,5 @@ python3 -m ruff check src tests bench
 python3 -m ruff format --check src tests bench
 python3 -m mypy src
 python3 -m pytest tests "$@"
+# The benchmark suite must keep running (its figures are not judged here): a 10k-log smoke run.
+python3 -m bench.run --quick --output "$(mktemp -d)/bench-quick.md" > /dev/null

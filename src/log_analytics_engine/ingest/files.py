@@ -265,6 +265,8 @@ class FileIngest:
             except duckdb.InvalidInputException:
                 # Malformed JSON aborts the whole statement: find those lines (rare), then store the rest.
                 malformed = self._lines_where(table, f"{jsonl.ACCEPT} AND NOT json_valid(line)")
+                if not malformed:
+                    raise
                 skipped = ", ".join(str(n) for n, _ in malformed)
                 self._store_chunk(jsonl.select_sql(f"n NOT IN ({skipped})", extras), table, report)
                 rejected = sorted(rejected + malformed)
