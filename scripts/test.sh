@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs on a fresh machine, then run lint, types and the tests.
+# Install everything the test suite needs on a fresh machine, then run lint, types, a benchmark
+# smoke run and the whole test suite (last, so its summary closes the output).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --upgrade pip
@@ -7,6 +8,11 @@ python3 -m pip install --quiet -e '.[test]'
 python3 -m ruff check src tests bench
 python3 -m ruff format --check src tests bench
 python3 -m mypy src
-python3 -m pytest tests "$@"
 # The benchmark suite must keep running (its figures are not judged here): a 10k-log smoke run.
-python3 -m bench.run --quick --output "$(mktemp -d)/bench-quick.md" > /dev/null
+smoke=$(mktemp -d)
+if ! python3 -m bench.run --quick --output "$smoke/bench.md" > "$smoke/out" 2> "$smoke/err"; then
+  cat "$smoke/out" "$smoke/err"
+  echo "benchmark smoke run failed" >&2
+  exit 1
+fi
+python3 -m pytest tests "$@"
