@@ -1,4 +1,5 @@
-"""Filter nodes of the query AST: one tree for dict filters, alert conditions and (later) query text."""
+"""The query AST: filter nodes (one tree for dict filters, alert conditions and query text) and the
+pipe nodes of the query language (`| sort`, `| stats` ...)."""
 
 from __future__ import annotations
 
@@ -59,11 +60,42 @@ class Compare:
 
 @dataclass(frozen=True, slots=True)
 class TimeRange:
-    """Event time within [start, end] in ns UTC; either side may be open (None)."""
+    """Event time between start and end in ns UTC (bounds included unless said); either may be None."""
 
     start: int | None = None
     end: int | None = None
     include_end: bool = True
+    include_start: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RelativeTime:
+    """Event time within the last `ns` nanoseconds before the query runs (`_time:15m`)."""
+
+    ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Prefix:
+    """On `message`: a word starts with `prefix` (lower-case); on another field: its text does."""
+
+    field: str
+    prefix: str
+
+
+@dataclass(frozen=True, slots=True)
+class Regex:
+    """The field's text matches the RE2 `pattern` anywhere (case-sensitive unless `(?i)`)."""
+
+    field: str
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
+class Exists:
+    """The field has a value (for `tags`: at least one tag)."""
+
+    field: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +119,105 @@ class Not:
     item: Node
 
 
-Node = MatchAll | Word | Phrase | FieldEq | FieldIn | Compare | TimeRange | And | Or | Not
+Node = (
+    MatchAll
+    | Word
+    | Phrase
+    | Prefix
+    | Regex
+    | Exists
+    | FieldEq
+    | FieldIn
+    | Compare
+    | TimeRange
+    | RelativeTime
+    | And
+    | Or
+    | Not
+)
+
+
+# -- pipes ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    """`| sort by (f1 desc, f2)`: keys as (field, descending)."""
+
+    keys: tuple[tuple[str, bool], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """`| limit n`."""
+
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class Offset:
+    """`| offset n`."""
+
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """`| fields a, b`: keep only these fields."""
+
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TimeBucket:
+    """A `by` key of `| stats`: `_time:1m` buckets of `step_ns`, aligned to UTC."""
+
+    step_ns: int
+    field: str = "_time"
+
+
+@dataclass(frozen=True, slots=True)
+class StatFunc:
+    """One `| stats` function: `count()`, `count_uniq(f)`, `sum(f)`, `avg(f)`, `min(f)`, `max(f)`,
+    `quantile(p, f)`; `alias` names its column (`... as n`)."""
+
+    name: str
+    args: tuple[str | float, ...] = ()
+    alias: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """`| stats by (keys) func, func ...`."""
+
+    by: tuple[str | TimeBucket, ...]
+    funcs: tuple[StatFunc, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Top:
+    """`| top n by (fields)`: the n most frequent value combinations with their counts."""
+
+    n: int
+    by: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Uniq:
+    """`| uniq by (fields)`: the distinct value combinations."""
+
+    by: tuple[str, ...]
+
+
+Pipe = Sort | Limit | Offset | Fields | Stats | Top | Uniq
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A filter and the pipes applied to its result, in order."""
+
+    filter: Node
+    pipes: tuple[Pipe, ...] = ()
 
 
 def conjoin(items: list[Node]) -> Node:
@@ -101,9 +231,11 @@ def conjoin(items: list[Node]) -> Node:
 
 
 def has_text(node: Node) -> bool:
-    """True when the tree holds a message word or phrase."""
+    """True when the tree holds a message word, phrase or word prefix."""
     if isinstance(node, Word | Phrase):
         return True
+    if isinstance(node, Prefix):
+        return node.field == "message"
     if isinstance(node, And | Or):
         return any(has_text(i) for i in node.items)
     if isinstance(node, Not):
@@ -126,7 +258,7 @@ def words(node: Node) -> list[str]:
 
 def fields(node: Node) -> set[str]:
     """Every field the tree compares (not message words or time)."""
-    if isinstance(node, FieldEq | FieldIn | Compare):
+    if isinstance(node, FieldEq | FieldIn | Compare | Prefix | Regex | Exists):
         return {node.field}
     if isinstance(node, And | Or):
         return {f for i in node.items for f in fields(i)}
@@ -135,10 +267,28 @@ def fields(node: Node) -> set[str]:
     return set()
 
 
+def resolve_time(node: Node, now_ns: int) -> Node:
+    """The tree with every RelativeTime turned into the absolute TimeRange it means at `now_ns`."""
+    if isinstance(node, RelativeTime):
+        return TimeRange(now_ns - node.ns, now_ns)
+    if isinstance(node, And):
+        return And(tuple(resolve_time(i, now_ns) for i in node.items))
+    if isinstance(node, Or):
+        return Or(tuple(resolve_time(i, now_ns) for i in node.items))
+    if isinstance(node, Not):
+        return Not(resolve_time(node.item, now_ns))
+    return node
+
+
 def index_only(node: Node) -> bool:
     """True when the text index alone can answer the tree (words, phrases, time and indexed fields)."""
     if isinstance(node, MatchAll | Word | Phrase | TimeRange):
         return True
+    if isinstance(node, Prefix):
+        # the index holds whole tokens (letters and digits), so only such a prefix can be looked up
+        if node.field == "message":
+            return node.prefix.isalnum()
+        return node.field in INDEXED_FIELDS - {"severity"}
     if isinstance(node, FieldEq | FieldIn):
         return node.field in INDEXED_FIELDS
     if isinstance(node, Compare):

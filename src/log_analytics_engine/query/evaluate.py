@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
+from log_analytics_engine.errors import QueryError
 from log_analytics_engine.model import tokenize
 from log_analytics_engine.query.ast import (
     And,
     Compare,
+    Exists,
     FieldEq,
     FieldIn,
     MatchAll,
     Node,
     Or,
     Phrase,
+    Prefix,
+    Regex,
+    RelativeTime,
     Scalar,
     TimeRange,
     Word,
@@ -50,6 +56,15 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
+def _values(value: Any) -> list[Any]:
+    """A field's values: the elements of a list, nothing for None, else the value itself."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [v for v in value if v is not None]
+    return [value]
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None or isinstance(value, dict | list):
         return None
@@ -82,6 +97,18 @@ def evaluate(node: Node, entry: LogEntry) -> bool:
         return node.token in tokenize(entry.message)
     if isinstance(node, Phrase):
         return _has_phrase(tokenize(entry.message), node.tokens)
+    if isinstance(node, Prefix):
+        if node.field == "message":
+            edge = r"(?:^|[\W_])" + re.escape(node.prefix.lower())
+            return re.search(edge, entry.message, re.IGNORECASE) is not None
+        return any(_as_text(v).startswith(node.prefix) for v in _values(field_value(entry, node.field)))
+    if isinstance(node, Regex):
+        compiled = re.compile(node.pattern)
+        return any(compiled.search(_as_text(v)) for v in _values(field_value(entry, node.field)))
+    if isinstance(node, Exists):
+        return any(v != "" for v in _values(field_value(entry, node.field)))
+    if isinstance(node, RelativeTime):
+        raise QueryError("relative time must be resolved against the clock before evaluating")
     if isinstance(node, FieldEq):
         return _equals(field_value(entry, node.field), node.value)
     if isinstance(node, FieldIn):
@@ -94,7 +121,7 @@ def evaluate(node: Node, entry: LogEntry) -> bool:
         ts = entry.timestamp_ns
         if ts is None:
             return False
-        if node.start is not None and ts < node.start:
+        if node.start is not None and (ts < node.start or (ts == node.start and not node.include_start)):
             return False
         if node.end is not None:
             return ts <= node.end if node.include_end else ts < node.end

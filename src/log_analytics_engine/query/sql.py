@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+from log_analytics_engine.errors import QueryError
 from log_analytics_engine.query.ast import (
     And,
     Compare,
+    Exists,
     FieldEq,
     FieldIn,
     MatchAll,
     Node,
     Or,
     Phrase,
+    Prefix,
+    Regex,
+    RelativeTime,
     Scalar,
     TimeRange,
     Word,
@@ -68,6 +74,28 @@ class _Compiler:
             return f"TRY_CAST({self.column(name)} AS DOUBLE) = {self.bind(float(value))}"
         return f"{self.column(name)} = {self.bind(_text(value))}"
 
+    def matches(self, name: str, test: str) -> str:
+        """`test` (a SQL template with `{}` for the value) applied to a field; any tag for `tags`."""
+        if name == "tags":
+            return f"len(list_filter(tags, lambda t: {test.format('t')})) > 0"
+        column = "CAST(severity AS VARCHAR)" if name == "severity" else self.column(name)
+        return test.format(column)
+
+    def prefix(self, name: str, prefix: str) -> str:
+        if name == "message":
+            # a word of the message starts with the prefix: the same edge as a whole word
+            return f"regexp_matches(message, {self.bind(_EDGE_L + _re2_escape(prefix.lower()))})"
+        return self.matches(name, f"starts_with({{}}, {self.bind(prefix)})")
+
+    def exists(self, name: str) -> str:
+        if name == "tags":
+            return "len(tags) > 0"
+        if name in ("message", "source"):
+            return f"{name} <> ''"
+        if name in ("level", "severity"):
+            return "TRUE"
+        return f"{self.column(name)} IS NOT NULL"
+
     def compile(self, node: Node) -> str:
         if isinstance(node, MatchAll):
             return "TRUE"
@@ -75,6 +103,14 @@ class _Compiler:
             return f"regexp_matches(message, {self.bind(word_pattern((node.token,)))})"
         if isinstance(node, Phrase):
             return f"regexp_matches(message, {self.bind(word_pattern(node.tokens))})"
+        if isinstance(node, Prefix):
+            return self.prefix(node.field, node.prefix)
+        if isinstance(node, Regex):
+            return self.matches(node.field, f"regexp_matches({{}}, {self.bind(node.pattern)})")
+        if isinstance(node, Exists):
+            return self.exists(node.field)
+        if isinstance(node, RelativeTime):
+            raise QueryError("relative time must be resolved against the clock before compiling")
         if isinstance(node, FieldEq):
             return self.equals(node.field, node.value)
         if isinstance(node, FieldIn):
@@ -94,7 +130,7 @@ class _Compiler:
         if isinstance(node, TimeRange):
             parts = []
             if node.start is not None:
-                parts.append(f"ts >= {self.bind(node.start)}")
+                parts.append(f"ts {'>=' if node.include_start else '>'} {self.bind(node.start)}")
             if node.end is not None:
                 parts.append(f"ts {'<=' if node.include_end else '<'} {self.bind(node.end)}")
             return " AND ".join(parts) or "TRUE"
@@ -104,6 +140,11 @@ class _Compiler:
             return "(" + " OR ".join(self.compile(i) for i in node.items) + ")"
         # NULL-safe negation: a missing field does not match, so NOT of it does.
         return f"(({self.compile(node.item)}) IS NOT TRUE)"
+
+
+def _re2_escape(text: str) -> str:
+    """Escape RE2 metacharacters so `text` matches literally."""
+    return re.sub(r"([\\.^$|?*+()\[\]{}-])", r"\\\1", text)
 
 
 def _text(value: Scalar) -> str:

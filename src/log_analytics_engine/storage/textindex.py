@@ -9,6 +9,7 @@ commit covers a prefix, so "every seq <= watermark is indexed" holds across cras
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,12 +20,16 @@ import tantivy
 from log_analytics_engine.query.ast import (
     And,
     Compare,
+    Exists,
     FieldEq,
     FieldIn,
     MatchAll,
     Node,
     Or,
     Phrase,
+    Prefix,
+    Regex,
+    RelativeTime,
     TimeRange,
     Word,
 )
@@ -184,6 +189,11 @@ class TextIndex:
             return q.term_query(self.schema, "message", node.token)
         if isinstance(node, Phrase):
             return q.phrase_query(self.schema, "message", list(node.tokens))
+        if isinstance(node, Prefix):
+            # tantivy matches the regex against whole terms: a term that starts with the prefix
+            field = "message" if node.field == "message" else node.field
+            text = node.prefix.lower() if field == "message" else node.prefix
+            return q.regex_query(self.schema, field, re.escape(text) + ".*")
         if isinstance(node, FieldEq):
             return self._term(node.field, node.value)
         if isinstance(node, FieldIn):
@@ -199,8 +209,11 @@ class TextIndex:
                 tantivy.FieldType.Integer,
                 low,
                 high,
+                include_lower=node.include_start or node.start is None,
                 include_upper=node.include_end or node.end is None,
             )
+        if isinstance(node, Regex | Exists | RelativeTime):
+            raise ValueError(f"the text index cannot answer {node!r}; the planner sends it to SQL")
         if isinstance(node, And):
             return q.boolean_query([(tantivy.Occur.Must, self._compile(i)) for i in node.items])
         if isinstance(node, Or):
