@@ -17,6 +17,9 @@ EXPECTED = {
     "LogAnalyticsError",
     "LogEntry",
     "QueryError",
+    "QueryResult",
+    "QuerySyntaxError",
+    "SearchResult",
     "StorageError",
 }
 

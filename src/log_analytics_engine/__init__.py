@@ -7,9 +7,11 @@ from log_analytics_engine.errors import (
     IngestError,
     LogAnalyticsError,
     QueryError,
+    QuerySyntaxError,
     StorageError,
 )
 from log_analytics_engine.model import LogEntry
+from log_analytics_engine.query.results import QueryResult, SearchResult
 
 __all__ = [
     "Alert",
@@ -21,5 +23,8 @@ __all__ = [
     "LogAnalyticsError",
     "LogEntry",
     "QueryError",
+    "QueryResult",
+    "QuerySyntaxError",
+    "SearchResult",
     "StorageError",
 ]

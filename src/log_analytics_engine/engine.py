@@ -19,10 +19,15 @@ from log_analytics_engine.ingest.pipeline import Hook, Pipeline
 from log_analytics_engine.metrics import Counters, EngineCollector, prometheus_text
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.aggregate import StoreAggregator, aggregate_entries
+from log_analytics_engine.query.ast import Node, Query, TimeRange, conjoin, resolve_time
 from log_analytics_engine.query.dictfilters import compile_filters
+from log_analytics_engine.query.parser import parse, parse_filter
+from log_analytics_engine.query.pipes import PipeRunner
 from log_analytics_engine.query.planner import Planner, Sort
+from log_analytics_engine.query.results import QueryResult, SearchResult, decode_cursor, encode_cursor
 from log_analytics_engine.stats import StatsReader
 from log_analytics_engine.storage.embedded import EmbeddedStore, WriteResult
+from log_analytics_engine.timeparse import TimestampError, parse_timestamp
 
 Filters = Mapping[str, Any] | None
 
@@ -48,6 +53,8 @@ class LogAnalyticsEngine:
         self._aggregator = StoreAggregator(self._planner)
         self._stats = StatsReader(self._store)
         self._counters = Counters()
+        self._clock = clock
+        self._runner = PipeRunner(self._planner)
         self._alerting = AlertEvaluator(self._store, clock)
         self._alerting.load_stored()
         self._pipeline.add_listener(self._alerting.on_write)
@@ -178,6 +185,49 @@ class LogAnalyticsEngine:
     ) -> dict[str, Any]:
         """Group-by counts, histogram (time buckets for `timestamp` with `interval`) and top-N over a list."""
         return aggregate_entries(logs, group_by, histogram, top_n, interval)
+
+    # -- the query language ---------------------------------------------------------------------
+
+    def _filter(self, query: str | Node, start: object = None, end: object = None) -> Node:
+        node = parse_filter(query) if isinstance(query, str) else query
+        try:
+            low = None if start is None else parse_timestamp(start)  # type: ignore[arg-type]
+            high = None if end is None else parse_timestamp(end)  # type: ignore[arg-type]
+        except TimestampError as exc:
+            raise QueryError(f"search bounds: {exc}") from exc
+        if low is not None or high is not None:
+            node = conjoin([node, TimeRange(low, high)])
+        return resolve_time(node, int(self._clock() * 1e9))
+
+    def search(
+        self,
+        query: str | Node = "*",
+        start: object = None,
+        end: object = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> SearchResult:
+        """Logs matching query text (or an AST filter), newest first, a page at a time.
+
+        `start`/`end` bound the event time; `cursor` (from a previous result) continues after its
+        last log, by (time, seq), so pages neither repeat nor skip logs while ingest goes on.
+        """
+        if limit <= 0:
+            raise QueryError(f"limit must be positive, got {limit}")
+        node = self._filter(query, start, end)
+        before = None if cursor is None else decode_cursor(cursor)
+        logs: list[LogEntry] = self._timed(lambda: self._planner.page_before(node, limit, before))
+        total: int = self._timed(lambda: self._planner.count(node))
+        last = logs[-1] if len(logs) == limit else None
+        next_cursor = None if last is None else encode_cursor(last.timestamp_ns or 0, last.seq or 0)
+        return SearchResult(logs, total, next_cursor)
+
+    def run(self, query: str | Query) -> QueryResult:
+        """Run query text with pipes (`error | stats by (source) count()`); rows as dicts by column."""
+        parsed = parse(query) if isinstance(query, str) else query
+        node = resolve_time(parsed.filter, int(self._clock() * 1e9))
+        result: QueryResult = self._timed(lambda: self._runner.run(node, parsed.pipes))
+        return result
 
     # -- alerting -------------------------------------------------------------------------------
 

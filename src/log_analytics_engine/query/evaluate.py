@@ -35,7 +35,17 @@ def field_value(entry: LogEntry, field: str) -> Any:
         return entry.metadata.get(field[len("metadata.") :])
     if field == "severity":
         return entry.severity_score
-    return getattr(entry, field, None)
+    if field in ("_time", "timestamp"):
+        return entry.timestamp_ns
+    if field in _ENTRY_FIELDS:
+        return getattr(entry, field)
+    # a bare field that is not a column is a metadata key, as in SQL
+    return entry.metadata.get(field)
+
+
+_ENTRY_FIELDS = frozenset(
+    {"level", "source", "message", "tags", "thread_id", "request_id", "user_id", "timestamp", "seq"}
+)
 
 
 def _equals(actual: Any, wanted: Scalar) -> bool:

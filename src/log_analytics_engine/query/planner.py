@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from log_analytics_engine.errors import QueryError
 from log_analytics_engine.model import FIELD_COLUMNS, LogEntry
-from log_analytics_engine.query.ast import Node, fields, has_text, index_only, words
+from log_analytics_engine.query.ast import Node, TimeRange, conjoin, fields, has_text, index_only, words
 from log_analytics_engine.query.sql import SqlFilter, compile_where
 from log_analytics_engine.storage.embedded import EmbeddedStore
 from log_analytics_engine.storage.textindex import MAX_TOKEN_BYTES
@@ -110,6 +110,20 @@ class Planner:
             sql += " OFFSET ?"
             params.append(offset)
         return self.store.entries(sql, params)
+
+    def page_before(self, node: Node, limit: int, before: tuple[int, int] | None) -> list[LogEntry]:
+        """Up to `limit` matching logs, newest first, strictly older than `before` = (ts, seq) in
+        (ts, seq) order: the keyset page behind a search cursor, stable under concurrent ingest."""
+        if before is None:
+            return self.find(node, Sort("ts", descending=True), 0, limit)
+        ts, seq = before
+        # logs sharing the cursor's time may sit on either side of it: fetch enough to cover them
+        ties = self.count(conjoin([node, TimeRange(ts, ts)]))
+        candidates = self.find(
+            conjoin([node, TimeRange(end=ts)]), Sort("ts", descending=True), 0, limit + ties
+        )
+        older = [e for e in candidates if (e.timestamp_ns or 0, e.seq or 0) < (ts, seq)]
+        return older[:limit]
 
     def _find_via_index(self, node: Node, sort: Sort, offset: int, limit: int | None) -> list[LogEntry]:
         want = offset + limit if limit is not None else None

@@ -92,7 +92,7 @@ class _Compiler:
             return "len(tags) > 0"
         if name in ("message", "source"):
             return f"{name} <> ''"
-        if name in ("level", "severity"):
+        if name in ("level", "severity", "_time", "timestamp"):
             return "TRUE"
         return f"{self.column(name)} IS NOT NULL"
 

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tantivy
 
@@ -150,18 +151,35 @@ class TextIndex:
     def search(
         self, node: Node, limit: int, offset: int = 0, newest_first: bool = True
     ) -> tuple[list[Hit], int, int]:
-        """Hits ordered by event time, the total count, and the watermark they are exact up to."""
+        """Hits ordered by event time, the total count, and the watermark they are exact up to.
+
+        tantivy orders by time alone, so hits sharing the last returned time are completed (all of
+        them are returned, possibly more than `limit`): callers ordering by (time, seq) then cut
+        a tie group in the right place.
+        """
         searcher, watermark = self.snapshot()
         if watermark == 0:
             return [], 0, 0
         order = tantivy.Order.Desc if newest_first else tantivy.Order.Asc
-        result = searcher.search(
-            self.query(node, watermark), limit, count=True, order_by_field="ts", offset=offset, order=order
-        )
-        addresses = [addr for _, addr in result.hits]
+        query = self.query(node, watermark)
+        result = searcher.search(query, limit, count=True, order_by_field="ts", offset=offset, order=order)
+        hits = self._hits(searcher, result.hits)
+        total = int(getattr(result, "count", 0) or 0)
+        if hits and len(hits) == limit:
+            edge = hits[-1].ts
+            tied = self.query(And((node, TimeRange(edge, edge))), watermark)
+            ties = searcher.search(tied, 1, count=True)
+            tie_count = int(getattr(ties, "count", 0) or 0)
+            if tie_count > sum(1 for h in hits if h.ts == edge):
+                full = searcher.search(tied, tie_count, count=False, order_by_field="ts", order=order)
+                hits = [h for h in hits if h.ts != edge] + self._hits(searcher, full.hits)
+        return hits, total, watermark
+
+    @staticmethod
+    def _hits(searcher: tantivy.Searcher, found: list[tuple[Any, tantivy.DocAddress]]) -> list[Hit]:
+        addresses = [addr for _, addr in found]
         seqs = searcher.fast_field_values("seq", addresses) if addresses else []
-        hits = [Hit(int(ts), int(str(seq))) for (ts, _), seq in zip(result.hits, seqs, strict=True)]
-        return hits, int(getattr(result, "count", 0) or 0), watermark
+        return [Hit(int(ts), int(str(seq))) for (ts, _), seq in zip(found, seqs, strict=True)]
 
     def count(self, node: Node) -> tuple[int, int]:
         """The number of indexed matches and the watermark it is exact up to."""

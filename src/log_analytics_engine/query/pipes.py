@@ -1,0 +1,227 @@
+"""Run a parsed query's pipes in DuckDB SQL: each pipe wraps the previous relation, so sorting,
+paging, projection, stats, top and uniq all execute in the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from log_analytics_engine.errors import QueryError
+from log_analytics_engine.query.ast import (
+    Fields,
+    Limit,
+    Node,
+    Offset,
+    Pipe,
+    Sort,
+    StatFunc,
+    Stats,
+    TimeBucket,
+    Top,
+    Uniq,
+)
+from log_analytics_engine.query.planner import Planner
+from log_analytics_engine.query.results import QueryResult
+from log_analytics_engine.query.sql import SqlFilter, metadata_path
+from log_analytics_engine.timeparse import format_timestamp
+
+# Query-language field names that are stored columns (anything else is read from metadata).
+COLUMN_FIELDS = {
+    "_time": "ts",
+    "timestamp": "ts",
+    "level": "level",
+    "source": "source",
+    "message": "message",
+    "_msg": "message",
+    "tags": "tags",
+    "severity": "severity",
+    "request_id": "request_id",
+    "user_id": "user_id",
+    "thread_id": "thread_id",
+    "ingested_at": "ingested_at",
+    "seq": "seq",
+}
+# The columns a plain filter query returns, in order.
+LOG_FIELDS = ("_time", "level", "source", "message", "tags", "request_id", "user_id", "thread_id", "metadata")
+_TIME_FIELDS = frozenset({"_time", "timestamp", "ingested_at"})
+_NUMERIC_FUNCS = {"sum": "sum", "avg": "avg", "min": "min", "max": "max"}
+
+
+def quote(name: str) -> str:
+    """A field name as a SQL identifier (names come from the parser's identifier syntax)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class Relation:
+    """SQL text producing named columns, with its parameters in order."""
+
+    sql: str
+    params: list[object] = field(default_factory=list)
+    columns: tuple[str, ...] = ()
+
+
+def _base(where: SqlFilter, names: set[str]) -> Relation:
+    """The matching logs with every field the pipes name as a column (metadata keys extracted)."""
+    wanted = set(LOG_FIELDS) | names | {"seq"}
+    parts, params = [], []
+    for name in sorted(wanted):
+        if name == "metadata":
+            parts.append("metadata AS metadata")
+        elif name in COLUMN_FIELDS:
+            parts.append(f"{COLUMN_FIELDS[name]} AS {quote(name)}")
+        else:
+            key = name[len("metadata.") :] if name.startswith("metadata.") else name
+            parts.append(f"json_extract_string(metadata, ?) AS {quote(name)}")
+            params.append(metadata_path(key))
+    sql = f"SELECT {', '.join(parts)} FROM logs WHERE {where.sql}"
+    return Relation(sql, [*params, *where.params], tuple(sorted(wanted)))
+
+
+def _named(pipes: tuple[Pipe, ...]) -> set[str]:
+    names: set[str] = set()
+    for pipe in pipes:
+        if isinstance(pipe, Sort):
+            names.update(k for k, _ in pipe.keys)
+        elif isinstance(pipe, Fields):
+            names.update(pipe.names)
+        elif isinstance(pipe, Top | Uniq):
+            names.update(pipe.by)
+        elif isinstance(pipe, Stats):
+            names.update(k for k in pipe.by if isinstance(k, str))
+            names.update(str(a) for f in pipe.funcs for a in f.args if isinstance(a, str))
+    return names
+
+
+def _require(rel: Relation, names: tuple[str, ...] | list[str], pipe: str) -> None:
+    missing = [n for n in names if n not in rel.columns]
+    if missing:
+        raise QueryError(
+            f"| {pipe}: unknown field(s) {', '.join(missing)}; known here: {', '.join(rel.columns)}"
+        )
+
+
+def func_label(func: StatFunc) -> str:
+    """The column name of a stats function: its alias, or its text (`count()`, `quantile(0.99, x)`)."""
+    if func.alias:
+        return func.alias
+    return f"{func.name}({', '.join(str(a) for a in func.args)})"
+
+
+def _func_sql(func: StatFunc, rel: Relation) -> tuple[str, list[object]]:
+    args = [a for a in func.args if isinstance(a, str)]
+    _require(rel, args, "stats")
+    if func.name == "count":
+        return "count(*)" if not args else f"count({quote(args[0])})", []
+    if func.name == "count_uniq":
+        return f"count(DISTINCT {quote(args[0])})", []
+    number = f"TRY_CAST({quote(args[0])} AS DOUBLE)" if args else ""
+    if func.name in _NUMERIC_FUNCS:
+        return f"{_NUMERIC_FUNCS[func.name]}({number})", []
+    if func.name == "quantile":
+        p = float(func.args[0])
+        if not 0.0 <= p <= 1.0:
+            raise QueryError(f"quantile: p must be within [0, 1], got {p}")
+        return f"quantile_cont({number}, ?)", [p]
+    raise QueryError(f"unknown stats function {func.name!r}")
+
+
+def _apply(rel: Relation, pipe: Pipe) -> Relation:
+    src = f"({rel.sql})"
+    if isinstance(pipe, Sort):
+        _require(rel, [k for k, _ in pipe.keys], "sort")
+        keys = ", ".join(f"{quote(k)} {'DESC' if d else 'ASC'}" for k, d in pipe.keys)
+        tie = ", seq DESC" if "seq" in rel.columns else ""
+        return Relation(f"SELECT * FROM {src} ORDER BY {keys}{tie}", rel.params, rel.columns)
+    if isinstance(pipe, Limit):
+        return Relation(f"SELECT * FROM {src} LIMIT ?", [*rel.params, pipe.n], rel.columns)
+    if isinstance(pipe, Offset):
+        return Relation(f"SELECT * FROM {src} OFFSET ?", [*rel.params, pipe.n], rel.columns)
+    if isinstance(pipe, Fields):
+        _require(rel, pipe.names, "fields")
+        cols = ", ".join(quote(n) for n in pipe.names)
+        return Relation(f"SELECT {cols} FROM {src}", rel.params, pipe.names)
+    if isinstance(pipe, Top):
+        _require(rel, pipe.by, "top")
+        cols = ", ".join(quote(n) for n in pipe.by)
+        sql = f"SELECT {cols}, count(*) AS hits FROM {src} GROUP BY ALL ORDER BY hits DESC, {cols} LIMIT ?"
+        return Relation(sql, [*rel.params, pipe.n], (*pipe.by, "hits"))
+    if isinstance(pipe, Uniq):
+        _require(rel, pipe.by, "uniq")
+        cols = ", ".join(quote(n) for n in pipe.by)
+        return Relation(f"SELECT DISTINCT {cols} FROM {src} ORDER BY {cols}", rel.params, pipe.by)
+    return _stats(rel, pipe)
+
+
+def _stats(rel: Relation, pipe: Stats) -> Relation:
+    keys, key_params, names = [], [], []
+    for key in pipe.by:
+        if isinstance(key, TimeBucket):
+            column = "_time" if key.field in ("_time", "timestamp") else key.field
+            _require(rel, [column], "stats")
+            keys.append(f"({quote(column)} // ?) * ? AS {quote(column)}")
+            key_params += [key.step_ns, key.step_ns]
+            names.append(column)
+        else:
+            _require(rel, [key], "stats")
+            keys.append(quote(key))
+            names.append(key)
+    funcs, func_params = [], []
+    for func in pipe.funcs:
+        sql, params = _func_sql(func, rel)
+        funcs.append(f"{sql} AS {quote(func_label(func))}")
+        func_params += params
+    select = ", ".join([*keys, *funcs])
+    group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))} ORDER BY 1" if keys else ""
+    sql = f"SELECT {select} FROM ({rel.sql}){group}"
+    # parameters in text order: keys, functions, then the inner relation's
+    return Relation(sql, [*key_params, *func_params, *rel.params], (*names, *map(func_label, pipe.funcs)))
+
+
+def build(where: SqlFilter, pipes: tuple[Pipe, ...]) -> Relation:
+    """The SQL of a filter plus its pipes; with no pipe, the matching logs newest first."""
+    rel = _base(where, _named(pipes))
+    if not any(isinstance(p, Sort | Stats | Top | Uniq) for p in pipes):
+        rel = _apply(rel, Sort((("_time", True),)))  # logs come newest first unless sorted otherwise
+    for pipe in pipes:
+        rel = _apply(rel, pipe)
+    if not pipes or not any(isinstance(p, Fields | Stats | Top | Uniq) for p in pipes):
+        cols = ", ".join(quote(n) for n in LOG_FIELDS)
+        rel = Relation(f"SELECT {cols} FROM ({rel.sql})", rel.params, LOG_FIELDS)
+    return rel
+
+
+def present(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Rows as dicts keyed by column; times as RFC 3339 text, metadata as a dict."""
+    times = [i for i, c in enumerate(columns) if c in _TIME_FIELDS]
+    metas = [i for i, c in enumerate(columns) if c == "metadata"]
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in times:
+            if values[i] is not None:
+                values[i] = format_timestamp(int(values[i]))
+        for i in metas:
+            values[i] = orjson.loads(values[i]) if values[i] else {}
+        out.append(dict(zip(columns, values, strict=True)))
+    return out
+
+
+class PipeRunner:
+    """Runs filter + pipes for `engine.run`, bounded to `max_rows` rows."""
+
+    def __init__(self, planner: Planner, max_rows: int = 10_000) -> None:
+        self.planner = planner
+        self.max_rows = max_rows
+
+    def run(self, node: Node, pipes: tuple[Pipe, ...]) -> QueryResult:
+        """The query's columns and rows; QueryError when it would return more than `max_rows` rows."""
+        rel = build(self.planner.where(node), pipes)
+        rows = self.planner.store.rows(f"SELECT * FROM ({rel.sql}) LIMIT ?", [*rel.params, self.max_rows + 1])
+        if len(rows) > self.max_rows:
+            raise QueryError(
+                f"the query returns more than {self.max_rows:,} rows; add `| limit N` or `| stats ...`"
+            )
+        return QueryResult(list(rel.columns), present(rel.columns, rows))

@@ -1,0 +1,233 @@
+"""Query text through the engine: `search` pages with cursors, `run` executes pipes in SQL."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+from collections import Counter
+
+import pytest
+
+from log_analytics_engine import LogAnalyticsEngine, LogEntry, QueryError
+from log_analytics_engine.query.ast import resolve_time
+from log_analytics_engine.query.dictfilters import compile_filters
+from log_analytics_engine.query.evaluate import evaluate
+from log_analytics_engine.query.parser import parse_filter
+
+NS = 1_000_000_000
+T0 = 1_753_099_200  # 2025-07-21T12:00:00Z
+SOURCES = ("api", "db", "payments", "auth")
+WORDS = ("timeout", "refused", "cache", "login", "disk", "payment")
+
+
+def _logs(n: int) -> list[LogEntry]:
+    out = []
+    for i in range(n):
+        out.append(
+            LogEntry(
+                (T0 + i // 3) * NS,  # three logs share each second: cursor ties
+                ("INFO", "ERROR", "WARN", "DEBUG")[i % 4 if i % 7 else 1],
+                f"{WORDS[i % 6]} event {i} {WORDS[(i * 5) % 6]}",
+                source=SOURCES[i % 4],
+                tags=[("blue", "green")[i % 2]],
+                user_id=f"u{i % 9}",
+                request_id=str(i),
+                metadata={"duration_ms": (i * 37) % 1000, "region": ("eu", "us")[i % 2]},
+            )
+        )
+    return out
+
+
+@pytest.fixture(scope="module")
+def loaded() -> tuple[LogAnalyticsEngine, list[LogEntry]]:
+    """An in-memory engine with 1,200 logs, half of them in the text index."""
+    logs = _logs(1200)
+    engine = LogAnalyticsEngine(clock=lambda: T0 + 400.0, index_interval=3600)
+    engine.ingest_logs(logs[:600])
+    engine.flush()
+    engine.ingest_logs(logs[600:])
+    return engine, logs
+
+
+def _ids(logs: list[LogEntry]) -> list[str]:
+    return [str(log.request_id) for log in logs]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "timeout",
+        "timeout refused",
+        "timeout OR disk",
+        "NOT level:INFO",
+        "level:error source:db",
+        "-source:api cache",
+        "tags:blue user_id:u3",
+        "source:pay*",
+        "log*",
+        'message:~"event 1[0-9]+ "',
+        "duration_ms:>500",
+        "region:eu duration_ms:<=100",
+        "_time:[2025-07-21T12:01:00Z, 2025-07-21T12:02:00Z)",
+        "_time:>=2025-07-21T12:05:00Z level:in(WARN, DEBUG)",
+        "_time:5m",
+        "user_id:*",
+        "(timeout OR cache) NOT level:ERROR",
+    ],
+)
+def test_search_matches_the_reference_evaluator(
+    loaded: tuple[LogAnalyticsEngine, list[LogEntry]], query: str
+) -> None:
+    """Every page of `search` (cursor after cursor) together is exactly the matching logs, newest first."""
+    engine, logs = loaded
+    node = parse_filter(query)
+    node = resolve_time(node, (T0 + 400) * NS)
+    want = sorted(
+        (log for log in logs if evaluate(node, log)),
+        key=lambda e: (e.timestamp_ns, int(e.request_id or 0)),
+        reverse=True,
+    )
+    pages, cursor = [], None
+    while True:
+        result = engine.search(query, limit=37, cursor=cursor)
+        assert result.total == len(want)
+        pages.extend(result.logs)
+        cursor = result.cursor
+        if cursor is None:
+            break
+    assert _ids(pages) == _ids(want)
+
+
+def test_search_bounds_and_dict_filters_agree(loaded: tuple[LogAnalyticsEngine, list[LogEntry]]) -> None:
+    """`search` with start/end equals `query_logs` with the same dict filter, newest first."""
+    engine, _ = loaded
+    result = engine.search(
+        "level:ERROR", start="2025-07-21T12:01:00Z", end="2025-07-21T12:03:00Z", limit=1000
+    )
+    flt = {"level": "ERROR", "start_time": "2025-07-21T12:01:00Z", "end_time": "2025-07-21T12:03:00Z"}
+    assert _ids(result.logs) == _ids(engine.query_logs(flt, sort_desc=True))
+    assert result.total == engine.count(flt)
+    assert result.cursor is None
+
+
+def test_cursor_pages_are_stable_while_ingesting() -> None:
+    """Pages taken while newer logs keep arriving neither repeat nor skip the older logs."""
+    engine = LogAnalyticsEngine(index_interval=0.01)
+    engine.ingest_logs(_logs(900))
+    first = engine.search("*", limit=100)
+    stop = threading.Event()
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            engine.ingest_log(LogEntry((T0 + 10_000 + i) * NS, "INFO", f"new {i}"))
+            i += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        seen, cursor = list(first.logs), first.cursor
+        while cursor:
+            page = engine.search("*", limit=100, cursor=cursor)
+            seen.extend(page.logs)
+            cursor = page.cursor
+    finally:
+        stop.set()
+        thread.join()
+    assert sorted(_ids(seen), key=int) == [str(i) for i in range(900)]
+
+
+def test_stats_by_source_matches_python(loaded: tuple[LogAnalyticsEngine, list[LogEntry]]) -> None:
+    """`stats by (source) count() as n` counts the matching logs per source."""
+    engine, logs = loaded
+    result = engine.run("level:ERROR | stats by (source) count() as n")
+    assert result.columns == ["source", "n"]
+    want = Counter(log.source for log in logs if log.level == "ERROR")
+    assert {row["source"]: row["n"] for row in result.rows} == dict(want)
+
+
+def test_stats_time_buckets_and_numeric_functions(loaded: tuple[LogAnalyticsEngine, list[LogEntry]]) -> None:
+    """Time buckets align to UTC minutes; sum/avg/min/max/quantile/count_uniq read numeric metadata."""
+    engine, logs = loaded
+    result = engine.run(
+        "* | stats by (_time:1m) count() as n, sum(duration_ms) as s, avg(duration_ms) as a, "
+        "min(duration_ms) as lo, max(duration_ms) as hi, quantile(0.5, duration_ms) as med, "
+        "count_uniq(user_id) as users"
+    )
+    by_minute: dict[int, list[LogEntry]] = {}
+    for log in logs:
+        by_minute.setdefault((log.timestamp_ns or 0) // (60 * NS), []).append(log)
+    assert [row["_time"] for row in result.rows] == [
+        f"2025-07-21T12:{m - T0 // 60:02d}:00Z" for m in sorted(by_minute)
+    ]
+    for row, minute in zip(result.rows, sorted(by_minute), strict=True):
+        durations = [log.metadata["duration_ms"] for log in by_minute[minute]]
+        assert row["n"] == len(durations)
+        assert row["s"] == sum(durations)
+        assert row["a"] == pytest.approx(statistics.fmean(durations))
+        assert (row["lo"], row["hi"]) == (min(durations), max(durations))
+        assert row["med"] == pytest.approx(statistics.median(durations))
+        assert row["users"] == len({log.user_id for log in by_minute[minute]})
+
+
+def test_top_uniq_sort_fields_limit_offset(loaded: tuple[LogAnalyticsEngine, list[LogEntry]]) -> None:
+    """top, uniq, sort, fields, limit and offset compose in the order written."""
+    engine, logs = loaded
+    top = engine.run("timeout | top 2 by (source)")
+    counts = Counter(log.source for log in logs if evaluate(compile_filters({"keyword": "timeout"}), log))
+    assert [(r["source"], r["hits"]) for r in top.rows] == counts.most_common(2)
+    uniq = engine.run("level:ERROR | uniq by (tags)")
+    assert [r["tags"] for r in uniq.rows] == [["blue"], ["green"]]
+    page = engine.run("* | sort by (_time) | offset 3 | limit 2 | fields request_id, _time")
+    assert page.columns == ["request_id", "_time"]
+    oldest = sorted(logs, key=lambda e: (e.timestamp_ns, -int(e.request_id or 0)))
+    assert [r["request_id"] for r in page.rows] == [oldest[3].request_id, oldest[4].request_id]
+
+
+def test_plain_filter_rows_are_logs_newest_first(loaded: tuple[LogAnalyticsEngine, list[LogEntry]]) -> None:
+    """A filter without pipes returns log rows (time as text, metadata as a dict), newest first."""
+    engine, _ = loaded
+    result = engine.run("source:db | limit 2")
+    assert result.columns[:4] == ["_time", "level", "source", "message"]
+    assert [r["source"] for r in result.rows] == ["db", "db"]
+    assert result.rows[0]["_time"] >= result.rows[1]["_time"]
+    assert isinstance(result.rows[0]["metadata"], dict)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("* | fields request_id | stats by (source) count()", "unknown field"),
+        ("* | stats count() as n | sort by (source)", "unknown field"),
+        ("* | stats quantile(2, duration_ms)", "quantile"),
+    ],
+)
+def test_run_errors_name_the_problem(
+    loaded: tuple[LogAnalyticsEngine, list[LogEntry]], query: str, message: str
+) -> None:
+    """A pipe that names a missing field or a bad argument is a QueryError saying so."""
+    engine, _ = loaded
+    with pytest.raises(QueryError, match=message):
+        engine.run(query)
+
+
+def test_unknown_fields_are_empty_metadata(loaded: tuple[LogAnalyticsEngine, list[LogEntry]]) -> None:
+    """A field no log has is read as a missing metadata key: one group of None, not an error."""
+    result = loaded[0].run("* | stats by (nope) count() as n")
+    assert result.rows == [{"nope": None, "n": 1200}]
+
+
+def test_result_size_is_bounded() -> None:
+    """A query returning more rows than the bound is refused with advice, not truncated silently."""
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs(_logs(50))
+    engine._runner.max_rows = 10
+    with pytest.raises(QueryError, match="more than 10 rows"):
+        engine.run("*")
+    assert len(engine.run("* | limit 10").rows) == 10
+
+
+def test_bad_cursor_is_a_query_error(loaded: tuple[LogAnalyticsEngine, list[LogEntry]]) -> None:
+    """A cursor the engine did not make is rejected clearly."""
+    with pytest.raises(QueryError, match="invalid cursor"):
+        loaded[0].search("*", cursor="not-a-cursor")
