@@ -7,6 +7,8 @@ import threading
 from collections import Counter
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry, QueryError
 from log_analytics_engine.query.ast import resolve_time
@@ -231,3 +233,59 @@ def test_bad_cursor_is_a_query_error(loaded: tuple[LogAnalyticsEngine, list[LogE
     """A cursor the engine did not make is rejected clearly."""
     with pytest.raises(QueryError, match="invalid cursor"):
         loaded[0].search("*", cursor="not-a-cursor")
+
+
+# -- oracle: random query text through the planner vs the Python evaluator ------------------------
+
+LEAVES = (
+    *WORDS,
+    '"timeout event"',
+    "tim*",
+    "pay*",
+    "level:ERROR",
+    "level:in(WARN, debug)",
+    "source:db",
+    "source:pa*",
+    "tags:green",
+    "user_id:u4",
+    "user_id:*",
+    "thread_id:*",
+    "duration_ms:>700",
+    "duration_ms:<=50",
+    "region:eu",
+    "severity:>=30",
+    'message:~"event 1[0-9] "',
+    "_time:[2025-07-21T12:02:00Z, 2025-07-21T12:04:00Z)",
+    "_time:>2025-07-21T12:05:30Z",
+    "_time:3m",
+)
+
+
+def _query_text() -> st.SearchStrategy[str]:
+    leaf = st.sampled_from(LEAVES)
+
+    def grow(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        pair = st.tuples(children, children)
+        return st.one_of(
+            pair.map(lambda p: f"{p[0]} {p[1]}"),
+            pair.map(lambda p: f"({p[0]} OR {p[1]})"),
+            children.map(lambda c: f"NOT ({c})"),
+        )
+
+    return st.recursive(leaf, grow, max_leaves=5)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_query_text())
+def test_random_queries_match_the_reference_evaluator(
+    loaded: tuple[LogAnalyticsEngine, list[LogEntry]], text: str
+) -> None:
+    """For random query text, search (index + tail + SQL) returns exactly what the evaluator selects."""
+    engine, logs = loaded
+    node = resolve_time(parse_filter(text), (T0 + 400) * NS)
+    want = {log.request_id for log in logs if evaluate(node, log)}
+    result = engine.search(text, limit=2000)
+    assert result.total == len(want), text
+    assert {log.request_id for log in result.logs} == want, text
+    counted = engine.run(f"{text} | stats count() as n").rows[0]["n"]
+    assert counted == len(want), text
