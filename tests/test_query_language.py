@@ -289,3 +289,22 @@ def test_random_queries_match_the_reference_evaluator(
     assert {log.request_id for log in result.logs} == want, text
     counted = engine.run(f"{text} | stats count() as n").rows[0]["n"]
     assert counted == len(want), text
+
+
+def test_fields_lists_columns_and_metadata_with_counts(
+    loaded: tuple[LogAnalyticsEngine, list[LogEntry]],
+) -> None:
+    """`fields` names each present field with how many matching logs have it and its top values."""
+    engine, logs = loaded
+    result = engine.fields("level:ERROR")
+    errors = [log for log in logs if log.level == "ERROR"]
+    assert result.sampled == len(errors)
+    by_name = {f.name: f for f in result.fields}
+    assert {"level", "source", "tags", "request_id", "user_id", "duration_ms", "region"} <= set(by_name)
+    assert "thread_id" not in by_name  # no log has one
+    assert by_name["level"].top == [("ERROR", len(errors))]
+    sources = Counter(log.source for log in errors)
+    assert by_name["source"].top[0] == sources.most_common(1)[0]
+    assert by_name["region"].count == len(errors)
+    regions = Counter(log.metadata["region"] for log in errors)
+    assert dict(by_name["region"].top) == dict(regions)

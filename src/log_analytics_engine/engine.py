@@ -21,6 +21,7 @@ from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.aggregate import StoreAggregator, aggregate_entries
 from log_analytics_engine.query.ast import Node, Query, TimeRange, conjoin, resolve_time
 from log_analytics_engine.query.dictfilters import compile_filters
+from log_analytics_engine.query.fields import FieldsResult, discover
 from log_analytics_engine.query.parser import parse, parse_filter
 from log_analytics_engine.query.pipes import PipeRunner
 from log_analytics_engine.query.planner import Planner, Sort
@@ -227,6 +228,12 @@ class LogAnalyticsEngine:
         parsed = parse(query) if isinstance(query, str) else query
         node = resolve_time(parsed.filter, int(self._clock() * 1e9))
         result: QueryResult = self._timed(lambda: self._runner.run(node, parsed.pipes))
+        return result
+
+    def fields(self, query: str | Node = "*") -> FieldsResult:
+        """The fields of the newest matching logs (up to 10,000): counts and top values, metadata too."""
+        node = self._filter(query)
+        result: FieldsResult = self._timed(lambda: discover(self._planner, node))
         return result
 
     # -- alerting -------------------------------------------------------------------------------
