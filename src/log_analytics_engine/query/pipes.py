@@ -210,16 +210,18 @@ def present(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[dict[
 
 
 class PipeRunner:
-    """Runs filter + pipes for `engine.run`, bounded to `max_rows` rows."""
+    """Runs filter + pipes for `engine.run`, bounded to `max_rows` rows and `timeout` seconds."""
 
-    def __init__(self, planner: Planner, max_rows: int = 10_000) -> None:
+    def __init__(self, planner: Planner, max_rows: int = 10_000, timeout: float = 30.0) -> None:
         self.planner = planner
         self.max_rows = max_rows
+        self.timeout = timeout
 
     def run(self, node: Node, pipes: tuple[Pipe, ...]) -> QueryResult:
         """The query's columns and rows; QueryError when it would return more than `max_rows` rows."""
         rel = build(self.planner.where(node), pipes)
-        rows = self.planner.store.rows(f"SELECT * FROM ({rel.sql}) LIMIT ?", [*rel.params, self.max_rows + 1])
+        sql = f"SELECT * FROM ({rel.sql}) LIMIT ?"
+        rows = self.planner.store.rows_within(self.timeout, sql, [*rel.params, self.max_rows + 1])
         if len(rows) > self.max_rows:
             raise QueryError(
                 f"the query returns more than {self.max_rows:,} rows; add `| limit N` or `| stats ...`"

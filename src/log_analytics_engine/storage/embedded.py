@@ -22,7 +22,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from log_analytics_engine.errors import StorageError
+from log_analytics_engine.errors import QueryError, StorageError
 from log_analytics_engine.model import STORED_SCHEMA, LogEntry
 from log_analytics_engine.storage.indexer import Indexer
 from log_analytics_engine.storage.schema import ALERTS_DDL, LOGS_DDL
@@ -144,6 +144,19 @@ class EmbeddedStore:
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         """Run read-only SQL on this thread's cursor with bound parameters; every row."""
         result: list[tuple[Any, ...]] = self.cursor().execute(sql, list(params)).fetchall()
+        return result
+
+    def rows_within(self, seconds: float, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """`rows`, but interrupted after `seconds` with a QueryError saying so."""
+        cur = self.cursor()
+        timer = threading.Timer(seconds, cur.interrupt)
+        timer.start()
+        try:
+            result: list[tuple[Any, ...]] = cur.execute(sql, list(params)).fetchall()
+        except duckdb.InterruptException as exc:
+            raise QueryError(f"the query ran longer than {seconds:g} s and was stopped") from exc
+        finally:
+            timer.cancel()
         return result
 
     def row(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
