@@ -12,10 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from log_analytics_engine import LogAnalyticsEngine
+from log_analytics_engine.demodata import DAY
 
 RANGE_START = "2025-07-21T08:00:00Z"
 RANGE_END = "2025-07-21T12:00:00Z"
 PAGE = 50
+# The whole day of the generated data, as a fixed absolute range (a relative `_time:24h` would miss it).
+DAY_START = f"{DAY}T00:00:00Z"
+DAY_END = (dt.date.fromisoformat(DAY) + dt.timedelta(days=1)).isoformat() + "T00:00:00Z"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICRO = dt.timedelta(microseconds=1)
 
@@ -126,21 +130,44 @@ def word_pattern(word: str) -> str:
     return rf"(?i)\b{word}\b"
 
 
-def query_set(word: str, tag: str) -> list[BenchQuery]:
-    """The standard queries of the suite, in table order."""
+@dataclass(frozen=True)
+class StandardFilter:
+    """One filtered question, three ways: engine dict filters, query-language text, reference SQL WHERE."""
+
+    name: str
+    filters: dict[str, Any]
+    text: str
+    where: str
+    params: tuple[Any, ...]
+
+
+def standard_filters(word: str, tag: str) -> list[StandardFilter]:
+    """The four filtered questions of the suite (each asked as newest 50 and as a count)."""
     pattern = word_pattern(word)
     word_sql = "regexp_matches(message, ?)"
-    range_filters = {"start_time": RANGE_START, "end_time": RANGE_END, "level": "ERROR", "keyword": word}
     range_sql = f"ts >= CAST(? AS TIMESTAMPTZ) AND ts <= CAST(? AS TIMESTAMPTZ) AND level = ? AND {word_sql}"
     return [
-        *_filtered_pair("level=ERROR", {"level": "ERROR"}, "level = ?", ("ERROR",)),
-        *_filtered_pair(f"word `{word}`", {"keyword": word}, word_sql, (pattern,)),
-        *_filtered_pair(f"tag `{tag}`", {"tags": tag}, "list_contains(tags, ?)", (tag,)),
-        *_filtered_pair(
+        StandardFilter("level=ERROR", {"level": "ERROR"}, "level:ERROR", "level = ?", ("ERROR",)),
+        StandardFilter(f"word `{word}`", {"keyword": word}, word, word_sql, (pattern,)),
+        StandardFilter(f"tag `{tag}`", {"tags": tag}, f"tags:{tag}", "list_contains(tags, ?)", (tag,)),
+        StandardFilter(
             f"4 h range + ERROR + `{word}`",
-            range_filters,
+            {"start_time": RANGE_START, "end_time": RANGE_END, "level": "ERROR", "keyword": word},
+            # `]`: the dict filters' end_time is inclusive, so the same question closes the range
+            f"_time:[{RANGE_START}, {RANGE_END}] level:ERROR {word}",
             range_sql,
             (RANGE_START, RANGE_END, "ERROR", pattern),
+        ),
+    ]
+
+
+def query_set(word: str, tag: str) -> list[BenchQuery]:
+    """The standard queries of the suite, in table order."""
+    return [
+        *(
+            q
+            for f in standard_filters(word, tag)
+            for q in _filtered_pair(f.name, f.filters, f.where, f.params)
         ),
         BenchQuery(
             f"all logs by severity desc, page of {PAGE}",
@@ -173,5 +200,141 @@ def query_set(word: str, tag: str) -> list[BenchQuery]:
             (),
             _histogram,
             _ref_histogram,
+        ),
+    ]
+
+
+# -- the query language ------------------------------------------------------------------------------
+
+# A ~200-character query touching most of the grammar: a time range, OR, an `in` list, a negation, a
+# phrase, a prefix and a stats pipe with a time bucket, an alias and a numeric function.
+PARSE_QUERY = (
+    f"_time:[{RANGE_START}, {RANGE_END}) (level:ERROR OR level:FATAL) source:in(payments, checkout, db)"
+    ' -tags:canary ("connection refused" OR timeout*) | stats by (_time:5m, source) count() as n,'
+    " avg(duration_ms)"
+)
+PARSE_RUNS = 1_000
+
+
+@dataclass(frozen=True)
+class LanguageSearch:
+    """A standard filtered question as query text through `search(limit=50)`, against the dict-filter
+    path of the same question: `query_logs` newest 50 + `count`."""
+
+    label: str
+    text: str
+    filters: dict[str, Any]
+
+    def language(self, engine: LogAnalyticsEngine) -> Any:
+        return engine.search(self.text, limit=PAGE)
+
+    def dict_path(self, engine: LogAnalyticsEngine) -> Any:
+        page = engine.query_logs(self.filters, sort_by="timestamp", sort_desc=True, page=0, page_size=PAGE)
+        return page, engine.count(self.filters)
+
+
+def search_answer(result: Any) -> dict[str, Any]:
+    """A `search` result as total and page seqs, newest first."""
+    return {"total": int(result.total), "page": [e.seq for e in result.logs]}
+
+
+def dict_answer(result: tuple[Any, int]) -> dict[str, Any]:
+    """A dict-filter page and count in the same shape as `search_answer`."""
+    page, total = result
+    return {"total": int(total), "page": [e.seq for e in page]}
+
+
+def language_searches(word: str, tag: str) -> list[LanguageSearch]:
+    """The standard filtered questions written in the language, in table order."""
+    return [LanguageSearch(f.name, f.text, f.filters) for f in standard_filters(word, tag)]
+
+
+@dataclass(frozen=True)
+class LanguageQuery(BenchQuery):
+    """A query-language text with pipes, run by `engine.run`, with its time target."""
+
+    target_ms: float = 0.0
+    note: str = ""
+
+
+def _run(text: str) -> EngineCall:
+    def call(engine: LogAnalyticsEngine) -> Any:
+        return engine.run(text)
+
+    return call
+
+
+def _value(column: str, value: Any) -> Any:
+    if column == "_time":
+        return to_ns(dt.datetime.fromisoformat(value))
+    return int(value) if isinstance(value, int) else str(value)
+
+
+def _rows(*columns: str, ordered: bool = False) -> Normalize:
+    """`run` rows as tuples of the named columns (times as ns): in the engine's order, or sorted."""
+
+    def answer(result: Any) -> list[tuple[Any, ...]]:
+        rows = [tuple(_value(c, row[c]) for c in columns) for row in result.rows]
+        return rows if ordered else sorted(rows)
+
+    return answer
+
+
+def _ref_rows(*, ordered: bool = False) -> Normalize:
+    """Reference rows the same way (TIMESTAMPTZ as ns)."""
+
+    def answer(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        out = [
+            tuple(
+                to_ns(v) if isinstance(v, dt.datetime) else int(v) if isinstance(v, int) else str(v)
+                for v in r
+            )
+            for r in rows
+        ]
+        return out if ordered else sorted(out)
+
+    return answer
+
+
+def phrase_pattern(*words: str) -> str:
+    """The reference's case-insensitive regular expression for consecutive whole words."""
+    for word in words:
+        word_pattern(word)  # validates
+    return r"(?i)\b" + r"\W+".join(words) + r"\b"
+
+
+def language_query_set() -> list[LanguageQuery]:
+    """The query-language questions with pipes, each run by `engine.run` and, as SQL, by the reference."""
+    phrase = ("connection", "refused")
+    return [
+        LanguageQuery(
+            "error | stats by (source) count()",
+            _run("error | stats by (source) count()"),
+            "SELECT source, count(*) FROM logs WHERE regexp_matches(message, ?) GROUP BY source",
+            (word_pattern("error"),),
+            _rows("source", "count()"),
+            _ref_rows(),
+            target_ms=30,
+        ),
+        LanguageQuery(
+            f"_time:[{DAY_START}, {DAY_END}) | stats by (_time:1m, level) count()",
+            _run(f"_time:[{DAY_START}, {DAY_END}) | stats by (_time:1m, level) count()"),
+            "SELECT time_bucket(INTERVAL '1 minute', ts) AS b, level, count(*) FROM logs "
+            "WHERE ts >= CAST(? AS TIMESTAMPTZ) AND ts < CAST(? AS TIMESTAMPTZ) GROUP BY b, level",
+            (DAY_START, DAY_END),
+            _rows("_time", "level", "count()"),
+            _ref_rows(),
+            target_ms=30,
+            note="a fixed 24 h range: the data is all of " + DAY,
+        ),
+        LanguageQuery(
+            f'"{" ".join(phrase)}" level:ERROR | top 10 by (source)',
+            _run(f'"{" ".join(phrase)}" level:ERROR | top 10 by (source)'),
+            "SELECT source, count(*) AS n FROM logs WHERE regexp_matches(message, ?) AND level = ? "
+            "GROUP BY source ORDER BY n DESC, source LIMIT 10",
+            (phrase_pattern(*phrase), "ERROR"),
+            _rows("source", "hits", ordered=True),
+            _ref_rows(ordered=True),
+            target_ms=20,
         ),
     ]

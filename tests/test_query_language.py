@@ -319,3 +319,53 @@ def test_query_time_is_bounded() -> None:
     with pytest.raises(QueryError, match=r"longer than 0\.05 s"):
         engine._store.rows_within(0.05, heavy)
     assert engine.run("* | stats count() as n").rows == [{"n": 3000}]
+
+
+def test_numeric_functions_count_what_they_skip() -> None:
+    """Values that are not numbers are left out of avg/sum/... and reported in warnings."""
+    engine = LogAnalyticsEngine()
+    pairs = [("x", 1), ("x", "oops"), ("y", 3), ("y", None), ("y", "n/a"), ("y", "5")]
+    engine.ingest_logs(
+        [LogEntry("2025-07-21T12:00:00Z", "INFO", "m", source=s, metadata={"d": d}) for s, d in pairs]
+    )
+    result = engine.run("* | stats by (source) avg(d) as a, sum(d), count() as n")
+    assert result.columns == ["source", "a", "sum(d)", "n"]
+    assert result.rows == [
+        {"source": "x", "a": 1.0, "sum(d)": 1.0, "n": 2},
+        {"source": "y", "a": 4.0, "sum(d)": 8.0, "n": 4},
+    ]
+    assert result.warnings == ["a: 2 non-numeric value(s) ignored", "sum(d): 2 non-numeric value(s) ignored"]
+
+
+@pytest.mark.parametrize(
+    ("filters", "query"),
+    [
+        ({"level": "ERROR"}, "level:ERROR"),
+        ({"keyword": "timeout", "source": "db"}, "timeout source:db"),
+        ({"tags": ["blue"], "min_severity": 30}, "tags:blue severity:>=30"),
+        (
+            {"keywords": ["timeout", "event"], "level": ["WARN", "ERROR"]},
+            "timeout event level:in(WARN, ERROR)",
+        ),
+        (
+            {
+                "start_time": "2025-07-21T12:01:00Z",
+                "end_time": "2025-07-21T12:02:00Z",
+                "metadata.region": "eu",
+            },
+            "_time:[2025-07-21T12:01:00Z, 2025-07-21T12:02:00Z] region:eu",
+        ),
+    ],
+)
+def test_dict_filters_and_query_text_give_equal_results(
+    loaded: tuple[LogAnalyticsEngine, list[LogEntry]], filters: dict[str, object], query: str
+) -> None:
+    """The dict-filter API and the query language go through one planner and agree exactly."""
+    engine, _ = loaded
+    by_dict = engine.query_logs(filters, sort_desc=True)
+    by_text = engine.search(query, limit=5000)
+    assert _ids(by_text.logs) == _ids(by_dict)
+    assert by_text.total == engine.count(filters)
+    grouped = engine.aggregate(filters, group_by="source")["group_by"]
+    rows = engine.run(f"{query} | stats by (source) count() as n").rows
+    assert {r["source"]: r["n"] for r in rows} == grouped

@@ -47,6 +47,9 @@ COLUMN_FIELDS = {
 LOG_FIELDS = ("_time", "level", "source", "message", "tags", "request_id", "user_id", "thread_id", "metadata")
 _TIME_FIELDS = frozenset({"_time", "timestamp", "ingested_at"})
 _NUMERIC_FUNCS = {"sum": "sum", "avg": "avg", "min": "min", "max": "max"}
+NUMERIC_FUNCS = frozenset({*_NUMERIC_FUNCS, "quantile"})
+# Hidden columns counting the non-numeric values a numeric function skipped; reported as warnings.
+SKIPPED_PREFIX = "__skipped:"
 
 
 def quote(name: str) -> str:
@@ -168,16 +171,27 @@ def _stats(rel: Relation, pipe: Stats) -> Relation:
             _require(rel, [key], "stats")
             keys.append(quote(key))
             names.append(key)
-    funcs, func_params = [], []
+    funcs, func_params, skipped = [], [], []
     for func in pipe.funcs:
         sql, params = _func_sql(func, rel)
         funcs.append(f"{sql} AS {quote(func_label(func))}")
         func_params += params
+        if func.name in NUMERIC_FUNCS:
+            # values that are present but not numbers are left out of the function, and counted
+            arg = quote(str(func.args[-1]))
+            label = SKIPPED_PREFIX + func_label(func)
+            funcs.append(f"count({arg}) - count(TRY_CAST({arg} AS DOUBLE)) AS {quote(label)}")
+            skipped.append(label)
     select = ", ".join([*keys, *funcs])
     group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))} ORDER BY 1" if keys else ""
     sql = f"SELECT {select} FROM ({rel.sql}){group}"
+    columns: list[str] = list(names)
+    for func in pipe.funcs:
+        columns.append(func_label(func))
+        if func.name in NUMERIC_FUNCS:
+            columns.append(SKIPPED_PREFIX + func_label(func))
     # parameters in text order: keys, functions, then the inner relation's
-    return Relation(sql, [*key_params, *func_params, *rel.params], (*names, *map(func_label, pipe.funcs)))
+    return Relation(sql, [*key_params, *func_params, *rel.params], tuple(columns))
 
 
 def build(where: SqlFilter, pipes: tuple[Pipe, ...]) -> Relation:
@@ -226,4 +240,20 @@ class PipeRunner:
             raise QueryError(
                 f"the query returns more than {self.max_rows:,} rows; add `| limit N` or `| stats ...`"
             )
-        return QueryResult(list(rel.columns), present(rel.columns, rows))
+        result = QueryResult(list(rel.columns), present(rel.columns, rows))
+        return _with_warnings(result)
+
+
+def _with_warnings(result: QueryResult) -> QueryResult:
+    """Move the skipped-value counts out of the rows into warnings."""
+    hidden = [c for c in result.columns if c.startswith(SKIPPED_PREFIX)]
+    if not hidden:
+        return result
+    warnings = []
+    for column in hidden:
+        total = sum(int(row.pop(column) or 0) for row in result.rows)
+        if total:
+            label = column[len(SKIPPED_PREFIX) :]
+            warnings.append(f"{label}: {total:,} non-numeric value(s) ignored")
+    columns = [c for c in result.columns if c not in hidden]
+    return QueryResult(columns, result.rows, warnings)

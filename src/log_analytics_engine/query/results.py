@@ -21,10 +21,12 @@ class SearchResult:
 
 @dataclass
 class QueryResult:
-    """The columns (names, in order) and rows (dicts keyed by those names) of a query."""
+    """The columns (names, in order) and rows (dicts keyed by those names) of a query, and
+    warnings about what it left out (e.g. non-numeric values skipped by `avg`)."""
 
     columns: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def encode_cursor(ts: int, seq: int) -> str:
