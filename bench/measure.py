@@ -30,6 +30,24 @@ def median_ms(fn: Callable[[], object], runs: int = 15, warmup: int = 2) -> floa
     return statistics.median(times) * 1000
 
 
+def median_pair_ms(
+    first: Callable[[], object], second: Callable[[], object], runs: int = 15, warmup: int = 2
+) -> tuple[float, float]:
+    """Median wall times in ms of two calls timed in alternation (order swapped every run), so drift in
+    the machine's speed or the caches weighs on both alike; `warmup` untimed rounds of each first."""
+    for _ in range(warmup):
+        first()
+        second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for i in range(runs):
+        order = ((0, first), (1, second)) if i % 2 == 0 else ((1, second), (0, first))
+        for slot, fn in order:
+            started = time.perf_counter()
+            fn()
+            times[slot].append(time.perf_counter() - started)
+    return statistics.median(times[0]) * 1000, statistics.median(times[1]) * 1000
+
+
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     """`fn()`'s result and its wall time in seconds."""
     started = time.perf_counter()

@@ -3,7 +3,8 @@ returns a plain dict, so peak RSS is the phase's own and nothing is shared betwe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -11,9 +12,19 @@ from typing import Any
 
 from bench import reference
 from bench.generate import iter_records, make_entries
-from bench.measure import current_rss_mb, dir_bytes, median_ms, peak_rss_mb, timed
-from bench.queries import BenchQuery, query_set
+from bench.measure import current_rss_mb, dir_bytes, median_ms, median_pair_ms, peak_rss_mb, timed
+from bench.queries import (
+    PARSE_QUERY,
+    PARSE_RUNS,
+    BenchQuery,
+    dict_answer,
+    language_query_set,
+    language_searches,
+    query_set,
+    search_answer,
+)
 from log_analytics_engine import LogAnalyticsEngine
+from log_analytics_engine.query.parser import parse
 
 # The background indexer waits this long between rounds: in effect it never runs by itself, so
 # `flush()` after the file ingest measures the whole index catch-up.
@@ -103,6 +114,20 @@ def reference_batch_ingest(n: int, seed: int, db_file: str, batch: int) -> dict[
     return {"count": count, "ingest_s": ingest_s}
 
 
+def _time_queries(
+    queries: Sequence[BenchQuery],
+    ask: Callable[[BenchQuery], Any],
+    answer_of: Callable[[BenchQuery, Any], Any],
+    settings: QuerySettings,
+) -> dict[str, Any]:
+    """Median ms and comparable answer per query, by label."""
+    results: dict[str, Any] = {}
+    for q in queries:
+        ms = median_ms(partial(ask, q), settings.runs, settings.warmup)
+        results[q.label] = {"ms": ms, "answer": answer_of(q, ask(q))}
+    return results
+
+
 def _run_query_set(
     queries: list[BenchQuery],
     ask: Callable[[BenchQuery], Any],
@@ -110,10 +135,7 @@ def _run_query_set(
     settings: QuerySettings,
 ) -> dict[str, Any]:
     """Median ms and comparable answer per query, then RSS before/after `repeat` rounds of the whole set."""
-    results: dict[str, Any] = {}
-    for q in queries:
-        ms = median_ms(partial(ask, q), settings.runs, settings.warmup)
-        results[q.label] = {"ms": ms, "answer": answer_of(q, ask(q))}
+    results = _time_queries(queries, ask, answer_of, settings)
     rss_before = current_rss_mb()
     for _ in range(settings.repeat):
         for q in queries:
@@ -121,8 +143,46 @@ def _run_query_set(
     return {"queries": results, "rss_before_mb": rss_before, "rss_after_mb": current_rss_mb()}
 
 
+def _guard(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`fn()`, or `{"error": ...}` when it raises, so the rest of the phase's figures are kept."""
+    try:
+        return fn()
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+
+
+def _elapsed(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`fn()`'s dict with the seconds it took as `elapsed_s`."""
+    out, seconds = timed(fn)
+    return {**out, "elapsed_s": seconds}
+
+
+def _engine_language(
+    engine: LogAnalyticsEngine, word: str, tag: str, settings: QuerySettings
+) -> dict[str, Any]:
+    """The query language: each standard filtered question through `search` timed in alternation with
+    its dict-filter path, the pipe queries through `run`, and `parse` of a ~200-character query."""
+    searches: dict[str, Any] = {}
+    for s in language_searches(word, tag):
+        language_ms, dict_ms = median_pair_ms(
+            partial(s.language, engine), partial(s.dict_path, engine), settings.runs, settings.warmup
+        )
+        searches[s.label] = {
+            "ms": language_ms,
+            "dict_ms": dict_ms,
+            "answer": search_answer(s.language(engine)),
+            "dict_answer": dict_answer(s.dict_path(engine)),
+        }
+    runs = _time_queries(
+        language_query_set(), lambda q: q.engine(engine), lambda q, raw: q.engine_answer(raw), settings
+    )
+    parse_us = median_ms(partial(parse, PARSE_QUERY), PARSE_RUNS, settings.warmup) * 1000
+    return {"searches": searches, "runs": runs, "parse_us": parse_us}
+
+
 def engine_queries(data_dir: str, word: str, tag: str, settings: QuerySettings) -> dict[str, Any]:
-    """Reopen the store, time each standard query, then RSS before/after many rounds of them all."""
+    """Reopen the store, time each standard query, then RSS before/after many rounds of them all; then
+    the query-language rows (after the RSS check, so that check stays the standard set's alone)."""
     engine, open_s = timed(lambda: LogAnalyticsEngine(path=data_dir))
     try:
         out = _run_query_set(
@@ -131,9 +191,10 @@ def engine_queries(data_dir: str, word: str, tag: str, settings: QuerySettings) 
             lambda q, raw: q.engine_answer(raw),
             settings,
         )
+        language = _guard(lambda: _elapsed(lambda: _engine_language(engine, word, tag, settings)))
     finally:
         engine.close()
-    return {"open_s": open_s, **out}
+    return {"open_s": open_s, **out, "language": language}
 
 
 def reference_queries(db_file: str, word: str, tag: str, settings: QuerySettings) -> dict[str, Any]:
@@ -146,6 +207,18 @@ def reference_queries(db_file: str, word: str, tag: str, settings: QuerySettings
             lambda q, raw: q.ref_answer(raw),
             settings,
         )
+        language = _guard(
+            lambda: _elapsed(
+                lambda: {
+                    "runs": _time_queries(
+                        language_query_set(),
+                        lambda q: reference.fetch(con, q.sql, q.params),
+                        lambda q, raw: q.ref_answer(raw),
+                        settings,
+                    )
+                }
+            )
+        )
     finally:
         con.close()
-    return {"open_s": open_s, **out}
+    return {"open_s": open_s, **out, "language": language}

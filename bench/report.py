@@ -11,7 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.queries import query_set
+from bench.queries import (
+    PAGE,
+    PARSE_QUERY,
+    PARSE_RUNS,
+    language_query_set,
+    language_searches,
+    query_set,
+)
 
 Cell = tuple[str, str, str]  # engine, reference, ratio
 DASH = "—"
@@ -208,6 +215,66 @@ def _query_rows(word: str, tag: str) -> list[Row]:
     return rows
 
 
+# The language's cost against the dict-filter path of the same question: at most 10 % more.
+LANGUAGE_RATIO_TARGET = 1.10
+PARSE_TARGET_US = 1000.0
+
+
+def _over(text: str, value: float | None, target: float) -> str:
+    """The cell text, marked when the value misses its target."""
+    return text + " (over target)" if value is not None and value > target else text
+
+
+def _language(res: dict[str, Any], side: str, *path: str) -> Any:
+    return _get(res, "queries", side, "language", *path)
+
+
+def _language_rows(word: str, tag: str) -> list[Row]:
+    """The query-language rows: the standard filtered questions through `search` against their dict-filter
+    path, the pipe queries through `run` against the reference SQL, and `parse` of a long query."""
+    rows = []
+    for s in language_searches(word, tag):
+
+        def search_cells(res: dict[str, Any], label: str = s.label) -> Cell:
+            e = _language(res, "engine", "searches", label, "ms")
+            d = _language(res, "engine", "searches", label, "dict_ms")
+            r = None if e is None or d is None or d == 0 else e / d
+            return _show(e, fmt_ms), _show(d, fmt_ms), _over(ratio(e, d), r, LANGUAGE_RATIO_TARGET)
+
+        rows.append(
+            Row(
+                f"language: `search('{s.text}', limit={PAGE})`, page + total (median; middle column: "
+                f"dict filters, `query_logs` page + `count`; ratio language ÷ dict, "
+                f"target ≤ {LANGUAGE_RATIO_TARGET:.2f}×)",
+                search_cells,
+            )
+        )
+    for q in language_query_set():
+
+        def run_cells(res: dict[str, Any], label: str = q.label, target: float = q.target_ms) -> Cell:
+            e = _language(res, "engine", "runs", label, "ms")
+            r = _language(res, "ref", "runs", label, "ms")
+            return _over(_show(e, fmt_ms), e, target), _show(r, fmt_ms), ratio(e, r)
+
+        note = f"{q.note}; " if q.note else ""
+        rows.append(
+            Row(f"language: `run('{q.label}')` (median; {note}target ≤ {q.target_ms:g} ms)", run_cells)
+        )
+
+    def parse_cells(res: dict[str, Any]) -> Cell:
+        us = _language(res, "engine", "parse_us")
+        return _over(_show(us, lambda v: f"{v:.0f} µs"), us, PARSE_TARGET_US), DASH, DASH
+
+    rows.append(
+        Row(
+            f"language: `parse()` of a {len(PARSE_QUERY)}-character query "
+            f"(median of {PARSE_RUNS:,}; target ≤ 1 ms)",
+            parse_cells,
+        )
+    )
+    return rows
+
+
 def _hits_row(word: str, tag: str) -> Row:
     counts = [q.label for q in query_set(word, tag) if q.label.endswith(", count")]
 
@@ -252,18 +319,39 @@ def mismatches(res: dict[str, Any], word: str, tag: str) -> list[str]:
         r = _get(res, "queries", "ref", "queries", q.label, "answer")
         if e is None or r is None or e != r:
             out.append(q.label)
+    for s in language_searches(word, tag):
+        e = _language(res, "engine", "searches", s.label, "answer")
+        d = _language(res, "engine", "searches", s.label, "dict_answer")
+        if e is None or d is None or e != d:
+            out.append(f"language `{s.text}` vs dict filters")
+    for lq in language_query_set():
+        e = _language(res, "engine", "runs", lq.label, "answer")
+        r = _language(res, "ref", "runs", lq.label, "answer")
+        if e is None or r is None or e != r:
+            out.append(f"language `{lq.label}`")
     return out
 
 
+def check_count(word: str, tag: str) -> int:
+    """How many checks `mismatches` makes: the two ingest counts, a clean file ingest, every standard
+    query against the reference, every language search against its dict-filter path, every language
+    pipe query against the reference."""
+    return 3 + len(query_set(word, tag)) + len(language_searches(word, tag)) + len(language_query_set())
+
+
 def _agree_row(word: str, tag: str) -> Row:
-    total = len(query_set(word, tag)) + 3  # + the two ingest counts and a clean file ingest
+    total = check_count(word, tag)
 
     def cells(res: dict[str, Any]) -> Cell:
         bad = mismatches(res, word, tag)
         text = f"{total - len(bad)}/{total} agree" + (f"; differ: {'; '.join(bad)}" if bad else "")
         return text, DASH, DASH
 
-    return Row("checks: logs stored = logs given; query answers = the reference's", cells)
+    return Row(
+        "checks: logs stored = logs given; query answers = the reference's; language answers = the "
+        "dict filters' (search totals and page ids) and the reference's (pipe queries)",
+        cells,
+    )
 
 
 def all_rows(word: str, tag: str) -> list[Row]:
@@ -272,6 +360,7 @@ def all_rows(word: str, tag: str) -> list[Row]:
         *_file_rows(),
         _batch_row(),
         *_query_rows(word, tag),
+        *_language_rows(word, tag),
         _hits_row(word, tag),
         _memory_row(),
         _agree_row(word, tag),
@@ -302,4 +391,7 @@ def errors(results: Sequence[dict[str, Any]]) -> list[str]:
                 failed = res.get(phase, {}).get(side, {})
                 if isinstance(failed, dict) and "error" in failed:
                     out.append(f"{fmt_size(res['n'])} {phase}/{side}: {failed['error']}")
+                language = failed.get("language", {}) if isinstance(failed, dict) else {}
+                if isinstance(language, dict) and "error" in language:
+                    out.append(f"{fmt_size(res['n'])} {phase}/{side} language: {language['error']}")
     return out

@@ -87,10 +87,14 @@ def _phase(name: str, fn: Any, *args: Any) -> dict[str, Any]:
     progress(f"  {name} ...")
     started = time.perf_counter()
     result = in_child(fn, *args)
+    language = result.get("language")
     if "error" in result:
         progress(f"  {name} FAILED: {result['error']}\n{result.get('traceback', '')}")
+    elif isinstance(language, dict) and "error" in language:
+        progress(f"  {name}: language rows FAILED: {language['error']}\n{language.get('traceback', '')}")
     else:
-        progress(f"  {name} done in {time.perf_counter() - started:.1f} s")
+        part = f" (query-language rows {language['elapsed_s']:.1f} s)" if isinstance(language, dict) else ""
+        progress(f"  {name} done in {time.perf_counter() - started:.1f} s{part}")
     return result
 
 

@@ -217,8 +217,9 @@ class LogAnalyticsEngine:
             raise QueryError(f"limit must be positive, got {limit}")
         node = self._filter(query, start, end)
         before = None if cursor is None else decode_cursor(cursor)
-        logs: list[LogEntry] = self._timed(lambda: self._planner.page_before(node, limit, before))
-        total: int = self._timed(lambda: self._planner.count(node))
+        logs, total = self._timed(
+            lambda: (self._planner.page_before(node, limit, before), self._planner.count(node))
+        )
         last = logs[-1] if len(logs) == limit else None
         next_cursor = None if last is None else encode_cursor(last.timestamp_ns or 0, last.seq or 0)
         return SearchResult(logs, total, next_cursor)

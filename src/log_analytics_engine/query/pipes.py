@@ -183,7 +183,8 @@ def _stats(rel: Relation, pipe: Stats) -> Relation:
             funcs.append(f"count({arg}) - count(TRY_CAST({arg} AS DOUBLE)) AS {quote(label)}")
             skipped.append(label)
     select = ", ".join([*keys, *funcs])
-    group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))} ORDER BY 1" if keys else ""
+    positions = ", ".join(str(i + 1) for i in range(len(keys)))
+    group = f" GROUP BY {positions} ORDER BY {positions}" if keys else ""
     sql = f"SELECT {select} FROM ({rel.sql}){group}"
     columns: list[str] = list(names)
     for func in pipe.funcs:
@@ -211,12 +212,17 @@ def present(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[dict[
     """Rows as dicts keyed by column; times as RFC 3339 text, metadata as a dict."""
     times = [i for i, c in enumerate(columns) if c in _TIME_FIELDS]
     metas = [i for i, c in enumerate(columns) if c == "metadata"]
+    formatted: dict[int, str] = {}  # a histogram repeats each bucket once per group: format it once
     out = []
     for row in rows:
         values = list(row)
         for i in times:
-            if values[i] is not None:
-                values[i] = format_timestamp(int(values[i]))
+            ns = values[i]
+            if ns is not None:
+                text = formatted.get(ns)
+                if text is None:
+                    text = formatted[ns] = format_timestamp(int(ns))
+                values[i] = text
         for i in metas:
             values[i] = orjson.loads(values[i]) if values[i] else {}
         out.append(dict(zip(columns, values, strict=True)))
