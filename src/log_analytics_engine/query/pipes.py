@@ -239,6 +239,9 @@ class PipeRunner:
 
     def run(self, node: Node, pipes: tuple[Pipe, ...]) -> QueryResult:
         """The query's columns and rows; QueryError when it would return more than `max_rows` rows."""
+        from_index = _from_index(self.planner, node, pipes)
+        if from_index is not None:
+            return from_index
         rel = build(self.planner.where(node), pipes)
         sql = f"SELECT * FROM ({rel.sql}) LIMIT ?"
         rows = self.planner.store.rows_within(self.timeout, sql, [*rel.params, self.max_rows + 1])
@@ -263,3 +266,27 @@ def _with_warnings(result: QueryResult) -> QueryResult:
             warnings.append(f"{label}: {total:,} non-numeric value(s) ignored")
     columns = [c for c in result.columns if c not in hidden]
     return QueryResult(columns, result.rows, warnings)
+
+
+def _from_index(planner: Planner, node: Node, pipes: tuple[Pipe, ...]) -> QueryResult | None:
+    """A text query ending in a count by `level` or `source` (`| stats by (source) count()`,
+    `| top 5 by (source)`), answered by a terms aggregation of the index; None otherwise."""
+    if len(pipes) != 1:
+        return None
+    pipe = pipes[0]
+    if isinstance(pipe, Top) and len(pipe.by) == 1:
+        counts = planner.value_counts(node, pipe.by[0])
+        if counts is None:
+            return None
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: pipe.n]
+        return QueryResult([pipe.by[0], "hits"], [{pipe.by[0]: k, "hits": n} for k, n in ranked])
+    if not isinstance(pipe, Stats) or len(pipe.funcs) != 1 or len(pipe.by) != 1:
+        return None
+    func, key = pipe.funcs[0], pipe.by[0]
+    if func.name != "count" or func.args or not isinstance(key, str):
+        return None
+    label = func_label(func)
+    counts = planner.value_counts(node, key)
+    if counts is None:
+        return None
+    return QueryResult([key, label], [{key: k, label: counts[k]} for k in sorted(counts)])

@@ -22,6 +22,8 @@ from log_analytics_engine.storage.embedded import EmbeddedStore
 from log_analytics_engine.storage.textindex import MAX_TOKEN_BYTES
 
 SEQ_SET_LIMIT = 50_000
+# Raw fast fields of the index that terms aggregations can count.
+INDEX_TERM_FIELDS = frozenset({"level", "source"})
 SORTABLE = tuple(sorted(FIELD_COLUMNS))
 
 
@@ -78,6 +80,20 @@ class Planner:
         """Whether committed rows lie above the index watermark. Skipping the tail scan when none do
         saves more than the scan: compiling the Unicode word regex alone costs ~8 ms a query."""
         return self.store.last_seq > watermark
+
+    def value_counts(self, node: Node, field: str) -> dict[str, int] | None:
+        """Counts per value of `level` or `source` over the matches, from the text index alone
+        (a terms aggregation, ~4-17 ms at 1M logs against ~50-90 ms for a seq set joined in SQL);
+        None when the index cannot answer exactly (other field or filter, or rows not yet indexed)."""
+        if field not in INDEX_TERM_FIELDS or not self._index_first(node):
+            return None
+        counts, total, watermark = self.store.index.terms(node, field)
+        if self._has_tail(watermark):
+            return None
+        missing = total - sum(counts.values())
+        if missing > 0:  # an empty source is not an indexed term
+            counts[""] = counts.get("", 0) + missing
+        return counts
 
     def count(self, node: Node) -> int:
         """How many stored logs match."""

@@ -39,7 +39,7 @@ from log_analytics_engine.query.ast import (
     Uniq,
     Word,
 )
-from log_analytics_engine.query.parser import (
+from log_analytics_engine.query.grammar import (
     BUCKET_UNITS,
     DURATION_UNITS_NS,
     KEYWORDS,

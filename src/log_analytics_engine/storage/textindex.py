@@ -40,6 +40,8 @@ ANALYZER = "words"
 # `len < limit`); the planner sends such query words to a SQL scan.
 MAX_TOKEN_BYTES = 255
 _I64_MAX = 2**63 - 1
+# Bucket limit of a terms aggregation (levels and sources are far fewer in practice).
+MAX_TERMS = 65_536
 # tantivy indexing threads; with one, commits waited ~2 s per 1M docs for indexing to finish.
 WRITER_THREADS = 2
 
@@ -188,6 +190,18 @@ class TextIndex:
             return 0, 0
         result = searcher.search(self.query(node, watermark), 1, count=True)
         return int(getattr(result, "count", 0) or 0), watermark
+
+    def terms(self, node: Node, field: str) -> tuple[dict[str, int], int, int]:
+        """Counts of each value of a raw fast field (`level`, `source`) over the matching documents,
+        the total of matches, and the watermark they are exact up to."""
+        searcher, watermark = self.snapshot()
+        if watermark == 0:
+            return {}, 0, 0
+        query = self.query(node, watermark)
+        total = int(getattr(searcher.search(query, 1, count=True), "count", 0) or 0)
+        found = searcher.aggregate(query, {"t": {"terms": {"field": field, "size": MAX_TERMS}}})
+        counts = {str(b["key"]): int(b["doc_count"]) for b in found["t"]["buckets"]}
+        return counts, total, watermark
 
     def doc_freq(self, token: str) -> int:
         """How many indexed messages hold the token (cheap; for planning)."""

@@ -1,0 +1,51 @@
+"""The query grammar's vocabulary: field names and aliases, value shapes, time units, pipe and stats
+function names. The parser and the printer both read these, so what one writes the other reads back."""
+
+from __future__ import annotations
+
+import re
+from types import MappingProxyType
+from typing import Final
+
+__all__ = (
+    "BUCKET_UNITS",
+    "DEFAULT_TOP",
+    "DURATION_UNITS_NS",
+    "FIELD_ALIASES",
+    "FIELD_NAME_RE",
+    "INT_RE",
+    "KEYWORDS",
+    "LEVEL",
+    "MESSAGE",
+    "NUMBER_RE",
+    "PIPE_NAMES",
+    "STATS_FUNCTIONS",
+    "TIME",
+)
+
+MESSAGE: Final = "message"
+TIME: Final = "_time"
+LEVEL: Final = "level"
+KEYWORDS: Final = frozenset({"and", "or", "not"})
+FIELD_ALIASES: Final = MappingProxyType({"timestamp": TIME, "msg": MESSAGE, "_msg": MESSAGE})
+FIELD_NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+INT_RE: Final = re.compile(r"[+-]?[0-9]+")
+NUMBER_RE: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NS_PER_S = 1_000_000_000
+# Units of `_time:15m`, and the subset `| stats by (_time:1m)` buckets accept (weeks would align oddly).
+DURATION_UNITS_NS: Final = MappingProxyType(
+    {
+        "w": 604_800 * _NS_PER_S,
+        "d": 86_400 * _NS_PER_S,
+        "h": 3_600 * _NS_PER_S,
+        "m": 60 * _NS_PER_S,
+        "s": _NS_PER_S,
+    }
+)
+BUCKET_UNITS: Final = "dhms"
+PIPE_NAMES: Final = ("fields", "limit", "offset", "sort", "stats", "top", "uniq")
+# Stats functions and how many field arguments follow (`quantile` takes its level first).
+STATS_FUNCTIONS: Final = MappingProxyType(
+    {"avg": 1, "count": 0, "count_uniq": 1, "max": 1, "min": 1, "quantile": 1, "sum": 1}
+)
+DEFAULT_TOP: Final = 10
