@@ -159,12 +159,13 @@ def _apply(rel: Relation, pipe: Pipe) -> Relation:
 
 
 def _stats(rel: Relation, pipe: Stats) -> Relation:
-    keys, key_params, names = [], [], []
+    keys, key_params, names, buckets = [], [], [], []
     for key in pipe.by:
         if isinstance(key, TimeBucket):
             column = "_time" if key.field in ("_time", "timestamp") else key.field
             _require(rel, [column], "stats")
             keys.append(f"({quote(column)} // ?) * ? AS {quote(column)}")
+            buckets.append(column)
             key_params += [key.step_ns, key.step_ns]
             names.append(column)
         else:
@@ -184,8 +185,18 @@ def _stats(rel: Relation, pipe: Stats) -> Relation:
             skipped.append(label)
     select = ", ".join([*keys, *funcs])
     positions = ", ".join(str(i + 1) for i in range(len(keys)))
-    group = f" GROUP BY {positions} ORDER BY {positions}" if keys else ""
+    group = f" GROUP BY {positions}" if keys else ""
     sql = f"SELECT {select} FROM ({rel.sql}){group}"
+    if buckets:
+        # whole-second buckets print without a fraction: DuckDB formats each group's bucket once
+        # (RFC 3339 text of equal length sorts as the times do)
+        fmt = "'%Y-%m-%dT%H:%M:%SZ'"
+        text = ", ".join(
+            f"strftime(make_timestamp({quote(c)} // 1000), {fmt}) AS {quote(c)}" for c in buckets
+        )
+        sql = f"SELECT * REPLACE ({text}) FROM ({sql})"
+    if keys:
+        sql += f" ORDER BY {positions}"
     columns: list[str] = list(names)
     for func in pipe.funcs:
         columns.append(func_label(func))
@@ -209,23 +220,21 @@ def build(where: SqlFilter, pipes: tuple[Pipe, ...]) -> Relation:
 
 
 def present(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """Rows as dicts keyed by column; times as RFC 3339 text, metadata as a dict."""
-    times = [i for i, c in enumerate(columns) if c in _TIME_FIELDS]
-    metas = [i for i, c in enumerate(columns) if c == "metadata"]
-    formatted: dict[int, str] = {}  # a histogram repeats each bucket once per group: format it once
-    out = []
-    for row in rows:
-        values = list(row)
-        for i in times:
-            ns = values[i]
-            if ns is not None:
-                text = formatted.get(ns)
-                if text is None:
-                    text = formatted[ns] = format_timestamp(int(ns))
-                values[i] = text
-        for i in metas:
-            values[i] = orjson.loads(values[i]) if values[i] else {}
-        out.append(dict(zip(columns, values, strict=True)))
+    """Rows as dicts keyed by column; times (ns) as RFC 3339 text, metadata as a dict."""
+    out = [dict(zip(columns, row, strict=True)) for row in rows]
+    formatted: dict[int, str] = {}  # a histogram repeats each time once per group: format it once
+    for name in columns:
+        if name in _TIME_FIELDS:
+            for item in out:
+                ns = item[name]
+                if isinstance(ns, int):
+                    text = formatted.get(ns)
+                    if text is None:
+                        text = formatted[ns] = format_timestamp(ns)
+                    item[name] = text
+        elif name == "metadata":
+            for item in out:
+                item[name] = orjson.loads(item[name]) if item[name] else {}
     return out
 
 
