@@ -13,8 +13,9 @@ from log_analytics_engine.alerting.rules import AlertRule, AlertSeverity
 from log_analytics_engine.demodata import make_entries
 from log_analytics_engine.engine import LogAnalyticsEngine
 from log_analytics_engine.model import LogEntry
+from log_analytics_engine.query.results import QueryResult, SearchResult
 
-BATCH = 5_000
+BATCH = 1_000
 DEMO_RULE = AlertRule(
     name="payments errors",
     description="20+ ERROR logs from payments within 5 minutes",
@@ -34,6 +35,10 @@ def _timed(label: str, fn: object, table: Table) -> object:
 
 
 def _summary(result: object) -> str:
+    if isinstance(result, SearchResult):
+        return f"{result.total:,} match; page of {len(result.logs)}"
+    if isinstance(result, QueryResult):
+        return ", ".join(" ".join(str(v) for v in row.values()) for row in result.rows[:3])
     if isinstance(result, list):
         return f"{len(result)} logs" + (f", newest: {result[0].message[:60]!r}" if result else "")
     if isinstance(result, dict):
@@ -75,6 +80,8 @@ def run_demo(data: Path, n: int, console: Console) -> None:
         _timed("word 'timeout', newest 50", lambda: newest({"keyword": "timeout"}), table)
         _timed("ERRORs during the incident", lambda: engine.count(incident), table)
         _timed("top sources of ERRORs", lambda: engine.aggregate(errors, top_n={"source": 5}), table)
+        _timed("search 'level:ERROR timeout'", lambda: engine.search("level:ERROR timeout", limit=50), table)
+        _timed("run 'error | top 3 by (source)'", lambda: engine.run("error | top 3 by (source)"), table)
         hourly = _timed(
             "ERRORs per hour", lambda: engine.aggregate(errors, histogram="timestamp", interval="1h"), table
         )
