@@ -13,10 +13,13 @@ import pytest
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def _library_blocks() -> list[str]:
+def _section() -> str:
     text = README.read_text(encoding="utf-8")
-    section = text.split("## Library quick start", 1)[1].split("## Command line", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    return text.split("## Library quick start", 1)[1].split("## Command line", 1)[0]
+
+
+def _library_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", _section(), flags=re.S)
 
 
 def _sample_files(root: Path) -> None:
@@ -42,6 +45,8 @@ def test_library_blocks_run_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyP
     """Every block runs against one engine; the engine then holds what the blocks ingested."""
     monkeypatch.chdir(tmp_path)
     _sample_files(tmp_path)
+    [rules_yaml] = re.findall(r"```yaml\n(.*?)```", _section(), flags=re.S)
+    (tmp_path / "rules.yaml").write_text(rules_yaml)  # the README's rules file example
     namespace: dict[str, Any] = {}
     for block in _library_blocks():
         exec(compile(block, str(README), "exec"), namespace)  # our own README
@@ -59,4 +64,5 @@ def test_library_blocks_run_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert (tmp_path / "rejected.txt").read_text() == "not json\n"
     assert namespace["stats"]["total_logs"] == 9
     assert "loganalytics_total_logs 9.0" in namespace["prom_metrics"]
+    assert [r.name for r in engine.get_alert_rules()] == ["High Error Rate", "db errors"]
     engine.close()

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from log_analytics_engine.alerting.evaluator import AlertEvaluator, AlertHook
+from log_analytics_engine.alerting.rulefile import load_rules
 from log_analytics_engine.alerting.rules import Alert, AlertRule
 from log_analytics_engine.errors import IngestError, QueryError
 from log_analytics_engine.ingest.files import FileIngest
@@ -246,6 +247,25 @@ class LogAnalyticsEngine:
     def remove_alert_rule(self, name: str) -> None:
         """Stop evaluating the rule with this name."""
         self._alerting.remove_rule(name)
+
+    def enable_alert_rule(self, name: str) -> None:
+        """Evaluate the named rule again (ConfigError when there is none)."""
+        self._alerting.set_enabled(name, True)
+
+    def disable_alert_rule(self, name: str) -> None:
+        """Pause the named rule; its window restarts empty when enabled again."""
+        self._alerting.set_enabled(name, False)
+
+    def get_alert_rules(self) -> list[AlertRule]:
+        """The rules being evaluated (enabled or not)."""
+        return self._alerting.rules()
+
+    def load_alert_rules(self, path: str | Path) -> list[AlertRule]:
+        """Add (or replace, by name) every rule of a YAML rules file; the file is checked whole first."""
+        rules = load_rules(path)
+        for rule in rules:
+            self._alerting.add_rule(rule)
+        return rules
 
     def add_alert_notification_hook(self, hook_fn: AlertHook) -> None:
         """Call `hook_fn(alert)` for every alert fired; a hook that raises is logged and counted."""

@@ -73,6 +73,17 @@ class AlertEvaluator:
             self._rules.pop(name, None)
             self._windows.pop(name, None)
 
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        """Turn a rule on or off; ConfigError naming the rules when there is no such rule."""
+        with self._lock:
+            rule = self._rules.get(name)
+            if rule is None:
+                known = ", ".join(sorted(self._rules)) or "none"
+                raise ConfigError(f"no alert rule named {name!r}; rules: {known}")
+            rule.enabled = enabled
+            if not enabled:
+                self._windows[name] = _Window()
+
     def rules(self) -> list[AlertRule]:
         """The current rules."""
         with self._lock:
@@ -142,6 +153,9 @@ class AlertEvaluator:
                 "threshold": rule.threshold,
                 "time_window": rule.time_window,
                 "cooldown": rule.cooldown,
+                **({"query": rule.query} if rule.query else {}),
+                **({"labels": dict(rule.labels)} if rule.labels else {}),
+                **({"annotations": dict(rule.annotations)} if rule.annotations else {}),
             },
         )
         self.record(alert, persist=True)

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from log_analytics_engine.errors import ConfigError
-from log_analytics_engine.query.ast import Node
+from log_analytics_engine.errors import ConfigError, QueryError
+from log_analytics_engine.query.ast import And, Node, Not, Or, RelativeTime, conjoin
 from log_analytics_engine.query.dictfilters import compile_filters
+from log_analytics_engine.query.parser import parse_filter
 
 
 class AlertSeverity(Enum):
@@ -24,22 +25,35 @@ class AlertSeverity(Enum):
 
 @dataclass(eq=False)
 class AlertRule:
-    """Fire when `threshold` logs matching `conditions` have event times within the last `time_window` s."""
+    """Fire when `threshold` logs matching `conditions` (dict filters) and/or `query` (query-language
+    filter text) have event times within the last `time_window` s. `labels` and `annotations` are
+    free key/values that travel with every alert of the rule."""
 
     name: str
-    description: str
-    conditions: dict[str, Any]
-    severity: AlertSeverity
+    description: str = ""
+    conditions: dict[str, Any] = field(default_factory=dict)
+    severity: AlertSeverity = AlertSeverity.MEDIUM
     threshold: int = 1
     time_window: int = 300
     cooldown: int = 600
     enabled: bool = True
     last_triggered: float | None = None
+    query: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
     filter: Node = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ConfigError("alert rule needs a name")
+        numbers = (
+            ("threshold", self.threshold),
+            ("time_window", self.time_window),
+            ("cooldown", self.cooldown),
+        )
+        for name, value in numbers:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"rule {self.name!r}: {name} must be a number, got {value!r}")
         if isinstance(self.severity, str):
             try:
                 self.severity = AlertSeverity(self.severity.lower())
@@ -51,7 +65,40 @@ class AlertRule:
             raise ConfigError(f"rule {self.name!r}: time_window must be positive, got {self.time_window}")
         if self.cooldown < 0:
             raise ConfigError(f"rule {self.name!r}: cooldown must not be negative, got {self.cooldown}")
-        self.filter = compile_filters(self.conditions or {})
+        parts = [compile_filters(self.conditions or {})]
+        if self.query:
+            try:
+                node = parse_filter(self.query)
+            except QueryError as exc:
+                raise ConfigError(f"rule {self.name!r}: query: {exc}") from exc
+            if _has_relative_time(node):
+                raise ConfigError(
+                    f"rule {self.name!r}: query: a relative time (_time:15m) has no meaning in a rule; "
+                    "the rule's time_window is its window"
+                )
+            parts.append(node)
+        self.filter = conjoin(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rule's settings as plain data (the rules-file schema)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "severity": self.severity.value,
+            "threshold": self.threshold,
+            "time_window": self.time_window,
+            "cooldown": self.cooldown,
+            "enabled": self.enabled,
+        }
+        if self.conditions:
+            out["conditions"] = dict(self.conditions)
+        if self.query:
+            out["query"] = self.query
+        if self.labels:
+            out["labels"] = dict(self.labels)
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        return out
 
     def should_trigger(self, count: int, current_time: float) -> bool:
         """True when enabled, `count` reaches the threshold and the cooldown since the last firing is over."""
@@ -107,6 +154,16 @@ class Alert:
     def __str__(self) -> str:
         when = dt.datetime.fromtimestamp(self.triggered_at, dt.UTC).isoformat()
         return f"[{self.severity.value.upper()}] {self.message} at {when}"
+
+
+def _has_relative_time(node: Node) -> bool:
+    if isinstance(node, RelativeTime):
+        return True
+    if isinstance(node, And | Or):
+        return any(_has_relative_time(i) for i in node.items)
+    if isinstance(node, Not):
+        return _has_relative_time(node.item)
+    return False
 
 
 def now() -> float:
