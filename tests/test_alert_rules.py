@@ -131,3 +131,24 @@ def test_missing_rules_file_is_a_config_error(tmp_path: Path) -> None:
     """A rules file that cannot be read is named in the error."""
     with pytest.raises(ConfigError, match="cannot read rules file"):
         LogAnalyticsEngine().load_alert_rules(tmp_path / "absent.yaml")
+
+
+def test_alerting_metrics_are_exported(clock: Clock) -> None:
+    """Hook failures and rule evaluation time and count appear in the Prometheus text."""
+    engine = LogAnalyticsEngine(clock=clock)
+    engine.add_alert_rule(AlertRule("e", conditions={"level": "ERROR"}, threshold=1))
+
+    def broken(alert: object) -> None:
+        raise RuntimeError("notifier down")
+
+    engine.add_alert_notification_hook(broken)
+    engine.ingest_logs([entry_at(clock.now, "ERROR", "a")])
+    engine.ingest_logs([entry_at(clock.now, "INFO", "b")])
+    text = engine.export_metrics_prometheus()
+    assert "loganalytics_alert_hook_failures_total 1.0" in text
+    assert "loganalytics_alert_evaluations_total 2.0" in text
+    assert 'loganalytics_alerts_fired_total{rule="e",severity="medium"} 1.0' in text
+    seconds = [
+        line for line in text.splitlines() if line.startswith("loganalytics_alert_evaluation_seconds_total")
+    ]
+    assert float(seconds[0].split()[1]) > 0

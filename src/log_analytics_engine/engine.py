@@ -65,6 +65,7 @@ class LogAnalyticsEngine:
             self._stats.summary,
             self._counters,
             lambda: dict(self._alerting.fired_total),
+            self._alerting.status,
             self._store.bytes_on_disk,
         )
 

@@ -74,11 +74,13 @@ class EngineCollector:
         stats: Callable[[], dict[str, Any]],
         counters: Counters,
         alerts: Callable[[], Mapping[tuple[str, str], int]],
+        alerting: Callable[[], Mapping[str, Any]],
         bytes_on_disk: Callable[[], int],
     ) -> None:
         self._stats = stats
         self._counters = counters
         self._alerts = alerts
+        self._alerting = alerting
         self._bytes = bytes_on_disk
 
     def collect(self) -> Iterator[Metric]:
@@ -118,6 +120,22 @@ class EngineCollector:
         for (rule, severity), n in sorted(self._alerts().items()):
             fired.add_metric([rule, severity], n)
         yield fired
+        status = self._alerting()
+        yield CounterMetricFamily(
+            "loganalytics_alert_hook_failures",
+            "Alert notification hooks that raised.",
+            value=status["hook_failures"],
+        )
+        yield CounterMetricFamily(
+            "loganalytics_alert_evaluation_seconds",
+            "Time spent matching ingested batches against alert rules.",
+            value=status["evaluation_seconds"],
+        )
+        yield CounterMetricFamily(
+            "loganalytics_alert_evaluations",
+            "Ingested batches matched against alert rules.",
+            value=status["evaluations"],
+        )
         cumulative, buckets = 0, []
         for bound, n in zip(QUERY_BUCKETS, snap["query_buckets"], strict=True):
             cumulative += n

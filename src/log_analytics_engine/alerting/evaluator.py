@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ class AlertEvaluator:
         self._max_alerts = max_alerts
         self._lock = threading.Lock()
         self.hook_failures = 0
+        self.evaluations = 0
+        self.evaluation_seconds = 0.0
         self.fired_total: dict[tuple[str, str], int] = defaultdict(int)
 
     # -- rules and hooks ------------------------------------------------------------------------
@@ -101,6 +104,15 @@ class AlertEvaluator:
         rules = [r for r in self.rules() if r.enabled]
         if not rules:
             return
+        started = time.perf_counter()
+        try:
+            self._evaluate(rules, write)
+        finally:
+            with self._lock:
+                self.evaluations += 1
+                self.evaluation_seconds += time.perf_counter() - started
+
+    def _evaluate(self, rules: list[AlertRule], write: WriteResult) -> None:
         parts, params = [], []
         for rule in rules:
             flt = compile_where(rule.filter)
@@ -210,4 +222,6 @@ class AlertEvaluator:
                 "rules": len(self._rules),
                 "alerts": len(self._alerts),
                 "hook_failures": self.hook_failures,
+                "evaluations": self.evaluations,
+                "evaluation_seconds": self.evaluation_seconds,
             }
