@@ -144,6 +144,7 @@ def test_alerting_metrics_are_exported(clock: Clock) -> None:
     engine.add_alert_notification_hook(broken)
     engine.ingest_logs([entry_at(clock.now, "ERROR", "a")])
     engine.ingest_logs([entry_at(clock.now, "INFO", "b")])
+    engine.flush()  # notifications are delivered by a worker thread
     text = engine.export_metrics_prometheus()
     assert "loganalytics_alert_hook_failures_total 1.0" in text
     assert "loganalytics_alert_evaluations_total 2.0" in text

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from log_analytics_engine.alerting.evaluator import AlertEvaluator, AlertHook
+from log_analytics_engine.alerting.notify import WebhookNotifier
 from log_analytics_engine.alerting.rulefile import load_rules
 from log_analytics_engine.alerting.rules import Alert, AlertRule
 from log_analytics_engine.errors import IngestError, QueryError
@@ -72,7 +73,8 @@ class LogAnalyticsEngine:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Flush the text index, checkpoint and release the data directory."""
+        """Deliver queued alert notifications, flush the text index, checkpoint, release the directory."""
+        self._alerting.dispatcher.drain()
         self._store.close()
 
     def __enter__(self) -> LogAnalyticsEngine:
@@ -84,8 +86,10 @@ class LogAnalyticsEngine:
         self.close()
 
     def flush(self) -> None:
-        """Bring the text index up to date now (queries are exact without it; this only speeds them)."""
+        """Bring the text index up to date now (queries are exact without it; this only speeds them)
+        and wait until every alert fired so far has reached its notifiers."""
         self._store.flush_index()
+        self._alerting.dispatcher.drain()
 
     # -- ingest ---------------------------------------------------------------------------------
 
@@ -271,6 +275,12 @@ class LogAnalyticsEngine:
     def add_alert_notification_hook(self, hook_fn: AlertHook) -> None:
         """Call `hook_fn(alert)` for every alert fired; a hook that raises is logged and counted."""
         self._alerting.add_hook(hook_fn)
+
+    def add_alert_webhook(
+        self, url: str, *, timeout: float = 5.0, retries: int = 3, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """POST every fired alert as JSON to `url` (retried with backoff on 5xx and connection errors)."""
+        self._alerting.add_hook(WebhookNotifier(url, timeout=timeout, retries=retries, headers=headers or {}))
 
     def get_alerts(
         self, since: float | None = None, rule: str | None = None, limit: int | None = None

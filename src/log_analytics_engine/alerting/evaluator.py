@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from log_analytics_engine.alerting.notify import Dispatcher
 from log_analytics_engine.alerting.rules import Alert, AlertRule
 from log_analytics_engine.errors import ConfigError
 from log_analytics_engine.query.sql import compile_where
@@ -51,11 +52,10 @@ class AlertEvaluator:
         self._clock = clock
         self._rules: dict[str, AlertRule] = {}
         self._windows: dict[str, _Window] = {}
-        self._hooks: list[AlertHook] = []
+        self.dispatcher = Dispatcher()
         self._alerts: list[Alert] = []
         self._max_alerts = max_alerts
         self._lock = threading.Lock()
-        self.hook_failures = 0
         self.evaluations = 0
         self.evaluation_seconds = 0.0
         self.fired_total: dict[tuple[str, str], int] = defaultdict(int)
@@ -93,9 +93,8 @@ class AlertEvaluator:
             return list(self._rules.values())
 
     def add_hook(self, hook: AlertHook) -> None:
-        """Call `hook(alert)` for every fired alert, outside every engine lock."""
-        with self._lock:
-            self._hooks = [*self._hooks, hook]
+        """Call `hook(alert)` for every fired alert, on the notification worker, outside every lock."""
+        self.dispatcher.add(hook)
 
     # -- evaluation -----------------------------------------------------------------------------
 
@@ -171,12 +170,7 @@ class AlertEvaluator:
             },
         )
         self.record(alert, persist=True)
-        for hook in list(self._hooks):
-            try:
-                hook(alert)
-            except Exception:  # a user's hook must never break ingest; it is logged and counted
-                self.hook_failures += 1
-                log.exception("alert notification hook %r failed", hook)
+        self.dispatcher.submit(alert)
 
     # -- fired alerts ---------------------------------------------------------------------------
 
@@ -221,7 +215,9 @@ class AlertEvaluator:
             return {
                 "rules": len(self._rules),
                 "alerts": len(self._alerts),
-                "hook_failures": self.hook_failures,
+                "hook_failures": self.dispatcher.failures,
+                "notifications_delivered": self.dispatcher.delivered,
+                "notifications_dropped": self.dispatcher.dropped,
                 "evaluations": self.evaluations,
                 "evaluation_seconds": self.evaluation_seconds,
             }
