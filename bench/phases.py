@@ -23,7 +23,7 @@ from bench.queries import (
     query_set,
     search_answer,
 )
-from log_analytics_engine import LogAnalyticsEngine
+from log_analytics_engine import AlertRule, LogAnalyticsEngine
 from log_analytics_engine.query.parser import parse
 
 # The background indexer waits this long between rounds: in effect it never runs by itself, so
@@ -89,16 +89,64 @@ def reference_file_ingest(jsonl: str, db_file: str) -> dict[str, Any]:
     }
 
 
-def engine_batch_ingest(n: int, seed: int, data_dir: str, batch: int) -> dict[str, Any]:
-    """`ingest_logs` of prebuilt LogEntry batches into a fresh store (background indexer on: the default)."""
+# Ten alert rules of the kinds users write: levels, sources, words, phrases, tags, metadata, query text.
+ALERT_RULES = (
+    {"level": "ERROR"},
+    {"level": "FATAL"},
+    {"level": "ERROR", "source": "payments"},
+    {"keyword": "timeout"},
+    {"keyword": "connection refused"},
+    {"tags": ["canary"], "min_severity": 30},
+    {"source": ["db", "cache"], "level": ["WARN", "ERROR"]},
+    {"metadata.region": "eu-west-1", "level": "ERROR"},
+    "declined level:ERROR",
+    "source:checkout duration_ms:>2000",
+)
+
+
+def _alert_rules() -> list[AlertRule]:
+    rules = []
+    for i, spec in enumerate(ALERT_RULES):
+        query = spec if isinstance(spec, str) else None
+        conditions = spec if isinstance(spec, dict) else {}
+        rules.append(
+            AlertRule(
+                f"rule {i}", conditions=conditions, query=query, threshold=50, time_window=300, cooldown=600
+            )
+        )
+    return rules
+
+
+def engine_batch_ingest(n: int, seed: int, data_dir: str, batch: int, rules: bool = False) -> dict[str, Any]:
+    """`ingest_logs` of prebuilt LogEntry batches into a fresh store (background indexer on: the default),
+    with the ten ALERT_RULES evaluated on every batch when `rules` (the clock follows the replayed logs)."""
     entries = make_entries(n, seed)
     batches = [entries[i : i + batch] for i in range(0, len(entries), batch)]
-    engine = LogAnalyticsEngine(path=data_dir)
+    replay = [0.0]
+    engine = LogAnalyticsEngine(path=data_dir, clock=lambda: replay[0])
+    if rules:
+        for rule in _alert_rules():
+            engine.add_alert_rule(rule)
+
+    def ingest_all() -> int:
+        stored = 0
+        for b in batches:
+            replay[0] = (b[-1].timestamp_ns or 0) / 1e9
+            stored += engine.ingest_logs(b)
+        return stored
+
     try:
-        stored, ingest_s = timed(lambda: sum(engine.ingest_logs(b) for b in batches))
+        stored, ingest_s = timed(ingest_all)
+        status = engine.get_stats()
     finally:
         engine.close()
-    return {"count": stored, "ingest_s": ingest_s}
+    return {
+        "count": stored,
+        "ingest_s": ingest_s,
+        "evaluations": status["alert_evaluations"],
+        "evaluation_s": status["alert_evaluation_seconds"],
+        "alerts": status["alert_alerts"],
+    }
 
 
 def reference_batch_ingest(n: int, seed: int, db_file: str, batch: int) -> dict[str, Any]:

@@ -190,6 +190,22 @@ def _batch_row() -> Row:
     return Row("batch ingest: `ingest_logs` of 1,000-entry batches (ref: Arrow INSERT per batch)", cells)
 
 
+def _rules_row() -> Row:
+    def cells(res: dict[str, Any]) -> Cell:
+        e = _per(_get(res, "batch", "rules", "count"), _get(res, "batch", "rules", "ingest_s"))
+        plain = _per(_get(res, "batch", "engine", "count"), _get(res, "batch", "engine", "ingest_s"))
+        evaluations = _get(res, "batch", "rules", "evaluations") or 0
+        seconds = _get(res, "batch", "rules", "evaluation_s")
+        per_batch = (
+            f", {seconds / evaluations * 1000:.2f} ms/batch evaluating" if evaluations and seconds else ""
+        )
+        return _show(e, fmt_rate) + per_batch, _show(plain, fmt_rate), ratio(e, plain)
+
+    return Row(
+        "batch ingest with 10 alert rules (middle column: the same without rules; target ≥ 0.80×)", cells
+    )
+
+
 def _query_ms(side: str, label: str) -> Callable[[dict[str, Any]], float | None]:
     return lambda res: _get(res, "queries", side, "queries", label, "ms")
 
@@ -359,6 +375,7 @@ def all_rows(word: str, tag: str) -> list[Row]:
     return [
         *_file_rows(),
         _batch_row(),
+        _rules_row(),
         *_query_rows(word, tag),
         *_language_rows(word, tag),
         _hits_row(word, tag),

@@ -111,6 +111,15 @@ def bench_size(n: int, opts: Options) -> dict[str, Any]:
         batch_engine = _phase(
             "engine batch ingest", phases.engine_batch_ingest, batch_n, opts.seed, str(work / "batch"), BATCH
         )
+        batch_rules = _phase(
+            "engine batch ingest, 10 alert rules",
+            phases.engine_batch_ingest,
+            batch_n,
+            opts.seed,
+            str(work / "batch-rules"),
+            BATCH,
+            True,
+        )
         batch_ref = _phase(
             "reference batch ingest",
             phases.reference_batch_ingest,
@@ -126,7 +135,7 @@ def bench_size(n: int, opts: Options) -> dict[str, Any]:
         "n": n,
         "batch_n": batch_n,
         "file": {"engine": file_engine, "ref": file_ref},
-        "batch": {"engine": batch_engine, "ref": batch_ref},
+        "batch": {"engine": batch_engine, "ref": batch_ref, "rules": batch_rules},
         "queries": {"engine": query_engine, "ref": query_ref},
     }
 
