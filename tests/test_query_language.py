@@ -394,3 +394,59 @@ def test_counts_by_level_or_source_from_the_index_agree_with_sql() -> None:
     # the same questions answered by SQL (a second stats function rules the index out) agree
     sql = engine.run("timeout | stats by (source) count() as n, count_uniq(level) as levels")
     assert [(r["source"], r["n"]) for r in sql.rows] == [(r["source"], r["n"]) for r in stats.rows]
+
+
+def test_token_mode_words_equal_regex_words() -> None:
+    """Words, phrases and prefixes tested on a shared token list select exactly what the regex form
+    and the Python evaluator select, Unicode and punctuation included."""
+    import random
+
+    from log_analytics_engine.model import tokenize
+    from log_analytics_engine.query.ast import Not, Or, Phrase, Prefix, Word
+    from log_analytics_engine.query.sql import TOKENS_SQL, compile_where
+
+    rnd = random.Random(3)
+    vocab = [
+        "connection",
+        "timeout",
+        "cache",
+        "cached",
+        "café",
+        "naïve",
+        "日本語",
+        "42",
+        "v2",
+        "DB-1",
+        "x_y",
+        "ÉTÉ",
+    ]
+    glue = ["", ",", "-", "_", "é", ".", "!"]
+    logs = [
+        LogEntry(
+            "2025-07-21T12:00:00Z",
+            "INFO",
+            " ".join(rnd.choice(vocab) + rnd.choice(glue) for _ in range(rnd.randint(0, 6))),
+            request_id=str(i),
+        )
+        for i in range(1500)
+    ]
+    engine = LogAnalyticsEngine()
+    engine.ingest_logs(logs)
+    toks = sorted({t for log in logs for t in tokenize(log.message)})
+    for _ in range(150):
+        a, b = rnd.choice(toks), rnd.choice(toks)
+        node = rnd.choice(
+            [
+                Word(a),
+                Phrase((a, b)),
+                Prefix("message", a[: max(1, len(a) // 2)]),
+                Or((Word(a), Not(Word(b)))),
+            ]
+        )
+        want = {log.request_id for log in logs if evaluate(node, log)}
+        by_tokens = compile_where(node, tokens="_tokens")
+        sql = f"SELECT request_id FROM (SELECT *, {TOKENS_SQL} AS _tokens FROM logs) WHERE {by_tokens.sql}"
+        assert {r[0] for r in engine._store.rows(sql, by_tokens.params)} == want, node
+        by_regex = compile_where(node)
+        got = engine._store.rows(f"SELECT request_id FROM logs WHERE {by_regex.sql}", by_regex.params)
+        assert {r[0] for r in got} == want, node

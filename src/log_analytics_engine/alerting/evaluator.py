@@ -21,7 +21,8 @@ import orjson
 from log_analytics_engine.alerting.notify import Dispatcher
 from log_analytics_engine.alerting.rules import Alert, AlertRule
 from log_analytics_engine.errors import ConfigError
-from log_analytics_engine.query.sql import compile_where
+from log_analytics_engine.query.ast import has_text
+from log_analytics_engine.query.sql import TOKENS_SQL, compile_where
 from log_analytics_engine.storage.embedded import EmbeddedStore, WriteResult
 
 AlertHook = Callable[[Alert], None]
@@ -112,13 +113,17 @@ class AlertEvaluator:
                 self.evaluation_seconds += time.perf_counter() - started
 
     def _evaluate(self, rules: list[AlertRule], write: WriteResult) -> None:
+        # the batch's messages are tokenized once for every rule's words (see compile_where)
+        text = any(has_text(rule.filter) for rule in rules)
         parts, params = [], []
         for rule in rules:
-            flt = compile_where(rule.filter)
+            flt = compile_where(rule.filter, tokens="_tokens" if text else None)
             parts.append(f"count(*) FILTER (WHERE {flt.sql})")
             params.extend(flt.params)
+        tokens = f", {TOKENS_SQL} AS _tokens" if text else ""
         rows = self._store.rows(
-            f"SELECT ts // {_NS} AS s, {', '.join(parts)} FROM logs WHERE seq BETWEEN ? AND ? GROUP BY s",
+            f"SELECT ts // {_NS} AS s, {', '.join(parts)} "
+            f"FROM (SELECT *{tokens} FROM logs WHERE seq BETWEEN ? AND ?) GROUP BY s",
             [*params, write.first_seq, write.last_seq],
         )
         now = self._clock()

@@ -49,8 +49,9 @@ class SqlFilter:
 
 
 class _Compiler:
-    def __init__(self) -> None:
+    def __init__(self, tokens: str | None = None) -> None:
         self.params: list[object] = []
+        self.tokens = tokens
 
     def bind(self, value: object) -> str:
         self.params.append(value)
@@ -82,6 +83,10 @@ class _Compiler:
         return test.format(column)
 
     def prefix(self, name: str, prefix: str) -> str:
+        if name == "message" and self.tokens and prefix.isalnum():
+            return (
+                f"len(list_filter({self.tokens}, lambda t: starts_with(t, {self.bind(prefix.lower())}))) > 0"
+            )
         if name == "message":
             # a word of the message starts with the prefix: the same edge as a whole word
             return f"regexp_matches(message, {self.bind(_EDGE_L + _re2_escape(prefix.lower()))})"
@@ -100,8 +105,14 @@ class _Compiler:
         if isinstance(node, MatchAll):
             return "TRUE"
         if isinstance(node, Word):
+            if self.tokens:
+                return f"list_contains({self.tokens}, {self.bind(node.token)})"
             return f"regexp_matches(message, {self.bind(word_pattern((node.token,)))})"
         if isinstance(node, Phrase):
+            if self.tokens:
+                # consecutive tokens: the phrase, space-delimited, inside the space-joined tokens
+                joined = f"(' ' || array_to_string({self.tokens}, ' ') || ' ')"
+                return f"contains({joined}, {self.bind(' ' + ' '.join(node.tokens) + ' ')})"
             return f"regexp_matches(message, {self.bind(word_pattern(node.tokens))})"
         if isinstance(node, Prefix):
             return self.prefix(node.field, node.prefix)
@@ -154,8 +165,17 @@ def _text(value: Scalar) -> str:
     return str(value)
 
 
-def compile_where(node: Node) -> SqlFilter:
-    """The WHERE clause (without the keyword) selecting the logs the node matches."""
-    compiler = _Compiler()
+# The message's words as the text index holds them, for `compile_where(..., tokens=...)`.
+TOKENS_SQL = r"regexp_split_to_array(lower(message), '[^\pL\pN]+')"
+
+
+def compile_where(node: Node, tokens: str | None = None) -> SqlFilter:
+    """The WHERE clause (without the keyword) selecting the logs the node matches.
+
+    With `tokens` naming a column that holds TOKENS_SQL, words and phrases test that list instead
+    of each compiling a Unicode word-boundary regex (~4-5 ms per boundary class per query), so
+    many text predicates over one relation (alert rules over a batch) share one tokenization.
+    """
+    compiler = _Compiler(tokens)
     sql = compiler.compile(node)
     return SqlFilter(sql, compiler.params)
