@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -164,8 +163,3 @@ def _has_relative_time(node: Node) -> bool:
     if isinstance(node, Not):
         return _has_relative_time(node.item)
     return False
-
-
-def now() -> float:
-    """The default clock: epoch seconds."""
-    return time.time()

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from log_analytics_engine.errors import QueryError
-from log_analytics_engine.model import LogEntry
+from log_analytics_engine.model import FIELD_COLUMNS, LogEntry
 from log_analytics_engine.query.ast import Node
 from log_analytics_engine.query.evaluate import field_value
 from log_analytics_engine.query.planner import Planner
@@ -30,15 +30,11 @@ _UNITS = {
     "d": 86_400_000_000_000,
 }
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
+# Fields grouped as their own scalar column (time fields bucket, tags unnest, the rest is metadata).
 _PLAIN_COLUMNS = {
-    "level": "level",
-    "source": "source",
-    "severity": "severity",
-    "severity_score": "severity",
-    "message": "message",
-    "request_id": "request_id",
-    "user_id": "user_id",
-    "thread_id": "thread_id",
+    name: column
+    for name, column in FIELD_COLUMNS.items()
+    if column not in ("ts", "ingested_at", "tags", "seq")
 }
 
 

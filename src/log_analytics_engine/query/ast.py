@@ -11,7 +11,6 @@ CompareOp = Literal["<", "<=", ">", ">="]
 
 # Fields the text index holds besides the message words; any other field is answered by SQL.
 INDEXED_FIELDS = frozenset({"level", "source", "tags", "severity"})
-STRING_COLUMNS = frozenset({"level", "source", "message", "request_id", "user_id", "thread_id"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from log_analytics_engine.errors import QueryError
+from log_analytics_engine.model import FIELD_COLUMNS
 from log_analytics_engine.query.ast import (
     Fields,
     Limit,
@@ -28,21 +29,7 @@ from log_analytics_engine.query.sql import SqlFilter, metadata_path
 from log_analytics_engine.timeparse import format_timestamp
 
 # Query-language field names that are stored columns (anything else is read from metadata).
-COLUMN_FIELDS = {
-    "_time": "ts",
-    "timestamp": "ts",
-    "level": "level",
-    "source": "source",
-    "message": "message",
-    "_msg": "message",
-    "tags": "tags",
-    "severity": "severity",
-    "request_id": "request_id",
-    "user_id": "user_id",
-    "thread_id": "thread_id",
-    "ingested_at": "ingested_at",
-    "seq": "seq",
-}
+COLUMN_FIELDS = {**FIELD_COLUMNS, "_msg": "message"}
 # The columns a plain filter query returns, in order.
 LOG_FIELDS = ("_time", "level", "source", "message", "tags", "request_id", "user_id", "thread_id", "metadata")
 _TIME_FIELDS = frozenset({"_time", "timestamp", "ingested_at"})

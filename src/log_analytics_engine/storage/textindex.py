@@ -93,9 +93,9 @@ class TextIndex:
     def _max_seq(searcher: tantivy.Searcher) -> int:
         if searcher.num_docs == 0:
             return 0
-        result = searcher.aggregate(tantivy.Query.all_query(), {"m": {"max": {"field": "seq"}}})
-        value = result["m"]["value"]
-        return 0 if value is None else int(str(value).split(".")[0])
+        # the newest document by seq: its order key is the seq itself, exact (an aggregate is a float)
+        top = searcher.search(tantivy.Query.all_query(), 1, count=False, order_by_field="seq")
+        return int(top.hits[0][0]) if top.hits else 0
 
     @property
     def _writer(self) -> tantivy.IndexWriter:
@@ -180,8 +180,8 @@ class TextIndex:
     @staticmethod
     def _hits(searcher: tantivy.Searcher, found: list[tuple[Any, tantivy.DocAddress]]) -> list[Hit]:
         addresses = [addr for _, addr in found]
-        seqs = searcher.fast_field_values("seq", addresses) if addresses else []
-        return [Hit(int(ts), int(str(seq))) for (ts, _), seq in zip(found, seqs, strict=True)]
+        seqs: list[Any] = searcher.fast_field_values("seq", addresses) if addresses else []
+        return [Hit(int(ts), int(seq)) for (ts, _), seq in zip(found, seqs, strict=True)]
 
     def count(self, node: Node) -> tuple[int, int]:
         """The number of indexed matches and the watermark it is exact up to."""
@@ -202,11 +202,6 @@ class TextIndex:
         found = searcher.aggregate(query, {"t": {"terms": {"field": field, "size": MAX_TERMS}}})
         counts = {str(b["key"]): int(b["doc_count"]) for b in found["t"]["buckets"]}
         return counts, total, watermark
-
-    def doc_freq(self, token: str) -> int:
-        """How many indexed messages hold the token (cheap; for planning)."""
-        searcher, _ = self.snapshot()
-        return int(searcher.doc_freq("message", token))
 
     def _term(self, field: str, value: object) -> tantivy.Query:
         if field == "severity":
