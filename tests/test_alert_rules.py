@@ -112,17 +112,25 @@ def test_rules_file_errors_name_rule_and_field(tmp_path: Path, text: str, messag
 
 
 def test_disable_and_enable(clock: Clock) -> None:
-    """A disabled rule ignores matches; enabled again it starts from an empty window."""
+    """A disabled rule never fires; enabled again, its window is read from the stored logs, so the
+    logs that arrived meanwhile count (the window is the data's, not the rule's history), and the
+    old logs outside it do not."""
     engine = LogAnalyticsEngine(clock=clock)
-    engine.add_alert_rule(AlertRule("e", conditions={"level": "ERROR"}, threshold=2, cooldown=0))
+    engine.add_alert_rule(
+        AlertRule("e", conditions={"level": "ERROR"}, threshold=3, cooldown=0, time_window=60)
+    )
     engine.disable_alert_rule("e")
+    engine.ingest_logs([entry_at(clock.now - 90, "ERROR", "old")])
     engine.ingest_logs([entry_at(clock.now, "ERROR", "a"), entry_at(clock.now, "ERROR", "b")])
+    engine.ingest_logs([entry_at(clock.now, "ERROR", "c")])
     assert engine.get_alerts() == []
     engine.enable_alert_rule("e")
-    engine.ingest_logs([entry_at(clock.now, "ERROR", "c")])
-    assert engine.get_alerts() == []  # the two logs seen while disabled do not count
+    engine.ingest_logs([entry_at(clock.now, "INFO", "unrelated")])
+    assert engine.get_alerts() == []  # only the rule's own new matches fire it
     engine.ingest_logs([entry_at(clock.now, "ERROR", "d")])
-    assert len(engine.get_alerts()) == 1
+    [alert] = engine.get_alerts()
+    assert alert.count == 4
+    assert [s["message"] for s in alert.sample_logs] == ["a", "b", "c", "d"]
     with pytest.raises(ConfigError, match="no alert rule named 'nope'; rules: e"):
         engine.disable_alert_rule("nope")
 

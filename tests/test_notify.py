@@ -65,8 +65,7 @@ def test_webhook_gets_the_alert_after_retries(receiver: Receiver, clock: Clock) 
     """A webhook answering 503 twice gets the alert on the third try, as the alert's JSON."""
     engine = LogAnalyticsEngine(clock=clock)
     engine.add_alert_rule(_rule())
-    engine.add_alert_webhook(receiver.url, retries=3)
-    engine._alerting.dispatcher._hooks[-1].backoff = 0.01  # type: ignore[attr-defined]
+    engine.add_alert_webhook(receiver.url, retries=3, backoff=0.01)
     engine.ingest_logs([entry_at(clock.now, "ERROR", "disk full")])
     engine.flush()
     assert receiver.attempts == 3
@@ -82,8 +81,7 @@ def test_webhook_that_keeps_failing_is_counted_not_fatal(clock: Clock) -> None:
     try:
         engine = LogAnalyticsEngine(clock=clock)
         engine.add_alert_rule(_rule())
-        engine.add_alert_webhook(dead.url, retries=1)
-        engine._alerting.dispatcher._hooks[-1].backoff = 0.01  # type: ignore[attr-defined]
+        engine.add_alert_webhook(dead.url, retries=1, backoff=0.01)
         got: list[Alert] = []
         engine.add_alert_notification_hook(got.append)
         assert engine.ingest_logs([entry_at(clock.now, "ERROR", "x")]) == 1

@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from log_analytics_engine.alerting.evaluator import AlertEvaluator, AlertHook
-from log_analytics_engine.alerting.notify import WebhookNotifier
+from log_analytics_engine.alerting.evaluator import AlertEvaluator, AlertHook, Ticker
+from log_analytics_engine.alerting.notify import AlertmanagerNotifier, WebhookNotifier
 from log_analytics_engine.alerting.rulefile import load_rules
 from log_analytics_engine.alerting.rules import Alert, AlertRule
 from log_analytics_engine.errors import IngestError, QueryError
@@ -40,7 +40,9 @@ class LogAnalyticsEngine:
 
     `LogAnalyticsEngine()` keeps everything in memory; `LogAnalyticsEngine(path="dir")` stores it
     durably in that directory and reopens with all data. Use as a context manager, or call
-    `close()`, to flush the text index and release the directory.
+    `close()`, to flush the text index and release the directory. `clock` (epoch seconds) is the
+    "now" of relative times and alert windows; `alert_interval` is how often (seconds) alert rules are
+    evaluated without new logs, so drained windows resolve (None: only `evaluate_alerts()` does).
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class LogAnalyticsEngine:
         *,
         clock: Callable[[], float] = time.time,
         index_interval: float = 1.0,
+        alert_interval: float | None = 15.0,
     ) -> None:
         self._store = EmbeddedStore(None if path is None else Path(path), index_interval=index_interval)
         self._pipeline = Pipeline(self._store)
@@ -60,6 +63,8 @@ class LogAnalyticsEngine:
         self._runner = PipeRunner(self._planner)
         self._alerting = AlertEvaluator(self._store, clock)
         self._alerting.load_stored()
+        self._alert_interval = alert_interval
+        self._ticker: Ticker | None = None
         self._pipeline.add_listener(self._alerting.on_write)
         self._pipeline.add_listener(self._count_write)
         self._collector = EngineCollector(
@@ -74,6 +79,8 @@ class LogAnalyticsEngine:
 
     def close(self) -> None:
         """Deliver queued alert notifications, flush the text index, checkpoint, release the directory."""
+        if self._ticker is not None:
+            self._ticker.stop()
         self._alerting.dispatcher.drain()
         self._store.close()
 
@@ -246,8 +253,15 @@ class LogAnalyticsEngine:
     # -- alerting -------------------------------------------------------------------------------
 
     def add_alert_rule(self, rule: AlertRule) -> None:
-        """Evaluate `rule` on every ingested batch from now on (a rule of the same name is replaced)."""
+        """Evaluate `rule` on every ingested batch from now on, its window seeded from the stored logs
+        (a rule of the same name is replaced)."""
         self._alerting.add_rule(rule)
+        self._start_ticker()
+
+    def _start_ticker(self) -> None:
+        if self._ticker is None and self._alert_interval:
+            self._ticker = Ticker(self._alerting, self._alert_interval)
+            self._ticker.start()
 
     def remove_alert_rule(self, name: str) -> None:
         """Stop evaluating the rule with this name."""
@@ -258,7 +272,7 @@ class LogAnalyticsEngine:
         self._alerting.set_enabled(name, True)
 
     def disable_alert_rule(self, name: str) -> None:
-        """Pause the named rule; its window restarts empty when enabled again."""
+        """Pause the named rule (enabled again, its window is read afresh from the stored logs)."""
         self._alerting.set_enabled(name, False)
 
     def get_alert_rules(self) -> list[AlertRule]:
@@ -270,17 +284,50 @@ class LogAnalyticsEngine:
         rules = load_rules(path)
         for rule in rules:
             self._alerting.add_rule(rule)
+        self._start_ticker()
         return rules
 
-    def add_alert_notification_hook(self, hook_fn: AlertHook) -> None:
-        """Call `hook_fn(alert)` for every alert fired; a hook that raises is logged and counted."""
-        self._alerting.add_hook(hook_fn)
+    def add_alert_notification_hook(self, hook_fn: AlertHook, *, resolved: bool = False) -> None:
+        """Call `hook_fn(alert)` for every alert fired (and, with `resolved=True`, for every resolved
+        notice: `alert.status == "resolved"`); a hook that raises is logged and counted."""
+        self._alerting.add_hook(hook_fn, resolved)
 
     def add_alert_webhook(
-        self, url: str, *, timeout: float = 5.0, retries: int = 3, headers: Mapping[str, str] | None = None
+        self,
+        url: str,
+        *,
+        timeout: float = 5.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
-        """POST every fired alert as JSON to `url` (retried with backoff on 5xx and connection errors)."""
-        self._alerting.add_hook(WebhookNotifier(url, timeout=timeout, retries=retries, headers=headers or {}))
+        """POST every fired and resolved alert as JSON to `url` (retried with backoff on 5xx and
+        connection errors)."""
+        notifier = WebhookNotifier(
+            url, timeout=timeout, retries=retries, backoff=backoff, headers=headers or {}
+        )
+        self._alerting.add_hook(notifier)
+
+    def add_alertmanager(
+        self,
+        url: str,
+        *,
+        timeout: float = 5.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Send alerts to the Alertmanager at `url` (v2 API): firings, re-sends while firing on every
+        evaluation tick, and resolved notices, so Alertmanager groups, silences and resolves them."""
+        notifier = AlertmanagerNotifier(
+            url, timeout=timeout, retries=retries, backoff=backoff, headers=headers or {}
+        )
+        self._alerting.add_hook(notifier)
+
+    def evaluate_alerts(self) -> None:
+        """Run one evaluation tick now (the engine also runs one every `alert_interval` seconds): rules
+        whose window dropped back under the threshold resolve; firing alerts are re-sent."""
+        self._alerting.tick()
 
     def get_alerts(
         self, since: float | None = None, rule: str | None = None, limit: int | None = None

@@ -1,48 +1,54 @@
-"""Incremental rule evaluation: each committed write is matched once against every rule in one SQL
-pass over just that write's rows; per-rule windows are kept as 1-second buckets of event time.
+"""Incremental rule evaluation.
 
-Cost is O(batch + window seconds), never a rescan of the window. A rule fires only when its own
-matches in this write bring its window count to the threshold, so unrelated logs never fire it.
+Each committed write is matched once against every rule (alerting/matcher.py: vectorised, no
+per-log Python loop on the bulk path) and each rule's matching event times go into its window
+(alerting/window.py), which counts `(now - time_window, now]` exactly with `now` from the clock. A
+rule is evaluated after a write that brought it matches inside its window — it fires when its count
+reaches the threshold outside its cooldown, so unrelated logs never fire it — and on every tick
+(`tick()`, run periodically by `Ticker`), where a firing rule whose window dropped back under the
+threshold sends a resolved notice. A new rule's window is seeded from the stored logs.
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import logging
 import threading
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 
+from log_analytics_engine.alerting.matcher import BatchMatcher
 from log_analytics_engine.alerting.notify import Dispatcher
-from log_analytics_engine.alerting.rules import Alert, AlertRule
+from log_analytics_engine.alerting.rules import FIRING, RESOLVED, Alert, AlertRule
+from log_analytics_engine.alerting.window import NS, EventWindow
 from log_analytics_engine.errors import ConfigError
-from log_analytics_engine.query.ast import has_text
-from log_analytics_engine.query.sql import TOKENS_SQL, compile_where
+from log_analytics_engine.query.sql import compile_where
 from log_analytics_engine.storage.embedded import EmbeddedStore, WriteResult
 
 AlertHook = Callable[[Alert], None]
 log = logging.getLogger(__name__)
-_NS = 1_000_000_000
 MAX_SAMPLES = 5
 
 
+def to_ns(seconds: float) -> int:
+    """Clock seconds as integer nanoseconds (the unit of stored event times)."""
+    return round(seconds * NS)
+
+
 @dataclass
-class _Window:
-    buckets: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-
-    def add(self, second: int, count: int) -> None:
-        self.buckets[second] += count
-
-    def count(self, now_s: int, window: int) -> int:
-        low = now_s - window
-        for stale in [s for s in self.buckets if s <= low]:
-            del self.buckets[stale]
-        return sum(c for s, c in self.buckets.items() if s <= now_s)
+class _RuleState:
+    rule: AlertRule
+    window: EventWindow = field(default_factory=EventWindow)
+    seeded_through: int = 0  # writes up to this seq are in the window already
+    active: list[Alert] = field(default_factory=list)  # fired and not resolved yet
 
 
 class AlertEvaluator:
@@ -51,8 +57,8 @@ class AlertEvaluator:
     def __init__(self, store: EmbeddedStore, clock: Callable[[], float], max_alerts: int = 10_000) -> None:
         self._store = store
         self._clock = clock
-        self._rules: dict[str, AlertRule] = {}
-        self._windows: dict[str, _Window] = {}
+        self._states: dict[str, _RuleState] = {}
+        self._matcher = BatchMatcher(store)
         self.dispatcher = Dispatcher()
         self._alerts: list[Alert] = []
         self._max_alerts = max_alerts
@@ -60,101 +66,159 @@ class AlertEvaluator:
         self.evaluations = 0
         self.evaluation_seconds = 0.0
         self.fired_total: dict[tuple[str, str], int] = defaultdict(int)
+        self.resolved_total = 0
 
     # -- rules and hooks ------------------------------------------------------------------------
 
     def add_rule(self, rule: AlertRule) -> None:
-        """Add a rule; a rule with the same name is replaced."""
+        """Add a rule, its window seeded from the stored logs; a rule with the same name is replaced."""
         if not isinstance(rule, AlertRule):
             raise ConfigError(f"expected an AlertRule, got {type(rule).__name__}")
         with self._lock:
-            self._rules[rule.name] = rule
-            self._windows[rule.name] = _Window()
+            old = self._states.get(rule.name)
+            state = _RuleState(rule, seeded_through=self._store.last_seq)
+            if old is not None:
+                state.active = old.active
+            else:  # alerts of an earlier run that never resolved resolve when this window drains
+                state.active = [a for a in self._alerts if a.rule_name == rule.name and a.status == FIRING]
+            mine = [a.triggered_at for a in self._alerts if a.rule_name == rule.name]
+            if rule.last_triggered is None and mine:
+                rule.last_triggered = max(mine)  # the cooldown outlives a restart
+            self._states[rule.name] = state
+        if rule.enabled:
+            self._seed(state)
+
+    def _seed(self, state: _RuleState) -> None:
+        """Put the stored matches inside the rule's window (up to `seeded_through`) into it."""
+        rule = state.rule
+        low = to_ns(self._clock()) - to_ns(rule.time_window)
+        flt = compile_where(rule.filter)
+        found = self._store.numpy(
+            f"SELECT ts FROM logs WHERE {flt.sql} AND ts > ? AND seq <= ?",
+            [*flt.params, low, state.seeded_through],
+        )
+        with self._lock:
+            state.window.add(np.asarray(found["ts"], dtype=np.int64))
 
     def remove_rule(self, name: str) -> None:
         """Remove a rule by name (no error when absent)."""
         with self._lock:
-            self._rules.pop(name, None)
-            self._windows.pop(name, None)
+            self._states.pop(name, None)
 
     def set_enabled(self, name: str, enabled: bool) -> None:
         """Turn a rule on or off; ConfigError naming the rules when there is no such rule."""
         with self._lock:
-            rule = self._rules.get(name)
-            if rule is None:
-                known = ", ".join(sorted(self._rules)) or "none"
+            state = self._states.get(name)
+            if state is None:
+                known = ", ".join(sorted(self._states)) or "none"
                 raise ConfigError(f"no alert rule named {name!r}; rules: {known}")
-            rule.enabled = enabled
-            if not enabled:
-                self._windows[name] = _Window()
+            was = state.rule.enabled
+            state.rule.enabled = enabled
+            if enabled and not was:
+                state.window = EventWindow()
+                state.seeded_through = self._store.last_seq
+        if enabled and not was:
+            self._seed(state)
 
     def rules(self) -> list[AlertRule]:
         """The current rules."""
         with self._lock:
-            return list(self._rules.values())
+            return [s.rule for s in self._states.values()]
 
-    def add_hook(self, hook: AlertHook) -> None:
-        """Call `hook(alert)` for every fired alert, on the notification worker, outside every lock."""
-        self.dispatcher.add(hook)
+    def add_hook(self, hook: AlertHook, resolved: bool = True) -> None:
+        """Call `hook(alert)` for every fired alert (and resolved notice, when `resolved`), on the
+        notification worker, outside every lock."""
+        self.dispatcher.add(hook, resolved)
 
     # -- evaluation -----------------------------------------------------------------------------
 
     def on_write(self, write: WriteResult) -> None:
-        """Match one committed write's rows against every enabled rule; fire what reaches its threshold."""
-        rules = [r for r in self.rules() if r.enabled]
-        if not rules:
+        """Match one committed write against every enabled rule; evaluate the rules it brought matches."""
+        with self._lock:
+            states = [
+                s for s in self._states.values() if s.rule.enabled and write.last_seq > s.seeded_through
+            ]
+        if not states:
             return
         started = time.perf_counter()
         try:
-            self._evaluate(rules, write)
+            matches = self._matcher.match(
+                [s.rule for s in states], write.first_seq, write.last_seq, write.entries, write.table
+            )
+            now = self._clock()
+            high = to_ns(now)
+            due = []
+            with self._lock:
+                for state, times in zip(states, matches, strict=True):
+                    if times.size == 0:
+                        continue
+                    state.window.add(times)
+                    low = high - to_ns(state.rule.time_window)
+                    if np.any((times > low) & (times <= high)):
+                        due.append(state)
+            for state in due:
+                self._evaluate(state, now, may_fire=True)
         finally:
             with self._lock:
                 self.evaluations += 1
                 self.evaluation_seconds += time.perf_counter() - started
 
-    def _evaluate(self, rules: list[AlertRule], write: WriteResult) -> None:
-        # the batch's messages are tokenized once for every rule's words (see compile_where)
-        text = any(has_text(rule.filter) for rule in rules)
-        parts, params = [], []
-        for rule in rules:
-            flt = compile_where(rule.filter, tokens="_tokens" if text else None)
-            parts.append(f"count(*) FILTER (WHERE {flt.sql})")
-            params.extend(flt.params)
-        tokens = f", {TOKENS_SQL} AS _tokens" if text else ""
-        rows = self._store.rows(
-            f"SELECT ts // {_NS} AS s, {', '.join(parts)} "
-            f"FROM (SELECT *{tokens} FROM logs WHERE seq BETWEEN ? AND ?) GROUP BY s",
-            [*params, write.first_seq, write.last_seq],
-        )
+    def tick(self) -> None:
+        """Evaluate every firing rule at the clock's now (a drained window resolves), and re-send the
+        alerts still firing to the notifiers that keep them alive (Alertmanager)."""
         now = self._clock()
-        now_s = int(now // 1)
-        fired: list[tuple[AlertRule, int]] = []
         with self._lock:
-            for i, rule in enumerate(rules):
-                window = self._windows.get(rule.name)
-                if window is None:
-                    continue
-                matched = False
-                for row in rows:
-                    if row[i + 1]:
-                        window.add(int(row[0]), int(row[i + 1]))
-                        matched = matched or now_s - rule.time_window < int(row[0]) <= now_s
-                if not matched:
-                    continue
-                count = window.count(now_s, rule.time_window)
-                if rule.should_trigger(count, now):
-                    rule.last_triggered = now
-                    fired.append((rule, count))
-        for rule, count in fired:
-            self._fire(rule, count, now)
+            states = [s for s in self._states.values() if s.active]
+        for state in states:
+            self._evaluate(state, now, may_fire=False)
+        with self._lock:
+            firing = [a for s in self._states.values() for a in s.active[-1:]]
+        for alert in firing:
+            self.dispatcher.submit(alert, refresh=True)
 
-    def _fire(self, rule: AlertRule, count: int, now: float) -> None:
-        low_ns = int((int(now // 1) - rule.time_window + 1) * _NS)
-        high_ns = int((int(now // 1) + 1) * _NS) - 1
+    def _evaluate(self, state: _RuleState, now: float, may_fire: bool) -> None:
+        rule = state.rule
+        high = to_ns(now)
+        low = high - to_ns(rule.time_window)
+        with self._lock:
+            can_fire = may_fire and rule.should_trigger(rule.threshold, now)  # enabled, out of cooldown
+            least, most = state.window.bounds(low, high)
+        if most < rule.threshold:
+            count = most
+        elif least >= rule.threshold and not can_fire:
+            return  # still over the threshold, and nothing to fire
+        else:
+            count = self._count(state, low, high)
+        if count < rule.threshold:
+            if state.active:
+                self._resolve(state, now)
+            return
+        if not can_fire:
+            return
+        with self._lock:
+            if not rule.should_trigger(count, now):  # another write fired it meanwhile
+                return
+            rule.last_triggered = now
+        self._fire(state, count, now, low, high)
+
+    def _count(self, state: _RuleState, low: int, high: int) -> int:
+        flt = compile_where(state.rule.filter)
+
+        def edge_count(lo: int, hi: int) -> int:
+            row = self._store.row(
+                f"SELECT count(*) FROM logs WHERE {flt.sql} AND ts > ? AND ts <= ?", [*flt.params, lo, hi]
+            )
+            return int(row[0]) if row else 0
+
+        with self._lock:
+            return state.window.count(low, high, edge_count)
+
+    def _fire(self, state: _RuleState, count: int, now: float, low: int, high: int) -> None:
+        rule = state.rule
         flt = compile_where(rule.filter)
         samples = self._store.entries(
-            f"SELECT * FROM logs WHERE {flt.sql} AND ts >= ? AND ts <= ? ORDER BY ts, seq LIMIT ?",
-            [*flt.params, low_ns, high_ns, MAX_SAMPLES],
+            f"SELECT * FROM logs WHERE {flt.sql} AND ts > ? AND ts <= ? ORDER BY ts, seq LIMIT ?",
+            [*flt.params, low, high, MAX_SAMPLES],
         )
         alert = Alert(
             rule_name=rule.name,
@@ -173,21 +237,51 @@ class AlertEvaluator:
                 **({"labels": dict(rule.labels)} if rule.labels else {}),
                 **({"annotations": dict(rule.annotations)} if rule.annotations else {}),
             },
+            labels=dict(rule.labels),
+            annotations=dict(rule.annotations),
+            query=rule.query,
+            window=float(rule.time_window),
         )
+        with self._lock:
+            state.active.append(alert)
+            self.fired_total[(rule.name, rule.severity.value)] += 1
         self.record(alert, persist=True)
         self.dispatcher.submit(alert)
+
+    def _resolve(self, state: _RuleState, now: float) -> None:
+        """Mark the rule's firing alerts resolved (stored too) and send one resolved notice."""
+        with self._lock:
+            active, state.active = state.active, []
+            resolved = [dataclasses.replace(a, status=RESOLVED, resolved_at=now) for a in active]
+            for alert in resolved:
+                index = self._index(alert)
+                if index is not None:
+                    self._alerts[index] = alert
+            self.resolved_total += len(resolved)
+        for alert in resolved:
+            self._store.update_alert(alert.rule_name, alert.triggered_at, alert.to_dict())
+        if resolved:
+            self.dispatcher.submit(resolved[-1])
+
+    def _index(self, alert: Alert) -> int | None:
+        """Where a kept alert with this one's key is (the caller holds the lock)."""
+        at = bisect.bisect_left(self._alerts, alert.triggered_at, key=lambda a: a.triggered_at)
+        while at < len(self._alerts) and self._alerts[at].triggered_at == alert.triggered_at:
+            if self._alerts[at].key() == alert.key():
+                return at
+            at += 1
+        return None
 
     # -- fired alerts ---------------------------------------------------------------------------
 
     def record(self, alert: Alert, persist: bool) -> bool:
         """Keep a fired or loaded alert unless an identical one is known; True when it was new."""
         with self._lock:
-            if any(a.key() == alert.key() for a in self._alerts):
+            if self._index(alert) is not None:
                 return False
             # kept in firing-time order, so loaded alerts take their own place in it
             bisect.insort(self._alerts, alert, key=lambda a: a.triggered_at)
             del self._alerts[: max(0, len(self._alerts) - self._max_alerts)]
-            self.fired_total[(alert.rule_name, alert.severity.value)] += 1
         if persist:
             self._store.write_alert(alert.rule_name, alert.triggered_at, alert.to_dict())
         return True
@@ -218,7 +312,9 @@ class AlertEvaluator:
         """Counts for stats and metrics."""
         with self._lock:
             return {
-                "rules": len(self._rules),
+                "rules": len(self._states),
+                "firing": sum(len(s.active) for s in self._states.values()),
+                "resolved": self.resolved_total,
                 "alerts": len(self._alerts),
                 "hook_failures": self.dispatcher.failures,
                 "notifications_delivered": self.dispatcher.delivered,
@@ -226,3 +322,35 @@ class AlertEvaluator:
                 "evaluations": self.evaluations,
                 "evaluation_seconds": self.evaluation_seconds,
             }
+
+
+class Ticker:
+    """Calls `evaluator.tick()` every `interval` seconds on a daemon thread, until stopped or until
+    the evaluator is garbage (the thread holds only a weak reference to it)."""
+
+    def __init__(self, evaluator: AlertEvaluator, interval: float) -> None:
+        self._evaluator = weakref.ref(evaluator)
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="log-analytics-alert-tick", daemon=True)
+
+    def start(self) -> None:
+        """Start ticking."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop ticking and wait for a tick in progress."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            evaluator = self._evaluator()
+            if evaluator is None:
+                return
+            try:
+                evaluator.tick()
+            except Exception:  # a failed tick is logged; the next one tries again
+                log.exception("alert evaluation tick failed")
+            del evaluator

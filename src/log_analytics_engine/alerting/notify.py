@@ -1,9 +1,12 @@
-"""Alert delivery: fired alerts go through a bounded queue to a worker thread that calls every
-notifier (Python hooks, JSON webhooks) outside the engine's locks, so a slow or failing notifier never
-slows ingest. Failures are logged and counted; a full queue drops (and counts) the newest alert."""
+"""Alert delivery: fired and resolved alerts go through a bounded queue to a worker thread that calls
+every notifier (Python hooks, JSON webhooks, Alertmanager) outside the engine's locks, so a slow or
+failing notifier never slows ingest. Failures are logged and counted; a full queue drops (and
+counts) the newest notice. Notifiers with `refresh = True` (Alertmanager) also get the periodic
+re-sends of alerts still firing, which keep them active there."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import queue
@@ -40,48 +43,103 @@ class WebhookNotifier:
     retries: int = 3
     backoff: float = 0.5
     headers: Mapping[str, str] = field(default_factory=dict)
+    refresh = False
 
     def __call__(self, alert: Alert) -> None:
-        body = json.dumps(alert.to_dict()).encode()
-        headers = {"Content-Type": "application/json", **self.headers}
-        for attempt in range(self.retries + 1):
-            request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as answer:
-                    answer.read()
-                return
-            except urllib.error.HTTPError as exc:
-                if exc.code < 500 or attempt == self.retries:
-                    raise DeliveryError(f"webhook {self.url} answered {exc.code}") from exc
-            except (urllib.error.URLError, TimeoutError, OSError) as exc:
-                if attempt == self.retries:
-                    raise DeliveryError(f"webhook {self.url} unreachable: {exc}") from exc
-            time.sleep(self.backoff * 2**attempt)
+        post_json(self.url, alert.to_dict(), self)
+
+    def __str__(self) -> str:
+        return f"webhook {self.url}"
+
+
+def post_json(url: str, payload: object, how: WebhookNotifier | AlertmanagerNotifier) -> None:
+    """POST `payload` as JSON with `how`'s timeout, headers and retries; DeliveryError when it gives up."""
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", **how.headers}
+    for attempt in range(how.retries + 1):
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=how.timeout) as answer:
+                answer.read()
+            return
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500 or attempt == how.retries:
+                detail = exc.read()[:500].decode(errors="replace")
+                raise DeliveryError(f"{how} answered {exc.code}: {detail}") from exc
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            if attempt == how.retries:
+                raise DeliveryError(f"{how} unreachable: {exc}") from exc
+        time.sleep(how.backoff * 2**attempt)
+
+
+def _rfc3339(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class AlertmanagerNotifier:
+    """Send alerts to an Alertmanager's v2 API (`POST {url}/api/v2/alerts`): labels `alertname`,
+    `severity` and the rule's labels; annotations `summary`, `description` and the rule's; `startsAt`
+    the firing time, `endsAt` the resolve time once resolved. Alerts still firing are re-sent on every
+    evaluation tick, so Alertmanager keeps them active until the resolved notice arrives."""
+
+    url: str
+    timeout: float = 5.0
+    retries: int = 3
+    backoff: float = 0.5
+    headers: Mapping[str, str] = field(default_factory=dict)
+    generator_url: str | None = None
+    refresh = True
+
+    def __call__(self, alert: Alert) -> None:
+        post_json(self.url.rstrip("/") + "/api/v2/alerts", [self.payload(alert)], self)
+
+    def payload(self, alert: Alert) -> dict[str, object]:
+        """The postableAlert for one alert."""
+        labels = {"alertname": alert.rule_name, "severity": alert.severity.value, **alert.labels}
+        description = str(alert.metadata.get("description") or "")
+        annotations = {"summary": alert.message, **({"description": description} if description else {})}
+        annotations.update(alert.annotations)
+        out: dict[str, object] = {
+            "labels": labels,
+            "annotations": annotations,
+            "startsAt": _rfc3339(alert.triggered_at),
+        }
+        if alert.resolved_at is not None:
+            out["endsAt"] = _rfc3339(alert.resolved_at)
+        if self.generator_url:
+            out["generatorURL"] = self.generator_url
+        return out
+
+    def __str__(self) -> str:
+        return f"Alertmanager {self.url}"
 
 
 class Dispatcher:
     """The bounded queue and its worker; `drain()` waits until every queued alert was delivered."""
 
     def __init__(self, max_queue: int = MAX_QUEUE) -> None:
-        self._queue: queue.Queue[Alert] = queue.Queue(max_queue)
-        self._hooks: list[Hook] = []
+        self._queue: queue.Queue[tuple[Alert, bool]] = queue.Queue(max_queue)
+        self._hooks: list[tuple[Hook, bool]] = []  # (notifier, wants resolved notices)
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self.delivered = 0
         self.failures = 0
         self.dropped = 0
 
-    def add(self, hook: Hook) -> None:
-        """Deliver every later alert to `hook` too."""
+    def add(self, hook: Hook, resolved: bool = True) -> None:
+        """Deliver every later firing to `hook` too, and the resolved notices when `resolved`."""
         with self._lock:
-            self._hooks = [*self._hooks, hook]
+            self._hooks = [*self._hooks, (hook, resolved)]
 
-    def submit(self, alert: Alert) -> None:
-        """Queue an alert for delivery; never blocks (a full queue drops it and counts the drop)."""
-        if not self._hooks:
+    def submit(self, alert: Alert, refresh: bool = False) -> None:
+        """Queue an alert (a firing or resolved notice, or with `refresh` a re-send of one still firing,
+        for the notifiers that want those); never blocks: a full queue drops it and counts the drop."""
+        hooks = self._hooks
+        if not hooks or (refresh and not any(getattr(h, "refresh", False) for h, _ in hooks)):
             return
         try:
-            self._queue.put_nowait(alert)
+            self._queue.put_nowait((alert, refresh))
         except queue.Full:
             with self._lock:
                 self.dropped += 1
@@ -99,7 +157,7 @@ class Dispatcher:
     def _run(self) -> None:
         while True:
             try:
-                alert = self._queue.get(timeout=IDLE_SECONDS)
+                alert, refresh = self._queue.get(timeout=IDLE_SECONDS)
             except queue.Empty:
                 with self._lock:
                     if self._queue.empty():
@@ -107,7 +165,11 @@ class Dispatcher:
                         return
                 continue
             try:
-                for hook in list(self._hooks):
+                for hook, wants_resolved in list(self._hooks):
+                    if refresh and not getattr(hook, "refresh", False):
+                        continue
+                    if alert.status != "firing" and not wants_resolved:
+                        continue
                     try:
                         hook(alert)
                     except Exception:  # a notifier's failure must not stop the others or the worker

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -11,6 +12,11 @@ from log_analytics_engine.errors import ConfigError, QueryError
 from log_analytics_engine.query.ast import And, Node, Not, Or, RelativeTime, conjoin
 from log_analytics_engine.query.dictfilters import compile_filters
 from log_analytics_engine.query.parser import parse_filter
+
+# Alertmanager's label names (Prometheus data model)
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+FIRING = "firing"
+RESOLVED = "resolved"
 
 
 class AlertSeverity(Enum):
@@ -64,6 +70,16 @@ class AlertRule:
             raise ConfigError(f"rule {self.name!r}: time_window must be positive, got {self.time_window}")
         if self.cooldown < 0:
             raise ConfigError(f"rule {self.name!r}: cooldown must not be negative, got {self.cooldown}")
+        for kind, pairs in (("labels", self.labels), ("annotations", self.annotations)):
+            if not isinstance(pairs, dict):
+                raise ConfigError(f"rule {self.name!r}: {kind} must be a mapping, got {pairs!r}")
+            for key, text in pairs.items():
+                if not isinstance(key, str) or not _LABEL_NAME.fullmatch(key):
+                    raise ConfigError(
+                        f"rule {self.name!r}: {kind} name {key!r} must match [a-zA-Z_][a-zA-Z0-9_]*"
+                    )
+                if not isinstance(text, str):
+                    raise ConfigError(f"rule {self.name!r}: {kind} {key!r} must be text, got {text!r}")
         parts = [compile_filters(self.conditions or {})]
         if self.query:
             try:
@@ -108,7 +124,9 @@ class AlertRule:
 
 @dataclass(eq=False)
 class Alert:
-    """One firing of a rule, with up to 5 sample logs (oldest first)."""
+    """One firing of a rule, with up to 5 sample logs (oldest first). `status` is "firing" until the
+    rule's window drops back under its threshold, then "resolved" with `resolved_at` set. `labels`,
+    `annotations` and `query` come from the rule; `window` is its time window in seconds."""
 
     rule_name: str
     message: str
@@ -117,6 +135,12 @@ class Alert:
     count: int
     sample_logs: list[dict[str, Any]] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    status: str = FIRING
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    query: str | None = None
+    window: float | None = None
+    resolved_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data; `Alert.from_dict` gives back an equal alert."""
@@ -128,6 +152,12 @@ class Alert:
             "count": self.count,
             "sample_logs": [dict(s) for s in self.sample_logs],
             "metadata": dict(self.metadata),
+            "status": self.status,
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+            "query": self.query,
+            "window": self.window,
+            "resolved_at": self.resolved_at,
         }
 
     @classmethod
@@ -144,6 +174,12 @@ class Alert:
             count=int(data["count"]),
             sample_logs=[dict(s) for s in data.get("sample_logs") or [] if isinstance(s, dict)],
             metadata=dict(data.get("metadata") or {}),
+            status=str(data.get("status") or FIRING),
+            labels={str(k): str(v) for k, v in (data.get("labels") or {}).items()},
+            annotations={str(k): str(v) for k, v in (data.get("annotations") or {}).items()},
+            query=data.get("query"),
+            window=None if data.get("window") is None else float(data["window"]),
+            resolved_at=None if data.get("resolved_at") is None else float(data["resolved_at"]),
         )
 
     def key(self) -> tuple[str, float, int]:

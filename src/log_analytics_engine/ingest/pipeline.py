@@ -77,7 +77,9 @@ class Pipeline:
         kept = self.apply_hooks(entries)
         batch = to_batch(kept, time.time_ns())
         write = self.store.append(batch.table)
-        write = WriteResult(write.first_seq, write.last_seq, write.rows, batch.bad_timestamps)
+        write = WriteResult(
+            write.first_seq, write.last_seq, write.rows, batch.bad_timestamps, kept, batch.table
+        )
         self._notify(write)
         return EntriesResult(write, len(entries) - len(kept))
 

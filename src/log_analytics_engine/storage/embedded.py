@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 
@@ -48,12 +49,15 @@ FROM fix WHERE logs.seq = fix.seq
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What one committed write stored: its seq range, row count and timestamps it could not parse."""
+    """What one committed write stored: its seq range, row count and timestamps it could not parse;
+    for a write of entries, the entries and their Arrow columns too (listeners then need no read)."""
 
     first_seq: int
     last_seq: int
     rows: int
     bad_timestamps: int
+    entries: Sequence[LogEntry] | None = None
+    table: pa.Table | None = None
 
 
 def _claim(path: Path) -> IO[str]:
@@ -144,6 +148,11 @@ class EmbeddedStore:
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         """Run read-only SQL on this thread's cursor with bound parameters; every row."""
         result: list[tuple[Any, ...]] = self.cursor().execute(sql, list(params)).fetchall()
+        return result
+
+    def numpy(self, sql: str, params: Sequence[object] = ()) -> dict[str, np.ndarray]:
+        """Run read-only SQL with bound parameters; the result's columns as NumPy arrays."""
+        result: dict[str, np.ndarray] = self.cursor().execute(sql, list(params)).fetchnumpy()
         return result
 
     def rows_within(self, seconds: float, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
@@ -282,6 +291,14 @@ class EmbeddedStore:
             self.cursor().execute(
                 "INSERT INTO alerts SELECT coalesce(max(id), 0) + 1, ?, ?, ? FROM alerts",
                 [rule_name, triggered_at, orjson.dumps(body).decode()],
+            ).fetchall()
+
+    def update_alert(self, rule_name: str, triggered_at: float, body: dict[str, Any]) -> None:
+        """Replace the stored body of one alert (a firing that has since resolved)."""
+        with self._write_lock:
+            self.cursor().execute(
+                "UPDATE alerts SET body = ? WHERE rule_name = ? AND triggered_at = ?",
+                [orjson.dumps(body).decode(), rule_name, triggered_at],
             ).fetchall()
 
     # -- lifecycle ------------------------------------------------------------------------------

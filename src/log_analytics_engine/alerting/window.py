@@ -1,0 +1,126 @@
+"""One rule's sliding window of matching event times, counted exactly over `(now - window, now]`.
+
+Matches are kept as 1-second buckets of event time: a count per second, and, while a second holds at
+most DENSE_AT matches, their exact nanosecond times. Seconds strictly inside the window count whole;
+the two edge seconds count only their times inside the bounds — from the kept times, or, for a dense
+edge second, from the store (a count query over that one second, asked only when the bounds alone
+cannot decide the threshold, or for an alert's exact count). Memory is O(window seconds), adding a
+batch costs O(batch), counting costs O(log buckets) plus the rare edge query.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import Callable
+
+import numpy as np
+
+NS = 1_000_000_000
+DENSE_AT = 256
+# counts the store holds for the rule in (low_ns, high_ns]
+EdgeCount = Callable[[int, int], int]
+
+
+class EventWindow:
+    """Counts of one rule's matching logs by second of event time, pruned as the window moves on."""
+
+    def __init__(self) -> None:
+        self._counts: dict[int, int] = {}
+        self._times: dict[int, list[int]] = {}  # exact times of the seconds that are not dense
+        self._heap: list[int] = []  # the bucket seconds, to prune the oldest
+        self._total = 0
+        self._max_second: int | None = None
+        self._floor: int | None = None  # seconds below this were pruned
+
+    @property
+    def total(self) -> int:
+        """Matches kept (those of the pruned seconds are gone)."""
+        return self._total
+
+    def add(self, times: np.ndarray) -> None:
+        """Add matching event times (int64 ns, any order)."""
+        if times.size == 0:
+            return
+        times = np.sort(times)
+        seconds = times // NS
+        if self._floor is not None:
+            keep = seconds >= self._floor
+            times, seconds = times[keep], seconds[keep]
+        if times.size == 0:
+            return
+        unique, starts, counts = np.unique(seconds, return_index=True, return_counts=True)
+        for second, start, count in zip(unique.tolist(), starts.tolist(), counts.tolist(), strict=True):
+            old = self._counts.get(second)
+            if old is None:
+                heapq.heappush(self._heap, second)
+                old = 0
+            new = old + count
+            self._counts[second] = new
+            if new <= DENSE_AT:
+                kept = self._times.get(second, [])
+                self._times[second] = sorted(kept + times[start : start + count].tolist())
+            else:
+                self._times.pop(second, None)
+        self._total += int(counts.sum())
+        top = int(unique[-1])
+        self._max_second = top if self._max_second is None else max(self._max_second, top)
+
+    def prune(self, low_ns: int) -> None:
+        """Forget the seconds wholly at or before `low_ns` (the clock is taken not to go back)."""
+        floor = low_ns // NS
+        self._floor = floor if self._floor is None else max(self._floor, floor)
+        while self._heap and self._heap[0] < self._floor:
+            second = heapq.heappop(self._heap)
+            self._total -= self._counts.pop(second)
+            self._times.pop(second, None)
+        if not self._counts:
+            self._max_second = None
+
+    def bounds(self, low_ns: int, high_ns: int) -> tuple[int, int]:
+        """(least, most) matches in (low_ns, high_ns] without asking the store: exact when equal."""
+        self.prune(low_ns)
+        low_s, high_s = low_ns // NS, high_ns // NS
+        inside = self._total
+        if self._max_second is not None and self._max_second > high_s:
+            inside -= sum(c for s, c in self._counts.items() if s > high_s)
+        least = most = inside
+        for second, outside in (
+            (low_s, self._at_or_before(low_s, low_ns)),
+            (high_s, self._after(high_s, high_ns)),
+        ):
+            if outside is None:  # a dense edge second: anywhere from none to all of it is outside
+                least -= self._counts[second]
+            else:
+                least -= outside
+                most -= outside
+        return max(least, 0), most
+
+    def count(self, low_ns: int, high_ns: int, edge_count: EdgeCount) -> int:
+        """Exact matches in (low_ns, high_ns]; dense edge seconds are counted by `edge_count`."""
+        self.prune(low_ns)
+        low_s, high_s = low_ns // NS, high_ns // NS
+        n = self._total
+        if self._max_second is not None and self._max_second > high_s:
+            n -= sum(c for s, c in self._counts.items() if s > high_s)
+        below = self._at_or_before(low_s, low_ns)
+        if below is None:
+            below = edge_count(low_s * NS - 1, low_ns)
+        above = self._after(high_s, high_ns)
+        if above is None:
+            above = edge_count(high_ns, (high_s + 1) * NS - 1)
+        return n - below - above
+
+    def _at_or_before(self, second: int, bound: int) -> int | None:
+        """Matches of `second` with time <= bound (None when the second is dense)."""
+        if second not in self._counts:
+            return 0
+        times = self._times.get(second)
+        return None if times is None else bisect.bisect_right(times, bound)
+
+    def _after(self, second: int, bound: int) -> int | None:
+        """Matches of `second` with time > bound (None when the second is dense)."""
+        if second not in self._counts:
+            return 0
+        times = self._times.get(second)
+        return None if times is None else len(times) - bisect.bisect_right(times, bound)
