@@ -133,6 +133,7 @@ def engine_batch_ingest(n: int, seed: int, data_dir: str, batch: int, rules: boo
         for b in batches:
             replay[0] = (b[-1].timestamp_ns or 0) / 1e9
             stored += engine.ingest_logs(b)
+        engine.get_alerts(limit=1)  # waits for the alerts fired to be stored: part of the time
         return stored
 
     try:

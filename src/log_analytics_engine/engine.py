@@ -81,6 +81,7 @@ class LogAnalyticsEngine:
         """Deliver queued alert notifications, flush the text index, checkpoint, release the directory."""
         if self._ticker is not None:
             self._ticker.stop()
+        self._alerting.drain()
         self._alerting.dispatcher.drain()
         self._store.close()
 
@@ -96,6 +97,7 @@ class LogAnalyticsEngine:
         """Bring the text index up to date now (queries are exact without it; this only speeds them)
         and wait until every alert fired so far has reached its notifiers."""
         self._store.flush_index()
+        self._alerting.drain()
         self._alerting.dispatcher.drain()
 
     # -- ingest ---------------------------------------------------------------------------------
@@ -328,6 +330,7 @@ class LogAnalyticsEngine:
         """Run one evaluation tick now (the engine also runs one every `alert_interval` seconds): rules
         whose window dropped back under the threshold resolve; firing alerts are re-sent."""
         self._alerting.tick()
+        self._alerting.drain()
 
     def get_alerts(
         self, since: float | None = None, rule: str | None = None, limit: int | None = None

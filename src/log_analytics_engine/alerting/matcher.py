@@ -20,8 +20,10 @@ from log_analytics_engine.alerting.rules import AlertRule
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.ast import (
     And,
+    Compare,
     FieldEq,
     FieldIn,
+    MatchAll,
     Node,
     Not,
     Or,
@@ -59,10 +61,15 @@ class _Columns:
     def __init__(self, table: pa.Table) -> None:
         self.table = table
         self.rows = table.num_rows
+        self._codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
 
     @cached_property
-    def lower_message(self) -> pa.Array:
-        return pc.utf8_lower(self.table.column("message"))
+    def _lowered(self) -> tuple[bytes, np.ndarray]:
+        """The lower-cased messages as one UTF-8 buffer and the row offsets into it."""
+        low = pc.utf8_lower(self.table.column("message").combine_chunks())
+        _, offsets_buffer, data_buffer = low.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[low.offset : low.offset + len(low) + 1]
+        return (b"" if data_buffer is None else data_buffer.to_pybytes()), offsets
 
     @cached_property
     def not_ascii(self) -> Mask:
@@ -71,10 +78,21 @@ class _Columns:
         return mask
 
     def contains(self, text: str) -> Mask:
-        found: Mask = _mask(pc.match_substring(self.lower_message, text)) | self.not_ascii
-        return found
+        """Rows whose lower-cased message contains `text` (or that are not ASCII)."""
+        data, offsets = self._lowered
+        needle = text.encode()
+        hits = []
+        at = data.find(needle)
+        while at != -1:
+            hits.append(at)
+            at = data.find(needle, at + 1)
+        mask = self.not_ascii.copy()
+        if hits:
+            mask[np.searchsorted(offsets, hits, side="right") - 1] = True
+        return mask
 
     def equals(self, field: str, values: Sequence[str]) -> Mask:
+        """Rows whose `field` is one of `values` (for tags: holds one of them)."""
         if field == "tags":
             tags = self.table.column("tags").combine_chunks()
             hits = _mask(pc.is_in(pc.list_flatten(tags), pa.array(values, pa.string())))
@@ -82,7 +100,23 @@ class _Columns:
             mask = np.zeros(self.rows, dtype=bool)
             mask[parents[hits]] = True
             return mask
-        return _mask(pc.is_in(self.table.column(field), pa.array(values, pa.string())))
+        codes = self._codes.get(field)
+        if codes is None:
+            encoded = pc.dictionary_encode(self.table.column(field).combine_chunks())
+            # a null gets the code one past the dictionary, which no value maps to
+            nulls = len(encoded.dictionary)
+            indices = np.asarray(encoded.indices.fill_null(nulls), dtype=np.int64)
+            codes = indices, {v: i for i, v in enumerate(encoded.dictionary.to_pylist())}
+            self._codes[field] = codes
+        indices, positions = codes
+        lookup = np.zeros(len(positions) + 1, dtype=bool)
+        lookup[[positions[v] for v in values if v in positions]] = True
+        found: Mask = lookup[indices]
+        return found
+
+    @cached_property
+    def severity(self) -> np.ndarray:
+        return np.asarray(self.table.column("severity"), dtype=np.int64)
 
 
 def _mask(array: pa.Array | pa.ChunkedArray) -> Mask:
@@ -90,32 +124,45 @@ def _mask(array: pa.Array | pa.ChunkedArray) -> Mask:
     return out
 
 
-def prefilter(node: Node, cols: _Columns) -> Mask | None:
-    """A mask every log the node matches is in (None: no cheap narrowing)."""
+_COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
+
+
+def prefilter(node: Node, cols: _Columns) -> tuple[Mask | None, Node | None]:
+    """A mask every log the node matches is in (None: no cheap narrowing), and what of the node the
+    mask's rows must still satisfy (None when the mask is exactly the node's matches)."""
+    if isinstance(node, MatchAll):
+        return np.ones(cols.rows, dtype=bool), None
     if isinstance(node, Word):
-        return cols.contains(node.token)
+        return cols.contains(node.token), node
     if isinstance(node, Phrase):
-        return _all([cols.contains(t) for t in node.tokens])
+        masks = [cols.contains(t) for t in node.tokens]
+        return np.logical_and.reduce(masks), node
     if isinstance(node, Prefix) and node.field == "message":
-        return cols.contains(node.prefix.lower())
+        return cols.contains(node.prefix.lower()), node
     if isinstance(node, FieldEq | FieldIn) and (node.field in _STRING_COLUMNS or node.field == "tags"):
         values = [node.value] if isinstance(node, FieldEq) else list(node.values)
         if all(isinstance(v, str) for v in values):
-            return cols.equals(node.field, values)  # type: ignore[arg-type]
-        return None
+            return cols.equals(node.field, values), None  # type: ignore[arg-type]
+        return None, node
+    if isinstance(node, Compare) and node.field == "severity":
+        return _COMPARE[node.op](cols.severity, node.value), None
     if isinstance(node, And):
-        return _all([m for m in (prefilter(i, cols) for i in node.items) if m is not None])
+        parts = [prefilter(i, cols) for i in node.items]
+        masks = [m for m, _ in parts if m is not None]
+        rest = [r for _, r in parts if r is not None]
+        mask = np.logical_and.reduce(masks) if masks else None
+        return mask, (None if not rest else rest[0] if len(rest) == 1 else And(tuple(rest)))
     if isinstance(node, Or):
-        masks = [prefilter(i, cols) for i in node.items]
-        if any(m is None for m in masks):
-            return None
-        either: Mask = np.logical_or.reduce(masks)  # type: ignore[arg-type]
-        return either
-    return None  # MatchAll, Not, comparisons, regexes, existence: every row is a candidate
-
-
-def _all(masks: list[Mask]) -> Mask | None:
-    return np.logical_and.reduce(masks) if masks else None
+        parts = [prefilter(i, cols) for i in node.items]
+        masks = [m for m, _ in parts if m is not None]
+        if len(masks) < len(parts):
+            return None, node
+        either: Mask = np.logical_or.reduce(masks)
+        return either, (node if any(r is not None for _, r in parts) else None)
+    if isinstance(node, Not):
+        inner, left = prefilter(node.item, cols)
+        return (~inner, None) if inner is not None and left is None else (None, node)
+    return None, node  # comparisons, regexes, existence: every row is a candidate
 
 
 class BatchMatcher:
@@ -131,22 +178,26 @@ class BatchMatcher:
         last_seq: int,
         entries: Sequence[LogEntry] | None = None,
         table: pa.Table | None = None,
-    ) -> list[np.ndarray]:
-        """Sorted int64 event times (ns) of each rule's matches among the write's rows."""
-        out: list[np.ndarray | None] = [None] * len(rules)
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The event times (int64 ns) and seqs of each rule's matches among the write's rows."""
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(rules)
         in_sql: list[int] = []
         if entries is not None and table is not None and len(entries) == table.num_rows:
             cols = _Columns(table)
             ts = np.asarray(table.column("ts"), dtype=np.int64)
+            seqs = np.arange(first_seq, first_seq + len(entries), dtype=np.int64)  # the append's order
             for i, rule in enumerate(rules):
                 if not python_matchable(rule.filter):
                     in_sql.append(i)
                     continue
-                mask = prefilter(rule.filter, cols)
+                mask, rest = prefilter(rule.filter, cols)
+                if rest is None and mask is not None:
+                    out[i] = ts[mask], seqs[mask]
+                    continue
                 candidates = np.flatnonzero(mask).tolist() if mask is not None else range(len(entries))
-                node = rule.filter
+                node = rest or rule.filter
                 hits = [j for j in candidates if evaluate(node, entries[j])]
-                out[i] = np.sort(ts[hits])
+                out[i] = ts[hits], seqs[hits]
         else:
             in_sql = list(range(len(rules)))
         if in_sql:
@@ -154,9 +205,12 @@ class BatchMatcher:
                 in_sql, self._match_sql([rules[i] for i in in_sql], first_seq, last_seq), strict=True
             ):
                 out[i] = times
-        return [o if o is not None else np.empty(0, np.int64) for o in out]
+        none = np.empty(0, np.int64)
+        return [o if o is not None else (none, none) for o in out]
 
-    def _match_sql(self, rules: Sequence[AlertRule], first_seq: int, last_seq: int) -> list[np.ndarray]:
+    def _match_sql(
+        self, rules: Sequence[AlertRule], first_seq: int, last_seq: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         # the write's messages are tokenized once for every rule's words (see compile_where)
         text = any(has_text(rule.filter) for rule in rules)
         parts, params = [], []
@@ -166,8 +220,10 @@ class BatchMatcher:
             params.extend(flt.params)
         tokens = f", {TOKENS_SQL} AS _tokens" if text else ""
         found = self._store.numpy(
-            f"SELECT ts, {', '.join(parts)} FROM (SELECT *{tokens} FROM logs WHERE seq BETWEEN ? AND ?)",
+            f"SELECT ts, seq, {', '.join(parts)} FROM (SELECT *{tokens} FROM logs WHERE seq BETWEEN ? AND ?)",
             [*params, first_seq, last_seq],
         )
         ts = np.asarray(found["ts"], dtype=np.int64)
-        return [np.sort(ts[np.asarray(found[f"m{i}"], dtype=bool)]) for i in range(len(rules))]
+        seqs = np.asarray(found["seq"], dtype=np.int64)
+        masks = [np.asarray(found[f"m{i}"], dtype=bool) for i in range(len(rules))]
+        return [(ts[m], seqs[m]) for m in masks]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import queue
 import threading
 import time
 import urllib.error
@@ -18,15 +17,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from log_analytics_engine.alerting.worker import SerialWorker
+
 if TYPE_CHECKING:
     from log_analytics_engine.alerting.rules import Alert
 
 Hook = Callable[["Alert"], None]
 log = logging.getLogger(__name__)
 MAX_QUEUE = 1_000
-# An idle worker ends after this long (a later alert starts a new one), so engines that are dropped
-# without close() leave no thread behind for long.
-IDLE_SECONDS = 30.0
 
 
 class DeliveryError(Exception):
@@ -116,13 +114,15 @@ class AlertmanagerNotifier:
 
 
 class Dispatcher:
-    """The bounded queue and its worker; `drain()` waits until every queued alert was delivered."""
+    """Notifiers and the bounded queue feeding them; `drain()` waits until every queued notice was
+    handed to every notifier."""
 
     def __init__(self, max_queue: int = MAX_QUEUE) -> None:
-        self._queue: queue.Queue[tuple[Alert, bool]] = queue.Queue(max_queue)
+        self._worker: SerialWorker[tuple[Alert, bool]] = SerialWorker(
+            "log-analytics-notify", self._deliver, max_queue
+        )
         self._hooks: list[tuple[Hook, bool]] = []  # (notifier, wants resolved notices)
         self._lock = threading.Lock()
-        self._worker: threading.Thread | None = None
         self.delivered = 0
         self.failures = 0
         self.dropped = 0
@@ -138,45 +138,27 @@ class Dispatcher:
         hooks = self._hooks
         if not hooks or (refresh and not any(getattr(h, "refresh", False) for h, _ in hooks)):
             return
-        try:
-            self._queue.put_nowait((alert, refresh))
-        except queue.Full:
+        if not self._worker.put((alert, refresh), wait=False):
             with self._lock:
                 self.dropped += 1
             log.warning("alert notification queue full; dropped an alert of rule %r", alert.rule_name)
-            return
-        with self._lock:
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._run, name="log-analytics-notify", daemon=True)
-                self._worker.start()
 
     def drain(self) -> None:
         """Wait until every alert queued so far has been handed to every notifier."""
-        self._queue.join()
+        self._worker.join()
 
-    def _run(self) -> None:
-        while True:
-            try:
-                alert, refresh = self._queue.get(timeout=IDLE_SECONDS)
-            except queue.Empty:
-                with self._lock:
-                    if self._queue.empty():
-                        self._worker = None
-                        return
+    def _deliver(self, item: tuple[Alert, bool]) -> None:
+        alert, refresh = item
+        for hook, wants_resolved in list(self._hooks):
+            if refresh and not getattr(hook, "refresh", False):
+                continue
+            if alert.status != "firing" and not wants_resolved:
                 continue
             try:
-                for hook, wants_resolved in list(self._hooks):
-                    if refresh and not getattr(hook, "refresh", False):
-                        continue
-                    if alert.status != "firing" and not wants_resolved:
-                        continue
-                    try:
-                        hook(alert)
-                    except Exception:  # a notifier's failure must not stop the others or the worker
-                        with self._lock:
-                            self.failures += 1
-                        log.exception("alert notifier %r failed", hook)
+                hook(alert)
+            except Exception:  # a notifier's failure must not stop the others or the worker
                 with self._lock:
-                    self.delivered += 1
-            finally:
-                self._queue.task_done()
+                    self.failures += 1
+                log.exception("alert notifier %r failed", hook)
+        with self._lock:
+            self.delivered += 1

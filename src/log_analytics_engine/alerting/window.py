@@ -1,7 +1,8 @@
 """One rule's sliding window of matching event times, counted exactly over `(now - window, now]`.
 
 Matches are kept as 1-second buckets of event time: a count per second, and, while a second holds at
-most DENSE_AT matches, their exact nanosecond times. Seconds strictly inside the window count whole;
+most DENSE_AT matches, their exact nanosecond times and seqs (so an alert's sample logs are fetched
+by seq, with no scan). Seconds strictly inside the window count whole;
 the two edge seconds count only their times inside the bounds — from the kept times, or, for a dense
 edge second, from the store (a count query over that one second, asked only when the bounds alone
 cannot decide the threshold, or for an alert's exact count). Memory is O(window seconds), adding a
@@ -10,7 +11,6 @@ batch costs O(batch), counting costs O(log buckets) plus the rare edge query.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 from collections.abc import Callable
 
@@ -27,7 +27,8 @@ class EventWindow:
 
     def __init__(self) -> None:
         self._counts: dict[int, int] = {}
-        self._times: dict[int, list[int]] = {}  # exact times of the seconds that are not dense
+        # the matches of each second that is not dense, as (times, seqs) runs sorted by (time, seq)
+        self._times: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         self._heap: list[int] = []  # the bucket seconds, to prune the oldest
         self._total = 0
         self._max_second: int | None = None
@@ -38,15 +39,16 @@ class EventWindow:
         """Matches kept (those of the pruned seconds are gone)."""
         return self._total
 
-    def add(self, times: np.ndarray) -> None:
-        """Add matching event times (int64 ns, any order)."""
+    def add(self, times: np.ndarray, seqs: np.ndarray) -> None:
+        """Add matching logs: their event times (int64 ns) and seqs, in any order."""
         if times.size == 0:
             return
-        times = np.sort(times)
+        order = np.lexsort((seqs, times))
+        times, seqs = times[order], seqs[order]
         seconds = times // NS
         if self._floor is not None:
             keep = seconds >= self._floor
-            times, seconds = times[keep], seconds[keep]
+            times, seqs, seconds = times[keep], seqs[keep], seconds[keep]
         if times.size == 0:
             return
         unique, starts, counts = np.unique(seconds, return_index=True, return_counts=True)
@@ -58,8 +60,8 @@ class EventWindow:
             new = old + count
             self._counts[second] = new
             if new <= DENSE_AT:
-                kept = self._times.get(second, [])
-                self._times[second] = sorted(kept + times[start : start + count].tolist())
+                run = (times[start : start + count], seqs[start : start + count])
+                self._times.setdefault(second, []).append(run)
             else:
                 self._times.pop(second, None)
         self._total += int(counts.sum())
@@ -115,12 +117,36 @@ class EventWindow:
         """Matches of `second` with time <= bound (None when the second is dense)."""
         if second not in self._counts:
             return 0
-        times = self._times.get(second)
-        return None if times is None else bisect.bisect_right(times, bound)
+        runs = self._times.get(second)
+        if runs is None:
+            return None
+        return sum(int(np.searchsorted(times, bound, side="right")) for times, _ in runs)
 
     def _after(self, second: int, bound: int) -> int | None:
         """Matches of `second` with time > bound (None when the second is dense)."""
-        if second not in self._counts:
-            return 0
-        times = self._times.get(second)
-        return None if times is None else len(times) - bisect.bisect_right(times, bound)
+        at_or_before = self._at_or_before(second, bound)
+        return None if at_or_before is None else self._counts.get(second, 0) - at_or_before
+
+    def oldest(self, low_ns: int, high_ns: int, limit: int) -> list[int] | None:
+        """Seqs of the first `limit` matches in (low_ns, high_ns] by (time, seq); None when a dense
+        second is in the way (the caller then asks the store)."""
+        times: list[np.ndarray] = []
+        seqs: list[np.ndarray] = []
+        found = 0
+        for second in sorted(s for s in self._counts if low_ns // NS <= s <= high_ns // NS):
+            runs = self._times.get(second)
+            if runs is None:
+                return None
+            for t, q in runs:
+                inside = (t > low_ns) & (t <= high_ns)
+                times.append(t[inside])
+                seqs.append(q[inside])
+                found += int(inside.sum())
+            if found >= limit:
+                break
+        if not times:
+            return []
+        all_times, all_seqs = np.concatenate(times), np.concatenate(seqs)
+        order = np.lexsort((all_seqs, all_times))[:limit]
+        picked: list[int] = all_seqs[order].tolist()
+        return picked
