@@ -196,8 +196,11 @@ def _rules_row() -> Row:
         plain = _per(_get(res, "batch", "engine", "count"), _get(res, "batch", "engine", "ingest_s"))
         evaluations = _get(res, "batch", "rules", "evaluations") or 0
         seconds = _get(res, "batch", "rules", "evaluation_s")
+        alerts = _get(res, "batch", "rules", "alerts")
         per_batch = (
-            f", {seconds / evaluations * 1000:.2f} ms/batch evaluating" if evaluations and seconds else ""
+            f", {seconds / evaluations * 1000:.2f} ms/batch evaluating, {alerts} alerts fired"
+            if evaluations and seconds
+            else ""
         )
         return _show(e, fmt_rate) + per_batch, _show(plain, fmt_rate), ratio(e, plain)
 

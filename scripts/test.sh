@@ -3,6 +3,14 @@
 # smoke run and the whole test suite (last, so its summary closes the output).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# System packages the tests run for real (Alertmanager receives the engine's alerts).
+need=()
+command -v prometheus-alertmanager > /dev/null || need+=(prometheus-alertmanager)
+if ((${#need[@]})); then
+  sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get update -q > /dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${need[@]}" > /dev/null
+fi
 python3 -m pip install --quiet --upgrade pip
 python3 -m pip install --quiet -e '.[test]'
 python3 -m ruff check src tests bench

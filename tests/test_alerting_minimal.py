@@ -396,8 +396,54 @@ def test_load_original_format(tmp_path: Path, engine: LogAnalyticsEngine) -> Non
 
 
 def test_alert_dict_round_trip() -> None:
-    """`Alert.from_dict(alert.to_dict())` is an equal alert."""
+    """`Alert.from_dict(alert.to_dict())` is an equal alert, every field included."""
     alert = Alert("r", "m", AlertSeverity.MEDIUM, 12.5, 4, [{"message": "x"}], {"k": 1})
     back = Alert.from_dict(json.loads(json.dumps(alert.to_dict())))
     assert back.to_dict() == alert.to_dict()
     assert back.severity is AlertSeverity.MEDIUM
+    full = Alert(
+        "r",
+        "m",
+        AlertSeverity.CRITICAL,
+        12.5,
+        4,
+        [{"message": "x", "tags": ["a"]}],
+        {"k": [1, {"deep": None}]},
+        status="resolved",
+        labels={"team": "db"},
+        annotations={"runbook": "https://x"},
+        query="level:ERROR",
+        window=30.0,
+        resolved_at=99.25,
+    )
+    back = Alert.from_dict(json.loads(json.dumps(full.to_dict())))
+    assert back.to_dict() == full.to_dict()
+    assert (back.status, back.labels, back.window, back.resolved_at) == (
+        "resolved",
+        {"team": "db"},
+        30.0,
+        99.25,
+    )
+
+
+def test_resolved_alerts_persist_and_load_losslessly(tmp_path: Path, clock: Clock) -> None:
+    """A fired-then-resolved alert with labels and a query goes through the alerts file unchanged."""
+    path = tmp_path / "alerts.jsonl"
+    with LogAnalyticsEngine(clock=clock, alert_interval=None) as eng:
+        eng.add_alert_rule(
+            AlertRule("q", query="level:ERROR db", threshold=1, time_window=5, labels={"team": "db"})
+        )
+        eng.ingest_logs([entry_at(clock.now, "ERROR", "db down")])
+        clock.advance(6)
+        eng.evaluate_alerts()
+        [alert] = eng.get_alerts()
+        assert (alert.status, alert.query, alert.window, alert.labels) == (
+            "resolved",
+            "level:ERROR db",
+            5.0,
+            {"team": "db"},
+        )
+        eng.persist_alerts_to_file(path)
+    with LogAnalyticsEngine(clock=clock) as fresh:
+        assert fresh.load_alerts_from_file(path) == 1
+        assert [a.to_dict() for a in fresh.get_alerts()] == [alert.to_dict()]

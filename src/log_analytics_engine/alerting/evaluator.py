@@ -58,6 +58,7 @@ class _Fired:
     seqs: list[int] | None  # of the sample logs, when the window knows them
     low: int
     high: int
+    last_seq: int  # the logs stored when it fired (later ones are no samples of it)
 
 
 @dataclass(frozen=True)
@@ -202,13 +203,13 @@ class AlertEvaluator:
                     if times[recent].min() <= high:  # one of its own matches is inside the window
                         due.append(state)
             for state in due:
-                self._evaluate(state, now, may_fire=True)
+                self._evaluate(state, now, may_fire=True, last_seq=write.last_seq)
         finally:
             with self._lock:
                 self.evaluations += 1
                 self.evaluation_seconds += time.perf_counter() - started
 
-    def _evaluate(self, state: _RuleState, now: float, may_fire: bool) -> None:
+    def _evaluate(self, state: _RuleState, now: float, may_fire: bool, last_seq: int = 0) -> None:
         rule = state.rule
         high = to_ns(now)
         low = high - to_ns(rule.time_window)
@@ -231,7 +232,7 @@ class AlertEvaluator:
             if not rule.should_trigger(count, now):  # another write fired it meanwhile
                 return
             rule.last_triggered = now
-        self._fire(state, count, now, low, high)
+        self._fire(state, count, now, (low, high, last_seq))
 
     def _count(self, state: _RuleState, low: int, high: int) -> int:
         flt = compile_where(state.rule.filter)
@@ -245,11 +246,11 @@ class AlertEvaluator:
         with self._lock:
             return state.window.count(low, high, edge_count)
 
-    def _fire(self, state: _RuleState, count: int, now: float, low: int, high: int) -> None:
+    def _fire(self, state: _RuleState, count: int, now: float, span: tuple[int, int, int]) -> None:
         """Record the firing now; its sample logs, storage and notice follow on the recorder thread."""
         rule = state.rule
         with self._lock:
-            seqs = state.window.oldest(low, high, MAX_SAMPLES)
+            seqs = state.window.oldest(span[0], span[1], MAX_SAMPLES)
         alert = Alert(
             rule_name=rule.name,
             message=f"Alert '{rule.name}' triggered: {count} matches in {rule.time_window}s.",
@@ -275,7 +276,7 @@ class AlertEvaluator:
             state.active.append(alert)
             self.fired_total[(rule.name, rule.severity.value)] += 1
         self.record(alert, persist=False)
-        self._recorder.put(_Fired(alert, rule, seqs, low, high))
+        self._recorder.put(_Fired(alert, rule, seqs, *span))
 
     def _resolve(self, state: _RuleState, now: float) -> None:
         """Mark the rule's firing alerts resolved; storing them and the notice follow on the recorder."""
@@ -303,8 +304,9 @@ class AlertEvaluator:
         else:
             flt = compile_where(job.rule.filter)
             samples = self._store.entries(
-                f"SELECT * FROM logs WHERE {flt.sql} AND ts > ? AND ts <= ? ORDER BY ts, seq LIMIT ?",
-                [*flt.params, job.low, job.high, MAX_SAMPLES],
+                f"SELECT * FROM logs WHERE {flt.sql} AND ts > ? AND ts <= ? AND seq <= ? "
+                "ORDER BY ts, seq LIMIT ?",
+                [*flt.params, job.low, job.high, job.last_seq, MAX_SAMPLES],
             )
         # in place: a resolved copy made meanwhile shares this list
         job.alert.sample_logs[:] = [s.to_dict() for s in samples]
