@@ -161,3 +161,11 @@ def test_alerting_metrics_are_exported(clock: Clock) -> None:
         line for line in text.splitlines() if line.startswith("loganalytics_alert_evaluation_seconds_total")
     ]
     assert float(seconds[0].split()[1]) > 0
+    assert "loganalytics_alerts_firing 1.0" in text
+    assert "loganalytics_alerts_resolved_total 0.0" in text
+    clock.advance(301)  # the window drains
+    engine.evaluate_alerts()
+    text = engine.export_metrics_prometheus()
+    assert "loganalytics_alerts_firing 0.0" in text
+    assert "loganalytics_alerts_resolved_total 1.0" in text
+    assert "loganalytics_alert_notifications_dropped_total 0.0" in text

@@ -136,6 +136,19 @@ class EngineCollector:
             "Ingested batches matched against alert rules.",
             value=status["evaluations"],
         )
+        yield CounterMetricFamily(
+            "loganalytics_alerts_resolved",
+            "Fired alerts resolved when their rule's window dropped under the threshold.",
+            value=status["resolved"],
+        )
+        yield GaugeMetricFamily(
+            "loganalytics_alerts_firing", "Fired alerts not resolved yet.", value=status["firing"]
+        )
+        yield CounterMetricFamily(
+            "loganalytics_alert_notifications_dropped",
+            "Alert notices dropped because the notification queue was full.",
+            value=status["notifications_dropped"],
+        )
         cumulative, buckets = 0, []
         for bound, n in zip(QUERY_BUCKETS, snap["query_buckets"], strict=True):
             cumulative += n
