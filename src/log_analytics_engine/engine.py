@@ -139,6 +139,14 @@ class LogAnalyticsEngine:
         self._counters.add_errors("invalid_utf8", report["replaced_utf8_lines"])
         return report
 
+    def ingest_json_lines(self, lines: Sequence[str]) -> dict[str, Any]:
+        """Ingest JSON log objects given as lines of text (an HTTP body) exactly as a JSONL file's lines;
+        returns the file report, `rejected_lines` numbered from 1."""
+        report = FileIngest(self._pipeline).json_lines(lines)
+        self._counters.add_ingest("http", report["count"], report["bytes"], report["dropped"])
+        self._counters.add_errors("rejected_line", report["rejected"])
+        return report
+
     # -- queries --------------------------------------------------------------------------------
 
     def _timed(self, fn: Callable[[], Any]) -> Any:

@@ -65,11 +65,12 @@ def parse_rules(text: str, source: str = "rules") -> list[AlertRule]:
         if name in seen:
             raise ConfigError(f"{where}: field name: another rule has this name")
         seen.add(name)
-        rules.append(_rule(item, where))
+        rules.append(rule_from_dict(item, where))
     return rules
 
 
-def _rule(item: dict[str, Any], where: str) -> AlertRule:
+def rule_from_dict(item: dict[str, Any], where: str) -> AlertRule:
+    """One rule of the rules-file schema; ConfigError naming `where` and the field."""
     unknown = sorted(set(item) - FIELDS)
     if unknown:
         raise ConfigError(

@@ -129,6 +129,72 @@ def demo(
     run_demo(data, logs, _console())
 
 
+@app.command()
+def serve(
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Data directory (default: log-analytics-data; --demo: memory)."),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8080).")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML config file (see the README).")] = None,
+    demo: Annotated[bool, typer.Option(help="Load a generated day of demo logs and an alert rule.")] = False,
+    demo_logs: Annotated[int, typer.Option(help="How many demo logs.")] = 100_000,
+    insecure: Annotated[bool, typer.Option(help="Allow listening beyond loopback without API keys.")] = False,
+) -> None:
+    """Run the HTTP server (API under /api/v1, OpenAPI at /openapi.json, metrics at /metrics)."""
+    import uvicorn
+
+    from log_analytics_engine.server.app import create_app
+    from log_analytics_engine.server.demo import load_demo
+    from log_analytics_engine.server.settings import load_settings
+
+    try:
+        settings = load_settings(config, host=host, port=port, data=data, insecure=insecure or None)
+        settings.check_bind()
+        path = settings.data if settings.data is not None or demo else DEFAULT_DATA
+        engine = LogAnalyticsEngine(path=path)
+    except LogAnalyticsError as exc:
+        raise _fail(exc) from exc
+    console = _console()
+    try:
+        if settings.rules is not None:
+            engine.load_alert_rules(settings.rules)
+        if demo:
+            added = load_demo(engine, demo_logs)
+            console.print(f"demo: {added:,} logs loaded, alert rule {'payments errors'!r} watching")
+        where = "in memory" if path is None else f"in {path}"
+        console.print(f"serving on http://{settings.host}:{settings.port} (data {where}); Ctrl-C stops")
+        uvicorn.run(create_app(engine, settings), host=settings.host, port=settings.port, log_level="warning")
+    except LogAnalyticsError as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.close()  # after uvicorn's graceful shutdown: every acknowledged request is stored
+
+
+@app.command()
+def keygen(
+    name: Annotated[str, typer.Option(help="A name for the key (shown in errors and logs).")] = "key",
+    scopes: Annotated[str, typer.Option(help="Comma-separated: ingest, query, admin.")] = "ingest,query",
+) -> None:
+    """Make a random API key; print it once, with the config lines that accept it (only its hash)."""
+    import secrets
+
+    from log_analytics_engine.server.settings import SCOPES, hash_key
+
+    chosen = [s.strip() for s in scopes.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SCOPES]
+    if unknown or not chosen:
+        typer.echo(f"error: scopes must be some of {', '.join(SCOPES)}; got {scopes!r}", err=True)
+        raise typer.Exit(2)
+    key = secrets.token_urlsafe(32)
+    typer.echo(f"key: {key}\n")
+    typer.echo("[[api_keys]]")
+    typer.echo(f'name = "{name}"')
+    typer.echo(f'sha256 = "{hash_key(key)}"')
+    typer.echo("scopes = [" + ", ".join(f'"{s}"' for s in chosen) + "]")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,26 +254,43 @@ class FileIngest:
         for chunk in _prefetched(read_chunks(path)):
             report.bytes += chunk.nbytes
             report.replaced_utf8_lines += chunk.replaced_lines
-            table = _chunk_table(chunk)
             if kind == "text":
-                self._store_chunk(text.select_sql(), table, report)
-                continue
-            rejected = self._lines_where(table, jsonl.REJECT)
-            extras = jsonl.extra_keys([str(k) for (k,) in self._query(table, jsonl.SAMPLE_KEYS_SQL)])
-            try:
-                self._store_chunk(jsonl.select_sql(extras=extras), table, report)
-            except duckdb.InvalidInputException:
-                # Malformed JSON aborts the whole statement: find those lines (rare), then store the rest.
-                malformed = self._lines_where(table, f"{jsonl.ACCEPT} AND NOT json_valid(line)")
-                if not malformed:
-                    raise
-                skipped = ", ".join(str(n) for n, _ in malformed)
-                self._store_chunk(jsonl.select_sql(f"n NOT IN ({skipped})", extras), table, report)
-                rejected = sorted(rejected + malformed)
-            for n, line in rejected:
-                report.reject(chunk.first_line + n, _json_reason(line))
-                self._write_dead(line)
+                self._store_chunk(text.select_sql(), _chunk_table(chunk), report)
+            else:
+                self._jsonl_chunk(chunk, report)
         return report
+
+    def json_lines(self, lines: Sequence[str], name: str = "request") -> dict[str, Any]:
+        """Ingest JSON lines held in memory (an HTTP body) like a JSONL file: the report of `run`, the
+        lines numbered from 1."""
+        chunk = Chunk(pa.array(lines, pa.string()), 1, sum(len(line) for line in lines), 0)
+        report = FileReport(name, "jsonl")
+        try:
+            if lines:
+                self._jsonl_chunk(chunk, report)
+        finally:
+            if self._dead is not None:
+                self._dead.close()
+        return self._finish(report)
+
+    def _jsonl_chunk(self, chunk: Chunk, report: FileReport) -> None:
+        """Store a chunk of JSON lines; the lines that are not JSON objects are rejected, with reasons."""
+        table = _chunk_table(chunk)
+        rejected = self._lines_where(table, jsonl.REJECT)
+        extras = jsonl.extra_keys([str(k) for (k,) in self._query(table, jsonl.SAMPLE_KEYS_SQL)])
+        try:
+            self._store_chunk(jsonl.select_sql(extras=extras), table, report)
+        except duckdb.InvalidInputException:
+            # Malformed JSON aborts the whole statement: find those lines (rare), then store the rest.
+            malformed = self._lines_where(table, f"{jsonl.ACCEPT} AND NOT json_valid(line)")
+            if not malformed:
+                raise
+            skipped = ", ".join(str(n) for n, _ in malformed)
+            self._store_chunk(jsonl.select_sql(f"n NOT IN ({skipped})", extras), table, report)
+            rejected = sorted(rejected + malformed)
+        for n, line in rejected:
+            report.reject(chunk.first_line + n, _json_reason(line))
+            self._write_dead(line)
 
     def _query(self, table: pa.Table, sql: str) -> list[tuple[Any, ...]]:
         """Rows of read-only SQL over the chunk (registered as `chunk`)."""

@@ -1,0 +1,236 @@
+"""`create_app(engine, settings)`: the versioned HTTP API over one engine, with no globals.
+
+Blocking engine work runs in FastAPI's thread pool (plain `def` endpoints, `run_in_threadpool`);
+ingest bodies are read with a size bound (413) and at most `max_pending_ingest` ingest requests are
+in progress (more get 429 with Retry-After). Every query value reaches the engine as data.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from log_analytics_engine.alerting.rulefile import rule_from_dict
+from log_analytics_engine.engine import LogAnalyticsEngine
+from log_analytics_engine.errors import LogAnalyticsError, QuerySyntaxError
+from log_analytics_engine.server.auth import Authenticator
+from log_analytics_engine.server.settings import Settings
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _Limits:
+    """Ingest requests in progress (touched only on the event loop thread)."""
+
+    def __init__(self, max_pending: int) -> None:
+        self.max_pending = max_pending
+        self.pending = 0
+
+
+def create_app(engine: LogAnalyticsEngine, settings: Settings | None = None) -> FastAPI:
+    """The API for `engine`; the caller owns the engine (and closes it after the server stops)."""
+    settings = settings or Settings()
+    auth = Authenticator(settings.api_keys)
+    limits = _Limits(settings.max_pending_ingest)
+    app = FastAPI(
+        title="Log Analytics Engine",
+        version="1",
+        description="Ingest, search, aggregate and alert on logs.",
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+
+    def scope(name: str) -> Any:
+        def check(request: Request) -> None:
+            auth.require(request, name)
+
+        return Depends(check)
+
+    @app.exception_handler(QuerySyntaxError)
+    async def _syntax(request: Request, exc: QuerySyntaxError) -> JSONResponse:
+        body = {"detail": str(exc), "position": exc.position, "expected": exc.expected, "found": exc.found}
+        return JSONResponse(body, status_code=400)
+
+    @app.exception_handler(LogAnalyticsError)
+    async def _engine_error(request: Request, exc: LogAnalyticsError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    # -- health -----------------------------------------------------------------------------------
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """The process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> dict[str, Any]:
+        """The store answers queries."""
+        return {"status": "ready", "logs": engine.count()}
+
+    # -- ingest -----------------------------------------------------------------------------------
+
+    @app.post("/api/v1/logs", tags=["ingest"], dependencies=[scope("ingest")])
+    async def ingest(request: Request) -> JSONResponse:
+        """Store logs: a JSON array of log objects, or NDJSON (one object per line); gzip accepted
+        (`Content-Encoding: gzip`). Items that are not log objects are rejected with their index."""
+        if limits.pending >= limits.max_pending:
+            raise HTTPException(429, "too many ingest requests in progress", headers={"Retry-After": "1"})
+        limits.pending += 1
+        try:
+            body = await _read_body(request, settings.max_body_bytes)
+            lines, index, rejected = _log_lines(body)
+            report = await run_in_threadpool(engine.ingest_json_lines, lines) if lines else None
+        finally:
+            limits.pending -= 1
+        if report is not None:
+            rejected += [
+                {"index": index[item["line"] - 1], "reason": item["reason"]}
+                for item in report["rejected_lines"]
+            ]
+        accepted = 0 if report is None else report["count"]
+        status = 400 if rejected and not accepted else 200
+        return JSONResponse(
+            {
+                "accepted": accepted,
+                "rejected": sorted(rejected, key=lambda r: r["index"]),
+                "dropped": 0 if report is None else report["dropped"],
+            },
+            status_code=status,
+        )
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    @app.get("/api/v1/search", tags=["query"], dependencies=[scope("query")])
+    def search(
+        q: str = "*",
+        start: str | None = None,
+        end: str | None = None,
+        limit: Annotated[int, Query(ge=1)] = 100,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """Logs matching query text, newest first, a page at a time (`cursor` continues)."""
+        if limit > settings.max_search_limit:
+            raise HTTPException(400, f"limit must be at most {settings.max_search_limit}")
+        result = engine.search(q, start=start, end=end, limit=limit, cursor=cursor)
+        return {
+            "total": result.total,
+            "logs": [log.to_dict() for log in result.logs],
+            "cursor": result.cursor,
+        }
+
+    @app.get("/api/v1/query", tags=["query"], dependencies=[scope("query")])
+    def run_query(q: str) -> dict[str, Any]:
+        """Query text with pipes (`error | stats by (source) count()`): columns, rows and warnings."""
+        result = engine.run(q)
+        return {"columns": result.columns, "rows": result.rows, "warnings": result.warnings}
+
+    @app.get("/api/v1/hits", tags=["query"], dependencies=[scope("query")])
+    def hits(q: str = "*", step: str = "1h") -> dict[str, Any]:
+        """Matching logs counted per time bucket of `step` (30s, 5m, 1h, 1d …)."""
+        result = engine.run(f"{q} | stats by (_time:{_step(step)}) count() as hits")
+        return {"step": step, "buckets": result.rows}
+
+    @app.get("/api/v1/fields", tags=["query"], dependencies=[scope("query")])
+    def fields(q: str = "*") -> dict[str, Any]:
+        """The fields of the newest matching logs: counts and top values."""
+        result = engine.fields(q)
+        return {"sampled": result.sampled, "fields": [vars(f) for f in result.fields]}
+
+    @app.get("/api/v1/stats", tags=["query"], dependencies=[scope("query")])
+    def stats() -> dict[str, Any]:
+        """Totals by level, source and tag, ingest, index and alerting figures."""
+        return engine.get_stats()
+
+    @app.get("/metrics", tags=["query"], dependencies=[scope("query")], response_class=PlainTextResponse)
+    def metrics() -> Response:
+        """Prometheus text exposition."""
+        return Response(engine.export_metrics_prometheus(), media_type=PROMETHEUS_TEXT)
+
+    # -- alerting ---------------------------------------------------------------------------------
+
+    @app.get("/api/v1/rules", tags=["alerting"], dependencies=[scope("query")])
+    def list_rules() -> list[dict[str, Any]]:
+        """The alert rules, in the rules-file schema."""
+        return [rule.to_dict() for rule in engine.get_alert_rules()]
+
+    @app.put("/api/v1/rules/{name}", tags=["alerting"], dependencies=[scope("admin")])
+    def put_rule(name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Add or replace the rule `name` (the body is one rule of the rules-file schema)."""
+        rule = rule_from_dict({**body, "name": name}, f"rule {name!r}")
+        engine.add_alert_rule(rule)
+        return rule.to_dict()
+
+    @app.delete("/api/v1/rules/{name}", tags=["alerting"], dependencies=[scope("admin")], status_code=204)
+    def delete_rule(name: str) -> Response:
+        """Remove the rule `name` (404 when there is none)."""
+        if name not in {r.name for r in engine.get_alert_rules()}:
+            raise HTTPException(404, f"no alert rule named {name!r}")
+        engine.remove_alert_rule(name)
+        return Response(status_code=204)
+
+    @app.get("/api/v1/alerts", tags=["alerting"], dependencies=[scope("query")])
+    def alerts(
+        since: float | None = None,
+        rule: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    ) -> list[dict[str, Any]]:
+        """Fired alerts, newest first."""
+        return [a.to_dict() for a in engine.get_alerts(since=since, rule=rule, limit=limit)]
+
+    return app
+
+
+def _step(step: str) -> str:
+    """A histogram step as the query language writes it (digits and a unit), else 400."""
+    if not step[:-1].isdigit() or step[-1] not in "smhd" or int(step[:-1]) <= 0:
+        raise HTTPException(400, f"step must be a positive number of s, m, h or d (like 5m), got {step!r}")
+    return step
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, decompressed when gzip; 413 as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"request body of {declared} bytes is over the limit of {limit}")
+    parts, size = [], 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise HTTPException(413, f"request body is over the limit of {limit} bytes")
+        parts.append(part)
+    body = b"".join(parts)
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            body = inflate.decompress(body, limit + 1)
+        except zlib.error as exc:
+            raise HTTPException(400, f"body is not valid gzip: {exc}") from exc
+        if len(body) > limit:
+            raise HTTPException(413, f"decompressed body is over the limit of {limit} bytes")
+    return body
+
+
+def _log_lines(body: bytes) -> tuple[list[str], list[int], list[dict[str, Any]]]:
+    """JSON lines to store, the request index of each, and the items rejected before storing."""
+    if body.lstrip()[:1] == b"[":
+        try:
+            items = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise HTTPException(400, f"invalid JSON at byte {exc.pos}: {exc.msg}") from exc
+        lines, index, rejected = [], [], []
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                lines.append(orjson.dumps(item).decode())
+                index.append(i)
+            else:
+                rejected.append({"index": i, "reason": f"not a JSON object (found {type(item).__name__})"})
+        return lines, index, rejected
+    text = body.decode("utf-8", errors="replace").split("\n")
+    if text and not text[-1].strip():
+        text.pop()
+    return text, list(range(len(text))), []

@@ -1,0 +1,199 @@
+"""Server settings: defaults, then one TOML file, then `LOG_ANALYTICS_*` environment variables, then
+command-line flags (each overriding the one before).
+
+```toml
+[server]
+host = "127.0.0.1"          # a non-loopback address needs API keys, or insecure = true
+port = 8080
+data = "log-analytics-data" # the embedded store's directory; absent: in memory
+rules = "rules.yaml"        # alert rules file loaded at start (optional)
+insecure = false            # allow binding beyond loopback without API keys
+
+[limits]
+max_body_bytes = 16777216   # larger request bodies get 413
+max_pending_ingest = 8      # ingest requests in progress; more get 429 with Retry-After
+max_search_limit = 1000     # largest `limit` of /api/v1/search
+
+[[api_keys]]                # any number; `log-analytics keygen` prints one
+name = "shipper"
+sha256 = "…"                # hex SHA-256 of the key: keys are never stored in clear
+scopes = ["ingest"]         # ingest, query, admin (admin may do everything)
+```
+
+Environment: `LOG_ANALYTICS_HOST`, `_PORT`, `_DATA`, `_RULES`, `_INSECURE` (1/true), `_MAX_BODY_BYTES`,
+`_MAX_PENDING_INGEST`, `_MAX_SEARCH_LIMIT`, and `LOG_ANALYTICS_API_KEYS`: space-separated
+`name:scope+scope:sha256hex` items, added to the file's keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from log_analytics_engine.errors import ConfigError
+
+SCOPES = ("ingest", "query", "admin")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+ENV_PREFIX = "LOG_ANALYTICS_"
+
+
+def hash_key(key: str) -> str:
+    """The hex SHA-256 under which a key is configured."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One configured key: a name for logs, its SHA-256, and what it may do."""
+
+    name: str
+    sha256: str
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        """True when the key has the scope (admin has every scope)."""
+        return scope in self.scopes or "admin" in self.scopes
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server reads at start."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data: Path | None = None
+    rules: Path | None = None
+    insecure: bool = False
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_pending_ingest: int = 8
+    max_search_limit: int = 1000
+    api_keys: tuple[ApiKey, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"port must be 1-65535, got {self.port}")
+        for name in ("max_body_bytes", "max_pending_ingest", "max_search_limit"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+    def check_bind(self) -> None:
+        """ConfigError unless the server may listen on `host`: loopback, or keys, or insecure."""
+        if self.api_keys or self.insecure or _is_loopback(self.host):
+            return
+        raise ConfigError(
+            f"refusing to listen on {self.host} without API keys: configure [[api_keys]] (see "
+            "`log-analytics keygen`) or pass --insecure"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _key(item: Mapping[str, Any], where: str) -> ApiKey:
+    name, digest, scopes = item.get("name"), item.get("sha256"), item.get("scopes")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}: name: required, a non-empty string")
+    if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+        raise ConfigError(
+            f"{where} ({name}): sha256: required, 64 lower-case hex digits of the key's SHA-256"
+        )
+    if not isinstance(scopes, list) or not scopes or any(s not in SCOPES for s in scopes):
+        raise ConfigError(
+            f"{where} ({name}): scopes: a non-empty list of {', '.join(SCOPES)}; got {scopes!r}"
+        )
+    return ApiKey(name, digest, frozenset(scopes))
+
+
+_SECTIONS: dict[str, dict[str, type]] = {
+    "server": {"host": str, "port": int, "data": str, "rules": str, "insecure": bool},
+    "limits": {"max_body_bytes": int, "max_pending_ingest": int, "max_search_limit": int},
+}
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    values: dict[str, Any] = {}
+    for section, body in raw.items():
+        if section == "api_keys":
+            if not isinstance(body, list):
+                raise ConfigError(f"{path}: api_keys must be an array of tables ([[api_keys]])")
+            values["api_keys"] = tuple(_key(item, f"{path}: api_keys[{i}]") for i, item in enumerate(body))
+            continue
+        known = _SECTIONS.get(section)
+        if known is None or not isinstance(body, dict):
+            raise ConfigError(f"{path}: unknown section [{section}]; sections: server, limits, api_keys")
+        for key, value in body.items():
+            kind = known.get(key)
+            if kind is None:
+                raise ConfigError(f"{path}: [{section}] unknown key {key!r}; keys: {', '.join(known)}")
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise ConfigError(f"{path}: [{section}] {key} must be a {kind.__name__}, got {value!r}")
+            values[key] = value
+    return values
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for section in _SECTIONS.values():
+        for key, kind in section.items():
+            text = env.get(ENV_PREFIX + key.upper())
+            if text is None:
+                continue
+            if kind is bool:
+                values[key] = text.strip().lower() in ("1", "true", "yes", "on")
+            elif kind is int:
+                try:
+                    values[key] = int(text)
+                except ValueError as exc:
+                    raise ConfigError(f"{ENV_PREFIX}{key.upper()} must be an integer, got {text!r}") from exc
+            else:
+                values[key] = text
+    keys = env.get(ENV_PREFIX + "API_KEYS", "").split()
+    parsed = []
+    for i, item in enumerate(keys):
+        parts = item.split(":")
+        if len(parts) != 3:
+            raise ConfigError(f"{ENV_PREFIX}API_KEYS item {i + 1}: expected name:scope+scope:sha256hex")
+        parsed.append(_key({"name": parts[0], "scopes": parts[1].split("+"), "sha256": parts[2]}, "env"))
+    if parsed:
+        values["env_api_keys"] = tuple(parsed)
+    return values
+
+
+def load_settings(config: Path | None = None, env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
+    """Settings from defaults, the TOML file, the environment and the flags (None flags are unset)."""
+    values: dict[str, Any] = {}
+    if config is not None:
+        values.update(_from_file(config))
+    from_env = _from_env(os.environ if env is None else env)
+    extra_keys = from_env.pop("env_api_keys", ())
+    values.update(from_env)
+    values.update({k: v for k, v in flags.items() if v is not None})
+    values["api_keys"] = tuple(values.get("api_keys", ())) + tuple(extra_keys)
+    for key in ("data", "rules"):
+        if isinstance(values.get(key), str):
+            values[key] = Path(values[key])
+    names = {f.name for f in dataclasses.fields(Settings)}
+    unknown = set(values) - names
+    if unknown:
+        raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+    return Settings(**values)

@@ -1,0 +1,230 @@
+"""The HTTP API in process (server/app.py through Starlette's TestClient): every endpoint, its error
+statuses, body and concurrency limits, and API-key scopes (server/auth.py)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import Clock, entry_at
+from log_analytics_engine import LogAnalyticsEngine, LogEntry
+from log_analytics_engine.server.app import create_app
+from log_analytics_engine.server.settings import ApiKey, Settings, hash_key
+
+KEYS = {"ingester": "k-ingest", "reader": "k-query", "boss": "k-admin"}
+
+
+@pytest.fixture
+def engine(clock: Clock) -> Iterator[LogAnalyticsEngine]:
+    eng = LogAnalyticsEngine(clock=clock, alert_interval=None)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def client(engine: LogAnalyticsEngine) -> TestClient:
+    return TestClient(create_app(engine, Settings()))
+
+
+def _ndjson(*records: object) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in records)
+
+
+def test_health(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready", "logs": 0}
+
+
+def test_ingest_ndjson_reports_rejected_items_by_index(
+    client: TestClient, engine: LogAnalyticsEngine
+) -> None:
+    body = _ndjson({"message": "disk full", "level": "error", "source": "db", "region": "eu"})
+    body += b"not json\n" + _ndjson([1, 2], {"message": "ok", "timestamp": "2025-07-21T12:00:00Z"})
+    answer = client.post("/api/v1/logs", content=body, headers={"Content-Type": "application/x-ndjson"})
+    assert answer.status_code == 200
+    got = answer.json()
+    assert got["accepted"] == 2
+    assert [r["index"] for r in got["rejected"]] == [1, 2]
+    assert "invalid JSON" in got["rejected"][0]["reason"]
+    assert "not a JSON object" in got["rejected"][1]["reason"]
+    [log] = engine.search("disk").logs
+    assert (log.level, log.source, log.metadata) == ("ERROR", "db", {"region": "eu"})
+
+
+def test_ingest_json_array_and_gzip(client: TestClient, engine: LogAnalyticsEngine) -> None:
+    body = json.dumps([{"message": "one"}, "two", {"message": "three", "tags": ["x"]}]).encode()
+    answer = client.post("/api/v1/logs", content=gzip.compress(body), headers={"Content-Encoding": "gzip"})
+    assert answer.json() == {
+        "accepted": 2,
+        "rejected": [{"index": 1, "reason": "not a JSON object (found str)"}],
+        "dropped": 0,
+    }
+    assert engine.count({"tags": ["x"]}) == 1
+
+
+def test_malformed_payloads_are_400_with_position(client: TestClient) -> None:
+    answer = client.post("/api/v1/logs", content=b'[{"message": "a"}, {"message": ')
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("invalid JSON at byte 31")
+    answer = client.post("/api/v1/logs", content=b"nope\n[]\n")
+    assert answer.status_code == 400  # nothing stored: every item rejected
+    assert [r["index"] for r in answer.json()["rejected"]] == [0, 1]
+    answer = client.post("/api/v1/logs", content=b"\x1f\x8b broken", headers={"Content-Encoding": "gzip"})
+    assert answer.status_code == 400
+    assert "gzip" in answer.json()["detail"]
+
+
+def test_body_limit_is_413_also_after_decompression(engine: LogAnalyticsEngine) -> None:
+    client = TestClient(create_app(engine, Settings(max_body_bytes=1000)))
+    big = _ndjson(*({"message": "x" * 50} for _ in range(40)))
+    assert client.post("/api/v1/logs", content=big).status_code == 413
+    bomb = gzip.compress(b"\n" * 100_000)  # small on the wire, large inflated
+    assert len(bomb) < 1000
+    answer = client.post("/api/v1/logs", content=bomb, headers={"Content-Encoding": "gzip"})
+    assert answer.status_code == 413
+    assert engine.count() == 0
+
+
+def test_ingest_beyond_the_pending_limit_is_429(engine: LogAnalyticsEngine) -> None:
+    """With one ingest in progress (held by a slow hook) and a limit of one, the next gets 429."""
+    release, entered = threading.Event(), threading.Event()
+
+    def slow(entry: LogEntry) -> LogEntry:
+        entered.set()
+        release.wait(10)
+        return entry
+
+    engine.add_pre_ingest_hook(slow)
+    client = TestClient(create_app(engine, Settings(max_pending_ingest=1)))
+    first: list[int] = []
+    worker = threading.Thread(
+        target=lambda: first.append(
+            client.post("/api/v1/logs", content=_ndjson({"message": "a"})).status_code
+        )
+    )
+    worker.start()
+    assert entered.wait(10)
+    answer = client.post("/api/v1/logs", content=_ndjson({"message": "b"}))
+    release.set()
+    worker.join(10)
+    assert answer.status_code == 429
+    assert answer.headers["retry-after"] == "1"
+    assert first == [200]
+    assert engine.count() == 1
+
+
+def test_search_pages_with_cursor(client: TestClient, engine: LogAnalyticsEngine, clock: Clock) -> None:
+    engine.ingest_logs([entry_at(clock.now - i, "ERROR", f"e{i}") for i in range(5)])
+    first = client.get("/api/v1/search", params={"q": "level:ERROR", "limit": 2}).json()
+    assert first["total"] == 5
+    assert [log["message"] for log in first["logs"]] == ["e0", "e1"]
+    second = client.get("/api/v1/search", params={"q": "level:ERROR", "limit": 2, "cursor": first["cursor"]})
+    assert [log["message"] for log in second.json()["logs"]] == ["e2", "e3"]
+    bounded = client.get(
+        "/api/v1/search", params={"start": "2025-07-21T11:59:58Z", "end": "2025-07-21T12:00:00Z"}
+    )
+    assert bounded.json()["total"] == 3
+
+
+def test_query_errors_are_400_with_position(client: TestClient) -> None:
+    answer = client.get("/api/v1/search", params={"q": "level:("})
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "detail": "expected a value at 6, found (",
+        "position": 6,
+        "expected": "a value",
+        "found": "(",
+    }
+    assert client.get("/api/v1/search", params={"limit": 5000}).status_code == 400
+    assert client.get("/api/v1/search", params={"limit": 0}).status_code == 422
+    assert client.get("/api/v1/search", params={"cursor": "garbage!"}).status_code == 400
+    assert client.get("/api/v1/hits", params={"step": "5x"}).status_code == 400
+
+
+def test_query_hits_fields_stats_metrics(
+    client: TestClient, engine: LogAnalyticsEngine, clock: Clock
+) -> None:
+    engine.ingest_logs(
+        [
+            entry_at(clock.now - 30, "ERROR", "db down", source="db", metadata={"region": "eu"}),
+            entry_at(clock.now - 90, "INFO", "fine", source="api"),
+        ]
+    )
+    run = client.get("/api/v1/query", params={"q": "* | stats by (source) count() as n"}).json()
+    assert run["columns"] == ["source", "n"]
+    assert sorted((r["source"], r["n"]) for r in run["rows"]) == [("api", 1), ("db", 1)]
+    hits = client.get("/api/v1/hits", params={"q": "*", "step": "1m"}).json()
+    assert hits["step"] == "1m"
+    assert sum(b["hits"] for b in hits["buckets"]) == 2
+    assert len(hits["buckets"]) == 2
+    fields = client.get("/api/v1/fields", params={"q": "level:ERROR"}).json()
+    assert fields["sampled"] == 1
+    assert {"level", "source", "region"} <= {f["name"] for f in fields["fields"]}
+    assert client.get("/api/v1/stats").json()["total_logs"] == 2
+    metrics = client.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert "loganalytics_total_logs 2.0" in metrics.text
+
+
+def test_rules_crud_and_alerts(client: TestClient, engine: LogAnalyticsEngine, clock: Clock) -> None:
+    rule = {"query": "level:ERROR", "threshold": 2, "time_window": 60, "labels": {"team": "db"}}
+    answer = client.put("/api/v1/rules/db errors", json=rule)
+    assert answer.status_code == 200
+    assert answer.json()["name"] == "db errors"
+    assert [r["name"] for r in client.get("/api/v1/rules").json()] == ["db errors"]
+    bad = client.put("/api/v1/rules/bad", json={"query": "level:ERROR", "threshold": 0})
+    assert bad.status_code == 400
+    assert "threshold must be at least 1" in bad.json()["detail"]
+    engine.ingest_logs([entry_at(clock.now, "ERROR", "a"), entry_at(clock.now, "ERROR", "b")])
+    [alert] = client.get("/api/v1/alerts").json()
+    assert (alert["rule_name"], alert["count"], alert["labels"]) == ("db errors", 2, {"team": "db"})
+    assert client.get("/api/v1/alerts", params={"rule": "other"}).json() == []
+    assert client.delete("/api/v1/rules/db errors").status_code == 204
+    assert client.delete("/api/v1/rules/db errors").status_code == 404
+    assert client.get("/api/v1/rules").json() == []
+
+
+def test_openapi_lists_the_api(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/api/v1/logs", "/api/v1/search", "/api/v1/query", "/api/v1/hits", "/api/v1/fields"):
+        assert path in paths
+    assert {"/api/v1/rules", "/api/v1/rules/{name}", "/api/v1/alerts", "/metrics", "/healthz"} <= set(paths)
+
+
+@pytest.fixture
+def secured(engine: LogAnalyticsEngine) -> TestClient:
+    keys = (
+        ApiKey("ingester", hash_key(KEYS["ingester"]), frozenset({"ingest"})),
+        ApiKey("reader", hash_key(KEYS["reader"]), frozenset({"query"})),
+        ApiKey("boss", hash_key(KEYS["boss"]), frozenset({"admin"})),
+    )
+    return TestClient(create_app(engine, Settings(api_keys=keys)))
+
+
+def test_keys_and_scopes(secured: TestClient) -> None:
+    body = _ndjson({"message": "m"})
+    missing = secured.post("/api/v1/logs", content=body)
+    assert missing.status_code == 401
+    assert "API key is required" in missing.json()["detail"]
+    wrong = secured.get("/api/v1/search", headers={"X-API-Key": "nope"})
+    assert (wrong.status_code, wrong.json()) == (401, {"detail": "unknown API key"})
+    as_ingester = {"Authorization": f"Bearer {KEYS['ingester']}"}
+    assert secured.post("/api/v1/logs", content=body, headers=as_ingester).status_code == 200
+    denied = secured.get("/api/v1/search", headers=as_ingester)
+    assert (denied.status_code, denied.json()["detail"]) == (
+        403,
+        "the key 'ingester' lacks the 'query' scope",
+    )
+    as_reader = {"X-API-Key": KEYS["reader"]}
+    assert secured.get("/api/v1/search", headers=as_reader).json()["total"] == 1
+    assert secured.get("/metrics", headers=as_reader).status_code == 200
+    assert secured.put("/api/v1/rules/r", json={"query": "x"}, headers=as_reader).status_code == 403
+    as_boss = {"Authorization": f"bearer {KEYS['boss']}"}
+    assert secured.put("/api/v1/rules/r", json={"query": "x"}, headers=as_boss).status_code == 200
+    assert secured.post("/api/v1/logs", content=body, headers=as_boss).status_code == 200
+    assert secured.get("/healthz").status_code == 200  # health checks need no key
