@@ -228,3 +228,23 @@ def test_keys_and_scopes(secured: TestClient) -> None:
     assert secured.put("/api/v1/rules/r", json={"query": "x"}, headers=as_boss).status_code == 200
     assert secured.post("/api/v1/logs", content=body, headers=as_boss).status_code == 200
     assert secured.get("/healthz").status_code == 200  # health checks need no key
+
+
+def test_tail_streams_only_new_matching_logs(
+    client: TestClient, engine: LogAnalyticsEngine, clock: Clock
+) -> None:
+    engine.ingest_logs([entry_at(clock.now, "ERROR", "before connecting")])
+    with client.stream("GET", "/api/v1/tail", params={"q": "level:ERROR"}) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        assert next(lines) == ": tailing"
+        engine.ingest_logs(
+            [entry_at(clock.now, "INFO", "not matching"), entry_at(clock.now, "ERROR", "new one")]
+        )
+        got = []
+        for line in lines:
+            if line.startswith("data: "):
+                got.append(json.loads(line.removeprefix("data: "))["message"])
+                break
+        assert got == ["new one"]
+    assert client.get("/api/v1/tail", params={"q": "level:("}).status_code == 400

@@ -247,6 +247,18 @@ class LogAnalyticsEngine:
         next_cursor = None if last is None else encode_cursor(last.timestamp_ns or 0, last.seq or 0)
         return SearchResult(logs, total, next_cursor)
 
+    def tail(
+        self, query: str | Node = "*", after: int | None = None, limit: int = 1000
+    ) -> tuple[list[LogEntry], int]:
+        """Logs matching the query stored after position `after` (None: from now on), oldest first,
+        and the position to ask from next time: a live tail is this call in a loop."""
+        high = self._store.last_seq
+        if after is None or after >= high:
+            return [], high if after is None else after
+        node = self._filter(query)
+        logs: list[LogEntry] = self._timed(lambda: self._planner.after(node, after, high, limit))
+        return logs, (logs[-1].seq or high) if len(logs) == limit else high
+
     def run(self, query: str | Query) -> QueryResult:
         """Run query text with pipes (`error | stats by (source) count()`); rows as dicts by column."""
         parsed = parse(query) if isinstance(query, str) else query

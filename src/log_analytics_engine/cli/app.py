@@ -157,6 +157,12 @@ def serve(
     except LogAnalyticsError as exc:
         raise _fail(exc) from exc
     console = _console()
+
+    def stop() -> None:  # on uvicorn's graceful shutdown, after the last request
+        engine.close()
+        console.print("stopped; the store is closed and flushed")
+        console.file.flush()  # the process ends by the re-raised signal right after
+
     try:
         if settings.rules is not None:
             engine.load_alert_rules(settings.rules)
@@ -165,11 +171,13 @@ def serve(
             console.print(f"demo: {added:,} logs loaded, alert rule {'payments errors'!r} watching")
         where = "in memory" if path is None else f"in {path}"
         console.print(f"serving on http://{settings.host}:{settings.port} (data {where}); Ctrl-C stops")
-        uvicorn.run(create_app(engine, settings), host=settings.host, port=settings.port, log_level="warning")
+        console.file.flush()
+        app_ = create_app(engine, settings, on_shutdown=stop)
+        uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
     except LogAnalyticsError as exc:
         raise _fail(exc) from exc
     finally:
-        engine.close()  # after uvicorn's graceful shutdown: every acknowledged request is stored
+        engine.close()  # a no-op after a graceful stop
 
 
 @app.command()

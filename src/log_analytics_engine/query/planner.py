@@ -127,6 +127,14 @@ class Planner:
             params.append(offset)
         return self.store.entries(sql, params)
 
+    def after(self, node: Node, low: int, high: int, limit: int) -> list[LogEntry]:
+        """Up to `limit` matching logs with low < seq <= high, in storing order (for live tails)."""
+        where = compile_where(node)  # new rows are not indexed yet: SQL over the seq range
+        return self.store.entries(
+            f"SELECT * FROM logs WHERE seq > ? AND seq <= ? AND {where.sql} ORDER BY seq LIMIT ?",
+            [low, high, *where.params, limit],
+        )
+
     def page_before(self, node: Node, limit: int, before: tuple[int, int] | None) -> list[LogEntry]:
         """Up to `limit` matching logs, newest first, strictly older than `before` = (ts, seq) in
         (ts, seq) order: the keyset page behind a search cursor, stable under concurrent ingest."""

@@ -7,21 +7,28 @@ in progress (more get 429 with Retry-After). Every query value reaches the engin
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import zlib
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from log_analytics_engine.alerting.rulefile import rule_from_dict
 from log_analytics_engine.engine import LogAnalyticsEngine
 from log_analytics_engine.errors import LogAnalyticsError, QuerySyntaxError
+from log_analytics_engine.query.parser import parse_filter
 from log_analytics_engine.server.auth import Authenticator
 from log_analytics_engine.server.settings import Settings
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+TAIL_POLL_SECONDS = 0.2
+TAIL_PAGE = 500
+KEEPALIVE_SECONDS = 15.0
 
 
 class _Limits:
@@ -32,15 +39,28 @@ class _Limits:
         self.pending = 0
 
 
-def create_app(engine: LogAnalyticsEngine, settings: Settings | None = None) -> FastAPI:
-    """The API for `engine`; the caller owns the engine (and closes it after the server stops)."""
+def create_app(
+    engine: LogAnalyticsEngine,
+    settings: Settings | None = None,
+    on_shutdown: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The API for `engine` (which the caller owns); `on_shutdown` runs when the server stops
+    gracefully, after the last request (`serve` closes the engine there)."""
     settings = settings or Settings()
     auth = Authenticator(settings.api_keys)
     limits = _Limits(settings.max_pending_ingest)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            await run_in_threadpool(on_shutdown)
+
     app = FastAPI(
         title="Log Analytics Engine",
         version="1",
         description="Ingest, search, aggregate and alert on logs.",
+        lifespan=lifespan,
     )
     app.state.engine = engine
     app.state.settings = settings
@@ -140,6 +160,33 @@ def create_app(engine: LogAnalyticsEngine, settings: Settings | None = None) -> 
         """The fields of the newest matching logs: counts and top values."""
         result = engine.fields(q)
         return {"sampled": result.sampled, "fields": [vars(f) for f in result.fields]}
+
+    @app.get("/api/v1/tail", tags=["query"], dependencies=[scope("query")])
+    async def tail(request: Request, q: str = "*") -> StreamingResponse:
+        """New logs matching `q`, as Server-Sent Events (`event: log`, the log as JSON `data`), in
+        storing order from the moment of connecting. The stream only moves as fast as the client
+        reads (nothing piles up for a slow one); a comment every 15 s keeps an idle one open."""
+        parse_filter(q)  # a bad query is a 400 now, not a broken stream
+
+        async def events() -> AsyncIterator[str]:
+            _, position = await run_in_threadpool(engine.tail, q, None)
+            yield ": tailing\n\n"
+            idle = 0.0
+            while not await request.is_disconnected():
+                logs, position = await run_in_threadpool(engine.tail, q, position, TAIL_PAGE)
+                for log in logs:
+                    yield f"event: log\ndata: {orjson.dumps(log.to_dict()).decode()}\n\n"
+                if logs:
+                    idle = 0.0
+                    continue
+                await asyncio.sleep(TAIL_POLL_SECONDS)
+                idle += TAIL_POLL_SECONDS
+                if idle >= KEEPALIVE_SECONDS:
+                    idle = 0.0
+                    yield ": keepalive\n\n"
+
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
     @app.get("/api/v1/stats", tags=["query"], dependencies=[scope("query")])
     def stats() -> dict[str, Any]:

@@ -1,0 +1,201 @@
+"""The server as users run it: `log-analytics serve` in its own process on a loopback port, driven by
+httpx and by curl (ingest -> search -> live tail -> metrics), killed with SIGKILL in the middle of
+ingest and restarted (every acknowledged log is there), and stopped gracefully with SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+CLI = [sys.executable, "-m", "log_analytics_engine.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Server:
+    """`log-analytics serve` in a child process."""
+
+    def __init__(self, data: Path, *extra: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data.parent / f"server-{self.port}.log"
+        command = [*CLI, "serve", "--data", str(data)]
+        self.process = subprocess.Popen(
+            [*command, "--port", str(self.port), *extra],
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert self.process.poll() is None, self.log.read_text()
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """SIGTERM: uvicorn finishes the requests in flight, the engine closes, then the process
+        ends by the signal (uvicorn re-raises it)."""
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
+        assert "stopped; the store is closed and flushed" in self.log.read_text()
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def server(data: Path) -> Iterator[Server]:
+    running = Server(data)
+    yield running
+    if running.process.poll() is None:
+        running.stop()
+
+
+def _ndjson(records: list[dict[str, object]]) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in records)
+
+
+def test_ingest_search_tail_metrics_end_to_end(server: Server) -> None:
+    answer = httpx.post(
+        server.url + "/api/v1/logs", content=_ndjson([{"message": "boot ok", "level": "info"}])
+    )
+    assert answer.json()["accepted"] == 1
+    curl = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--fail-with-body",
+            "-X",
+            "POST",
+            "--data-binary",
+            '[{"message": "disk full", "level": "error"}]',
+            server.url + "/api/v1/logs",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(curl.stdout)["accepted"] == 1
+    found = httpx.get(server.url + "/api/v1/search", params={"q": "level:ERROR disk"}).json()
+    assert [log["message"] for log in found["logs"]] == ["disk full"]
+
+    tail = subprocess.Popen(
+        ["curl", "-sN", server.url + "/api/v1/tail?q=level:ERROR"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert tail.stdout is not None
+        assert tail.stdout.readline().strip() == ": tailing"
+        sent = time.monotonic()
+        httpx.post(server.url + "/api/v1/logs", content=_ndjson([{"message": "live one", "level": "error"}]))
+        acknowledged = time.monotonic()
+        line = ""
+        while not line.startswith("data: "):
+            line = tail.stdout.readline()
+        assert json.loads(line.removeprefix("data: "))["message"] == "live one"
+        assert time.monotonic() - acknowledged < 5, f"tail took {time.monotonic() - sent:.2f} s"
+    finally:
+        tail.kill()
+        tail.wait()
+
+    metrics = subprocess.run(
+        ["curl", "-sS", server.url + "/metrics"], capture_output=True, text=True, check=True
+    )
+    assert "loganalytics_total_logs 3.0" in metrics.stdout
+    assert 'loganalytics_ingested_logs_total{path="http"} 3.0' in metrics.stdout
+
+
+def test_kill_9_during_ingest_loses_nothing_acknowledged(data: Path) -> None:
+    server = Server(data)
+    acknowledged: list[int] = []
+    stop = threading.Event()
+
+    def ingest() -> None:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            for batch in range(10_000):
+                if stop.is_set():
+                    return
+                records = [{"message": f"m {batch} {i}", "batch": batch} for i in range(200)]
+                try:
+                    answer = client.post("/api/v1/logs", content=_ndjson(records))
+                except httpx.TransportError:
+                    return
+                if answer.status_code == 200:
+                    acknowledged.append(batch)
+
+    thread = threading.Thread(target=ingest)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait(10)
+    stop.set()
+    thread.join(30)
+    assert len(acknowledged) >= 20
+
+    again = Server(data)
+    try:
+        query = httpx.get(
+            again.url + "/api/v1/query", params={"q": "* | stats by (batch) count() as n"}
+        ).json()
+        stored = {int(row["batch"]): row["n"] for row in query["rows"]}
+        for batch in acknowledged:
+            assert stored.get(batch) == 200, f"acknowledged batch {batch} has {stored.get(batch)} logs"
+    finally:
+        again.stop()
+
+
+def test_graceful_stop_and_restart_keep_everything(data: Path) -> None:
+    server = Server(data)
+    httpx.post(server.url + "/api/v1/logs", content=_ndjson([{"message": f"n{i}"} for i in range(500)]))
+    server.stop()
+    again = Server(data)
+    try:
+        assert httpx.get(again.url + "/api/v1/search", params={"q": "*", "limit": 1}).json()["total"] == 500
+        owned = subprocess.run(
+            [*CLI, "stats", "--data", str(data)],
+            capture_output=True,
+            text=True,
+        )
+        assert owned.returncode == 2
+        assert f"is in use by another engine (pid {again.process.pid})" in owned.stderr
+    finally:
+        again.stop()
+
+
+def test_refuses_public_bind_without_keys(data: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "log_analytics_engine.cli",
+        "serve",
+        "--data",
+        str(data),
+        "--host",
+        "0.0.0.0",
+    ]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "refusing to listen on 0.0.0.0 without API keys" in refused.stderr
