@@ -3,9 +3,13 @@
 # smoke run and the whole test suite (last, so its summary closes the output).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# System packages the tests run for real (Alertmanager receives the engine's alerts).
+# System packages the tests run for real: Alertmanager receives the engine's alerts, Prometheus
+# scrapes the server and promtool checks the exposition, curl drives the server end to end.
 need=()
 command -v prometheus-alertmanager > /dev/null || need+=(prometheus-alertmanager)
+command -v prometheus > /dev/null || need+=(prometheus)
+command -v promtool > /dev/null || need+=(prometheus)
+command -v curl > /dev/null || need+=(curl)
 if ((${#need[@]})); then
   sudo=$([ "$(id -u)" = 0 ] || echo sudo)
   DEBIAN_FRONTEND=noninteractive $sudo apt-get update -q > /dev/null
