@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
+import tomllib
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -35,11 +39,11 @@ def test_ingest_reports_counts_and_rejected_lines(tmp_path: Path) -> None:
         assert engine.count() == 3
 
 
-def test_query_filters_and_prints_json(tmp_path: Path) -> None:
-    """`query --json` prints the matching logs, newest first, one JSON object per line."""
+def test_query_filters_and_prints_ndjson(tmp_path: Path) -> None:
+    """`query --ndjson` prints the matching logs, newest first, one JSON object per line."""
     data = str(tmp_path / "d")
     runner.invoke(app, ["ingest", str(_write_logs(tmp_path / "a.jsonl")), "--data", data])
-    result = runner.invoke(app, ["query", "--data", data, "--keyword", "timeout", "--json"])
+    result = runner.invoke(app, ["query", "--data", data, "--keyword", "timeout", "--ndjson"])
     assert result.exit_code == 0, result.output
     logs = [json.loads(line) for line in result.output.splitlines()]
     assert [log["message"] for log in logs] == ["slow timeout", "db timeout"]
@@ -93,3 +97,49 @@ def test_demo_replays_and_fires_the_example_alert(tmp_path: Path) -> None:
     with LogAnalyticsEngine(tmp_path / "demo") as engine:
         assert engine.count() == 100_000
         assert engine.get_alerts(rule="payments errors")
+
+
+def test_query_language_json_csv_and_pipes(tmp_path: Path) -> None:
+    """A positional query (ANDed with the options), --json as one document, --csv, and a pipe query
+    printed as its table."""
+    data = str(tmp_path / "d")
+    runner.invoke(app, ["ingest", str(_write_logs(tmp_path / "a.jsonl")), "--data", data])
+    doc = json.loads(
+        runner.invoke(app, ["query", "timeout", "--data", data, "--source", "api", "--json"]).output
+    )
+    assert doc["total"] == 1
+    assert [log["message"] for log in doc["logs"]] == ["slow timeout"]
+    out = runner.invoke(app, ["query", "level:ERROR OR level:WARN", "--data", data, "--csv"]).output
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["message"] for r in rows] == ["slow timeout", "db timeout"]
+    assert rows[0]["tags"] == "[]"
+    table = runner.invoke(app, ["query", "* | stats by (source) count() as n", "--data", data])
+    assert table.exit_code == 0, table.output
+    [api_row] = [line for line in table.output.splitlines() if " api " in line]
+    assert api_row.split()[-2:] == ["2", "│"]
+    bad = runner.invoke(app, ["query", "level:(", "--data", data])
+    assert bad.exit_code == 2
+    assert "expected a value at 6" in bad.output
+    mixed = runner.invoke(app, ["query", "* | limit 1", "--data", data, "--level", "ERROR"])
+    assert mixed.exit_code == 2
+    assert "cannot be combined with a query that has pipes" in mixed.output
+
+
+def test_rules_need_a_server(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["rules", "list", "--data", str(tmp_path / "d")])
+    assert result.exit_code == 2
+    assert "alert rules live in a running server" in result.output
+
+
+def test_keygen_prints_a_key_and_its_hash() -> None:
+    result = runner.invoke(app, ["keygen", "--name", "ci", "--scopes", "ingest,query"])
+    assert result.exit_code == 0, result.output
+    key = result.output.splitlines()[0].removeprefix("key: ")
+    config = tomllib.loads(result.output.split("\n\n", 1)[1])
+    [entry] = config["api_keys"]
+    assert entry == {
+        "name": "ci",
+        "sha256": hashlib.sha256(key.encode()).hexdigest(),
+        "scopes": ["ingest", "query"],
+    }
+    assert runner.invoke(app, ["keygen", "--scopes", "root"]).exit_code == 2

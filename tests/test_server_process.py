@@ -4,6 +4,7 @@ ingest and restarted (every acknowledged log is there), and stopped gracefully w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -199,3 +200,72 @@ def test_refuses_public_bind_without_keys(data: Path) -> None:
     refused = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2
     assert "refusing to listen on 0.0.0.0 without API keys" in refused.stderr
+
+
+def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def test_cli_against_the_server_with_an_api_key(tmp_path: Path, data: Path) -> None:
+    """Every CLI command with --url and --api-key: ingest (file and stdin), query, tail, stats, rules,
+    alerts; a missing key is a clear error."""
+    key = "admin-key-for-tests"
+    config = tmp_path / "server.toml"
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    config.write_text(f'[[api_keys]]\nname = "ops"\nsha256 = "{digest}"\nscopes = ["admin"]\n')
+    server = Server(data, "--config", str(config))
+    remote = ["--url", server.url, "--api-key", key]
+    try:
+        logs = tmp_path / "logs.jsonl"
+        logs.write_text(
+            '{"message": "db timeout", "level": "error", "source": "db"}\nnot json\n{"message": "fine"}\n'
+        )
+        ingested = _cli("ingest", str(logs), *remote)
+        assert ingested.returncode == 0, ingested.stderr
+        assert "stored 2 logs" in ingested.stdout
+        assert "line 2" in ingested.stdout
+        piped = _cli("ingest", "-", *remote, stdin='{"message": "from stdin", "level": "warn"}\n')
+        assert "stored 1 logs" in piped.stdout, piped.stderr
+        found = _cli("query", "level:ERROR OR level:WARN", *remote, "--ndjson")
+        assert [json.loads(line)["message"] for line in found.stdout.splitlines()] == [
+            "from stdin",
+            "db timeout",
+        ]
+        stats = json.loads(_cli("stats", *remote).stdout)
+        assert stats["total_logs"] == 3
+
+        added = _cli("rules", "add", "db errors", "--query", "level:ERROR", "--threshold", "1", *remote)
+        assert added.returncode == 0, added.stderr
+        [listed] = json.loads(_cli("rules", "list", *remote, "--json").stdout)
+        assert (listed["name"], listed["query"], listed["threshold"]) == ("db errors", "level:ERROR", 1)
+        httpx.post(
+            server.url + "/api/v1/logs",
+            content=b'{"message": "db down", "level": "error"}\n',
+            headers={"X-API-Key": key},
+        )
+        fired = json.loads(_cli("alerts", *remote, "--json").stdout)
+        assert [a["rule_name"] for a in fired] == ["db errors"]
+        assert _cli("rules", "rm", "db errors", *remote).returncode == 0
+        assert json.loads(_cli("rules", "list", *remote, "--json").stdout) == []
+
+        follow = subprocess.Popen(
+            [*CLI, "tail", "level:ERROR", *remote, "--ndjson"], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            time.sleep(1.5)  # connected: the tail starts from the moment it connects
+            httpx.post(
+                server.url + "/api/v1/logs",
+                content=b'{"message": "tailed", "level": "error"}\n',
+                headers={"X-API-Key": key},
+            )
+            assert follow.stdout is not None
+            assert json.loads(follow.stdout.readline())["message"] == "tailed"
+        finally:
+            follow.kill()
+            follow.wait()
+
+        refused = _cli("query", "*", "--url", server.url)
+        assert refused.returncode == 2
+        assert "answered 401: an API key is required" in refused.stderr
+    finally:
+        server.stop()

@@ -124,15 +124,21 @@ class LogAnalyticsEngine:
         return result.write.rows
 
     def ingest_logs_from_file(
-        self, file_path: str | Path, file_type: str = "jsonl", *, dead_letter: str | Path | None = None
+        self,
+        file_path: str | Path,
+        file_type: str = "jsonl",
+        *,
+        dead_letter: str | Path | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, Any]:
         """Ingest a JSONL or text file (gzip too), or every file of a directory; returns a report.
 
         `file_type` is `jsonl`, `text` or `auto`; files in a directory are typed one by one.
         Lines that cannot be read are reported (line number and reason) and, with `dead_letter`,
-        appended to that file; everything else is stored.
+        appended to that file; everything else is stored. `progress(bytes_read, logs_stored)` is
+        called after every chunk (122,880 lines).
         """
-        ingest = FileIngest(self._pipeline, None if dead_letter is None else Path(dead_letter))
+        ingest = FileIngest(self._pipeline, None if dead_letter is None else Path(dead_letter), progress)
         report = ingest.run(Path(file_path), file_type)
         self._counters.add_ingest("file", report["count"], report["bytes"], report["dropped"])
         self._counters.add_errors("rejected_line", report["rejected"])

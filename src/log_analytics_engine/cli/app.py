@@ -1,23 +1,46 @@
-"""Typer application: one command per verb, each working on the embedded store in `--data`."""
+"""`log-analytics`: ingest, query, tail, stats, alert rules and alerts — on the embedded store in a data
+directory (`--data`), or on a running server (`--url`, with `--api-key` when it needs one) — plus
+`serve`, `keygen` and `demo`."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from log_analytics_engine.cli.backend import Backend, Embedded, Remote
 from log_analytics_engine.engine import LogAnalyticsEngine
 from log_analytics_engine.errors import LogAnalyticsError
-from log_analytics_engine.model import LogEntry
+from log_analytics_engine.query.ast import Node, conjoin
+from log_analytics_engine.query.dictfilters import compile_filters
+from log_analytics_engine.query.parser import parse_filter
+from log_analytics_engine.query.printer import to_text
 
 DEFAULT_DATA = Path("log-analytics-data")
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-DataDir = Annotated[Path, typer.Option("--data", help="Data directory of the embedded store.")]
+rules_app = typer.Typer(no_args_is_help=True, help="List, add and remove a server's alert rules.")
+app.add_typer(rules_app, name="rules")
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data", help="Data directory of the embedded store [default: log-analytics-data]."),
+]
+Url = Annotated[
+    str | None,
+    typer.Option("--url", envvar="LOG_ANALYTICS_URL", help="A running server's URL (instead of --data)."),
+]
+ApiKeyOpt = Annotated[
+    str | None, typer.Option("--api-key", envvar="LOG_ANALYTICS_API_KEY", help="API key for --url.")
+]
 
 
 def _console() -> Console:
@@ -30,36 +53,86 @@ def _fail(exc: LogAnalyticsError) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _open(data: Path) -> LogAnalyticsEngine:
+@contextmanager
+def _backend(data: Path | None, url: str | None, api_key: str | None) -> Iterator[Backend]:
+    """The store the command works on; errors (busy directory, unreachable server…) exit with 2."""
+    if data is not None and url is not None:
+        typer.echo("error: give --data or --url, not both", err=True)
+        raise typer.Exit(2)
     try:
-        return LogAnalyticsEngine(path=data)
+        backend: Backend = Remote(url, api_key) if url else Embedded(data or DEFAULT_DATA)
     except LogAnalyticsError as exc:
         raise _fail(exc) from exc
+    try:
+        yield backend
+    except LogAnalyticsError as exc:
+        raise _fail(exc) from exc
+    finally:
+        backend.close()
 
 
-def _logs_table(logs: list[LogEntry], title: str) -> Table:
+def _logs_table(logs: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title, show_lines=False)
     for column in ("timestamp", "level", "source", "message"):
         table.add_column(column, overflow="fold")
     for log in logs:
-        table.add_row(log.timestamp, log.level, log.source, log.message[:200])
+        table.add_row(log["timestamp"], log["level"], log["source"], str(log["message"])[:200])
     return table
+
+
+def _rows_table(columns: list[str], rows: list[dict[str, Any]]) -> Table:
+    table = Table(show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    return table
+
+
+def _write(records: list[dict[str, Any]], columns: list[str], fmt: str) -> None:
+    """Records to stdout as ndjson or csv."""
+    if fmt == "ndjson":
+        for record in records:
+            sys.stdout.write(json.dumps(record) + "\n")
+        return
+    out = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
+    out.writeheader()
+    for record in records:
+        out.writerow({k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in record.items()})
 
 
 @app.command()
 def ingest(
-    path: Annotated[Path, typer.Argument(help="A JSONL or text file (gzip too), or a directory.")],
-    data: DataDir = DEFAULT_DATA,
+    path: Annotated[
+        Path, typer.Argument(help="A JSONL or text file (gzip too), a directory, or - for stdin.")
+    ],
+    data: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
     file_type: Annotated[str, typer.Option("--type", help="jsonl, text or auto.")] = "auto",
     dead_letter: Annotated[Path | None, typer.Option(help="Append rejected lines to this file.")] = None,
 ) -> None:
-    """Ingest a file or directory into the store and print the report."""
-    with _open(data) as engine:
-        try:
-            report = engine.ingest_logs_from_file(path, file_type, dead_letter=dead_letter)
-        except LogAnalyticsError as exc:
-            raise _fail(exc) from exc
+    """Ingest a file, a directory or stdin, with a progress bar, then print the report."""
     console = _console()
+    with _backend(data, url, api_key) as backend:
+        if dead_letter is not None and isinstance(backend, Embedded):
+            report_kw = {"dead_letter": dead_letter}
+        else:
+            report_kw = {}
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task(f"ingesting {path} into {backend.where}")
+
+            def progress(nbytes: int, logs: int) -> None:
+                seconds = max(bar.tasks[0].elapsed or 0.0, 1e-9)
+                text = f"{nbytes / 1e6:,.1f} MB, {logs:,} logs ({logs / seconds:,.0f} logs/s)"
+                bar.update(task, description=f"ingesting {path}: {text}")
+
+            if report_kw:
+                assert isinstance(backend, Embedded)
+                report = backend.engine.ingest_logs_from_file(path, file_type, progress=progress, **report_kw)
+            else:
+                report = backend.ingest(path, file_type, progress)
     console.print(
         f"stored {report['count']:,} logs from {report['file']} in {report['duration_sec']:.2f} s "
         f"({report['logs_per_sec']:,.0f} logs/s, {report['mb_per_sec']:.1f} MB/s); "
@@ -68,11 +141,29 @@ def ingest(
     for item in report["rejected_lines"][:10]:
         where = f"{item['file']}:" if "file" in item else ""
         console.print(f"  [yellow]line {where}{item['line']}[/yellow]: {item['reason']}")
+    if report["rejected"] > 10:
+        console.print(f"  … and {report['rejected'] - 10:,} more rejected lines")
+
+
+def _query_text(query: str, filters: dict[str, Any]) -> str:
+    """The query text, ANDed with the dict-style options given (as the query language writes them)."""
+    parts: list[Node] = [compile_filters({k: v for k, v in filters.items() if v})]
+    if "|" in query:
+        if any(filters.values()):
+            raise LogAnalyticsError("filter options cannot be combined with a query that has pipes")
+        return query
+    parts.append(parse_filter(query))
+    return to_text(conjoin(parts))
 
 
 @app.command()
 def query(
-    data: DataDir = DEFAULT_DATA,
+    text: Annotated[
+        str, typer.Argument(help="Query text, pipes too: 'error | stats by (source) count()'.")
+    ] = "*",
+    data: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
     level: Annotated[list[str] | None, typer.Option(help="Level (repeat for any of several).")] = None,
     source: Annotated[str | None, typer.Option(help="Source equals.")] = None,
     keyword: Annotated[str | None, typer.Option(help="Whole word (or phrase) in the message.")] = None,
@@ -80,53 +171,156 @@ def query(
     since: Annotated[str | None, typer.Option(help="Event time at or after (RFC 3339 or epoch).")] = None,
     until: Annotated[str | None, typer.Option(help="Event time at or before.")] = None,
     limit: Annotated[int, typer.Option(help="How many logs to show.")] = 20,
-    oldest_first: Annotated[bool, typer.Option(help="Oldest first instead of newest first.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_ndjson: Annotated[bool, typer.Option("--ndjson", help="Print one JSON object per line.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV with a header.")] = False,
 ) -> None:
-    """Show the newest logs matching the filters, and how many match in all."""
-    filters: dict[str, Any] = {
-        "level": level or None,
-        "source": source,
-        "keyword": keyword,
-        "tags": tag or None,
-        "start_time": since,
-        "end_time": until,
-    }
-    with _open(data) as engine:
-        try:
-            logs = engine.query_logs(filters, sort_desc=not oldest_first, page=0, page_size=limit)
-            total = engine.count(filters)
-        except LogAnalyticsError as exc:
-            raise _fail(exc) from exc
+    """Show the newest logs matching a query (and how many match), or a pipe query's table."""
+    filters = {"level": level, "source": source, "keyword": keyword, "tags": tag}
+    filters |= {"start_time": since, "end_time": until}
+    with _backend(data, url, api_key) as backend:
+        q = _query_text(text, filters)
+        if "|" in q:
+            result = backend.run(q)
+            columns, records = result["columns"], result["rows"]
+            for warning in result.get("warnings", []):
+                typer.echo(f"warning: {warning}", err=True)
+            document: Any = result
+            title = None
+        else:
+            result = backend.search(q, limit)
+            columns = ["timestamp", "level", "source", "message", "tags", "metadata"]
+            records, document = result["logs"], result
+            title = f"{len(records)} of {result['total']:,} matching logs"
     if as_json:
-        for log in logs:
-            sys.stdout.write(json.dumps(log.to_dict()) + "\n")
-        return
-    _console().print(_logs_table(logs, f"{len(logs)} of {total:,} matching logs"))
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    elif as_ndjson or as_csv:
+        _write(records, columns, "ndjson" if as_ndjson else "csv")
+    elif title is not None:
+        _console().print(_logs_table(records, title))
+    else:
+        _console().print(_rows_table(columns, records))
+
+
+@app.command()
+def tail(
+    text: Annotated[str, typer.Argument(help="Query text of the logs to follow.")] = "*",
+    data: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
+    as_ndjson: Annotated[bool, typer.Option("--ndjson", help="Print one JSON object per line.")] = False,
+) -> None:
+    """Follow new logs matching the query as they arrive (Ctrl-C stops)."""
+    console = _console()
+    with _backend(data, url, api_key) as backend:
+        if "|" in text:
+            raise _fail(LogAnalyticsError("tail follows logs: give a filter, without pipes"))
+        parse_filter(text)
+        try:
+            for log in backend.tail(text):
+                if as_ndjson:
+                    sys.stdout.write(json.dumps(log) + "\n")
+                    sys.stdout.flush()
+                else:
+                    console.print(f"{log['timestamp']} {log['level']:<5} {log['source']}: {log['message']}")
+        except KeyboardInterrupt:
+            return
 
 
 @app.command()
 def stats(
-    data: DataDir = DEFAULT_DATA,
+    data: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
     prometheus: Annotated[bool, typer.Option(help="Print the Prometheus exposition instead.")] = False,
 ) -> None:
     """Print the store's statistics as JSON (or Prometheus text)."""
-    with _open(data) as engine:
-        if prometheus:
-            sys.stdout.write(engine.export_metrics_prometheus())
-            return
-        sys.stdout.write(json.dumps(engine.get_stats(), indent=2) + "\n")
+    with _backend(data, url, api_key) as backend:
+        sys.stdout.write(backend.metrics() if prometheus else json.dumps(backend.stats(), indent=2) + "\n")
+
+
+@rules_app.command("list")
+def rules_list(
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
+    data: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (the rules-file schema).")] = False,
+) -> None:
+    """The server's alert rules."""
+    with _backend(data, url, api_key) as backend:
+        rules = backend.rules()
+    if as_json:
+        sys.stdout.write(json.dumps(rules, indent=2) + "\n")
+        return
+    for rule in rules:
+        rule["matches"] = rule.get("query") or json.dumps(rule.get("conditions", {}))
+    _console().print(
+        _rows_table(["name", "matches", "threshold", "time_window", "severity", "enabled"], rules)
+    )
+
+
+@rules_app.command("add")
+def rules_add(
+    name: Annotated[str, typer.Argument(help="The rule's name (an existing rule of that name is replaced).")],
+    query_text: Annotated[str, typer.Option("--query", help="The logs it counts, in the query language.")],
+    threshold: Annotated[int, typer.Option(help="Fire at this many matches in the window.")] = 1,
+    window: Annotated[int, typer.Option(help="The window, in seconds.")] = 300,
+    cooldown: Annotated[int, typer.Option(help="No second firing within this many seconds.")] = 600,
+    severity: Annotated[str, typer.Option(help="low, medium, high or critical.")] = "medium",
+    description: Annotated[str, typer.Option(help="What the rule means.")] = "",
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
+    data: DataDir = None,
+) -> None:
+    """Add or replace an alert rule on the server."""
+    rule = {"name": name, "query": query_text, "threshold": threshold, "time_window": window}
+    rule |= {"cooldown": cooldown, "severity": severity, "description": description}
+    with _backend(data, url, api_key) as backend:
+        stored = backend.put_rule(rule)
+    _console().print(f"rule {stored['name']!r} saved")
+
+
+@rules_app.command("rm")
+def rules_rm(
+    name: Annotated[str, typer.Argument(help="The rule to remove.")],
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
+    data: DataDir = None,
+) -> None:
+    """Remove an alert rule from the server."""
+    with _backend(data, url, api_key) as backend:
+        backend.delete_rule(name)
+    _console().print(f"rule {name!r} removed")
+
+
+@app.command()
+def alerts(
+    data: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
+    rule: Annotated[str | None, typer.Option(help="Only this rule's alerts.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The alerts fired, newest first."""
+    with _backend(data, url, api_key) as backend:
+        found = backend.alerts(rule, limit)
+    if as_json:
+        sys.stdout.write(json.dumps(found, indent=2) + "\n")
+        return
+    columns = ["triggered_at", "rule_name", "severity", "count", "status", "message"]
+    _console().print(_rows_table(columns, found))
 
 
 @app.command()
 def demo(
-    data: DataDir = DEFAULT_DATA,
+    data: DataDir = None,
     logs: Annotated[int, typer.Option(help="How many demo logs to generate.")] = 200_000,
 ) -> None:
     """Generate a day of realistic logs with an incident, ingest them, and run example queries."""
     from log_analytics_engine.demo import run_demo
 
-    run_demo(data, logs, _console())
+    run_demo(data or DEFAULT_DATA, logs, _console())
 
 
 @app.command()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,10 +219,17 @@ def _json_reason(line: str) -> str:
 class FileIngest:
     """One ingest call over a file or a directory."""
 
-    def __init__(self, pipeline: Pipeline, dead_letter: Path | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        dead_letter: Path | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.dead_letter = dead_letter
         self._dead: IO[bytes] | None = None
+        self._progress = progress
+        self._done = [0, 0]  # bytes read and logs stored, over every file of this call
 
     def run(self, path: Path, file_type: str) -> dict[str, Any]:
         """Ingest the file or every file under the directory; returns the report dict."""
@@ -254,10 +261,15 @@ class FileIngest:
         for chunk in _prefetched(read_chunks(path)):
             report.bytes += chunk.nbytes
             report.replaced_utf8_lines += chunk.replaced_lines
+            stored = report.count
             if kind == "text":
                 self._store_chunk(text.select_sql(), _chunk_table(chunk), report)
             else:
                 self._jsonl_chunk(chunk, report)
+            if self._progress is not None:
+                self._done[0] += chunk.nbytes
+                self._done[1] += report.count - stored
+                self._progress(self._done[0], self._done[1])
         return report
 
     def json_lines(self, lines: Sequence[str], name: str = "request") -> dict[str, Any]:
