@@ -61,7 +61,7 @@ def test_query_and_conditions_combine(clock: Clock) -> None:
         ({"query": "level:ERROR ("}, r"rule 'r': query: expected"),
         ({"query": "_time:5m error"}, "relative time"),
         ({"threshold": 0}, "threshold must be at least 1"),
-        ({"threshold": "3"}, "threshold must be a number"),
+        ({"threshold": "3"}, "threshold must be a finite number"),
         ({"severity": "urgent"}, "unknown severity"),
     ],
 )

@@ -128,7 +128,7 @@ def test_prometheus_parses_after_queries_and_alerts(metered: LogAnalyticsEngine)
     """The exposition still parses once queries and alerts have added their metrics."""
     from log_analytics_engine import AlertRule, AlertSeverity
 
-    metered.add_alert_rule(AlertRule('r"1', "d", {"level": "ERROR"}, AlertSeverity.LOW, 1, 10**9, 0))
+    metered.add_alert_rule(AlertRule('r"1', "d", {"level": "ERROR"}, AlertSeverity.LOW, 1, 366 * 86_400, 0))
     metered.ingest_log(LogEntry(None, "ERROR", "now"))
     metered.query_logs({"keyword": "cache"})
     metered.count({"level": "ERROR"})

@@ -18,6 +18,7 @@ from log_analytics_engine.alerting.rules import Alert, AlertRule
 from log_analytics_engine.errors import IngestError, QueryError
 from log_analytics_engine.ingest.files import FileIngest
 from log_analytics_engine.ingest.pipeline import Hook, Pipeline
+from log_analytics_engine.ingest.records import ingest_json_lines
 from log_analytics_engine.metrics import Counters, EngineCollector, prometheus_text
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.aggregate import StoreAggregator, aggregate_entries
@@ -146,9 +147,9 @@ class LogAnalyticsEngine:
         return report
 
     def ingest_json_lines(self, lines: Sequence[str]) -> dict[str, Any]:
-        """Ingest JSON log objects given as lines of text (an HTTP body) exactly as a JSONL file's lines;
-        returns the file report, `rejected_lines` numbered from 1."""
-        report = FileIngest(self._pipeline).json_lines(lines)
+        """Ingest JSON log objects given as lines of text (an HTTP body), stored exactly as a JSONL
+        file's lines would be; returns the file report, `rejected_lines` numbered from 1."""
+        report = ingest_json_lines(self._pipeline, lines)
         self._counters.add_ingest("http", report["count"], report["bytes"], report["dropped"])
         self._counters.add_errors("rejected_line", report["rejected"])
         return report

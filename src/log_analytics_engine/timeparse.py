@@ -266,6 +266,17 @@ def _epoch_unit_ns(magnitude: int) -> int:
     return 1
 
 
+# What the store's int64 nanoseconds hold: 1677-09-21 to 2262-04-11.
+STORABLE_MIN_NS = -(2**63)
+STORABLE_MAX_NS = 2**63 - 1
+
+
+def storable(ns: int) -> bool:
+    """True when an instant fits the store's int64 nanoseconds (parse_timestamp accepts years 1-9999;
+    outside 1677-2262 a log keeps its ingest time instead, counted as a bad timestamp)."""
+    return STORABLE_MIN_NS <= ns <= STORABLE_MAX_NS
+
+
 def _check_range(value: object, ns: int) -> int:
     if not _MIN_NS <= ns < _MAX_NS:
         raise TimestampError(value, "out of range (years 1-9999)")

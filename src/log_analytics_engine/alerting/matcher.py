@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
+from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -39,6 +41,17 @@ from log_analytics_engine.storage.embedded import EmbeddedStore
 
 Mask = np.ndarray
 _STRING_COLUMNS = frozenset({"level", "source", "thread_id", "request_id", "user_id"})
+_ENTRY_COLUMNS = (
+    "ts",
+    "level",
+    "message",
+    "source",
+    "thread_id",
+    "request_id",
+    "user_id",
+    "tags",
+    "metadata",
+)
 # fields whose stored value the Python evaluator cannot see on a fresh entry
 _STORED_ONLY = frozenset({"seq", "_time", "timestamp"})
 
@@ -115,6 +128,26 @@ class _Columns:
         return found
 
     @cached_property
+    def _rows(self) -> dict[str, list[Any]]:
+        return {name: self.table.column(name).to_pylist() for name in _ENTRY_COLUMNS}
+
+    def entry(self, row: int) -> LogEntry:
+        """The log of one row, as the evaluator reads it (for writes made without entries)."""
+        r = {name: values[row] for name, values in self._rows.items()}
+        meta = orjson.loads(r["metadata"]) if r["metadata"] else None
+        return LogEntry(
+            r["ts"],
+            r["level"],
+            r["message"],
+            r["source"],
+            r["thread_id"],
+            r["request_id"],
+            r["user_id"],
+            r["tags"],
+            meta,
+        )
+
+    @cached_property
     def severity(self) -> np.ndarray:
         return np.asarray(self.table.column("severity"), dtype=np.int64)
 
@@ -182,10 +215,11 @@ class BatchMatcher:
         """The event times (int64 ns) and seqs of each rule's matches among the write's rows."""
         out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(rules)
         in_sql: list[int] = []
-        if entries is not None and table is not None and len(entries) == table.num_rows:
+        if table is not None and (entries is None or len(entries) == table.num_rows):
             cols = _Columns(table)
+            row_entry = cols.entry if entries is None else entries.__getitem__
             ts = np.asarray(table.column("ts"), dtype=np.int64)
-            seqs = np.arange(first_seq, first_seq + len(entries), dtype=np.int64)  # the append's order
+            seqs = np.arange(first_seq, first_seq + table.num_rows, dtype=np.int64)  # the append's order
             for i, rule in enumerate(rules):
                 if not python_matchable(rule.filter):
                     in_sql.append(i)
@@ -194,9 +228,9 @@ class BatchMatcher:
                 if rest is None and mask is not None:
                     out[i] = ts[mask], seqs[mask]
                     continue
-                candidates = np.flatnonzero(mask).tolist() if mask is not None else range(len(entries))
+                candidates = np.flatnonzero(mask).tolist() if mask is not None else range(table.num_rows)
                 node = rest or rule.filter
-                hits = [j for j in candidates if evaluate(node, entries[j])]
+                hits = [j for j in candidates if evaluate(node, row_entry(j))]
                 out[i] = ts[hits], seqs[hits]
         else:
             in_sql = list(range(len(rules)))

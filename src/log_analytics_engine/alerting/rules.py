@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -16,6 +17,7 @@ from log_analytics_engine.query.parser import parse_filter
 # Alertmanager's label names (Prometheus data model)
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 FIRING = "firing"
+MAX_WINDOW_SECONDS = 366 * 86_400
 RESOLVED = "resolved"
 
 
@@ -57,13 +59,21 @@ class AlertRule:
             ("cooldown", self.cooldown),
         )
         for name, value in numbers:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"rule {self.name!r}: {name} must be a number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ConfigError(f"rule {self.name!r}: {name} must be a finite number, got {value!r}")
+        if self.time_window > MAX_WINDOW_SECONDS:
+            raise ConfigError(
+                f"rule {self.name!r}: time_window must be at most {MAX_WINDOW_SECONDS} s (a year), "
+                f"got {self.time_window}"
+            )
         if isinstance(self.severity, str):
             try:
                 self.severity = AlertSeverity(self.severity.lower())
             except ValueError as exc:
                 raise ConfigError(f"rule {self.name!r}: unknown severity {self.severity!r}") from exc
+        if not isinstance(self.severity, AlertSeverity):
+            known = ", ".join(s.value for s in AlertSeverity)
+            raise ConfigError(f"rule {self.name!r}: severity must be one of {known}, got {self.severity!r}")
         if int(self.threshold) < 1:
             raise ConfigError(f"rule {self.name!r}: threshold must be at least 1, got {self.threshold}")
         if self.time_window <= 0:

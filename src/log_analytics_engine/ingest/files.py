@@ -209,6 +209,7 @@ def _chunk_table(chunk: Chunk) -> pa.Table:
 
 
 def _json_reason(line: str) -> str:
+    line = line.rstrip("\r\n")  # positions within the line itself
     try:
         value = orjson.loads(line)
     except orjson.JSONDecodeError as exc:

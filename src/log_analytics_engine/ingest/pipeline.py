@@ -7,6 +7,7 @@ the store's write lock.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from log_analytics_engine.ingest.batch import to_batch
+from log_analytics_engine.ingest.batch import Batch, to_batch
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.storage.embedded import EmbeddedStore, WriteResult
 
@@ -77,11 +78,20 @@ class Pipeline:
         kept = self.apply_hooks(entries)
         batch = to_batch(kept, time.time_ns())
         write = self.store.append(batch.table)
-        write = WriteResult(
-            write.first_seq, write.last_seq, write.rows, batch.bad_timestamps, kept, batch.table
+        write = dataclasses.replace(
+            write, bad_timestamps=batch.bad_timestamps, entries=kept, table=batch.table
         )
         self._notify(write)
         return EntriesResult(write, len(entries) - len(kept))
+
+    def ingest_batch(self, batch: Batch) -> WriteResult:
+        """Store a prebuilt Arrow batch (no hooks: the caller checks `has_hooks`); durable on return."""
+        write = self.store.append(batch.table)
+        write = WriteResult(
+            write.first_seq, write.last_seq, write.rows, batch.bad_timestamps, None, batch.table
+        )
+        self._notify(write)
+        return write
 
     def ingest_select(self, select_sql: str, chunk: pa.Table) -> WriteResult:
         """Insert a format's SELECT over a chunk of lines (the no-hook fast path)."""

@@ -68,12 +68,16 @@ def discover(planner: Planner, node: Node) -> FieldsResult:
         params,
     )
     if keys:
+        # json_each, not `metadata ->> k`: a key is any text, and as a JSON path `a.b` or `$` mean more
+        value = (
+            "CASE json_type(e.value) WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN e.value ->> '$' "
+            "ELSE CAST(e.value AS VARCHAR) END"
+        )
         tops = store.rows(
             f"SELECT k, v, n FROM (SELECT k, v, count(*) AS n, row_number() OVER "
-            f"(PARTITION BY k ORDER BY count(*) DESC, v) AS r FROM (SELECT k, metadata ->> k AS v "
-            f"FROM (SELECT unnest(json_keys(metadata)) AS k, metadata FROM {sample} "
-            f"WHERE metadata IS NOT NULL)) WHERE v IS NOT NULL GROUP BY k, v) WHERE r <= {TOP_VALUES} "
-            "ORDER BY k, n DESC, v",
+            f"(PARTITION BY k ORDER BY count(*) DESC, v) AS r FROM (SELECT e.key AS k, {value} AS v "
+            f"FROM (SELECT metadata FROM {sample} WHERE metadata IS NOT NULL) s, json_each(s.metadata) e) "
+            f"WHERE v IS NOT NULL GROUP BY k, v) WHERE r <= {TOP_VALUES} ORDER BY k, n DESC, v",
             params,
         )
         by_key: dict[str, list[tuple[Any, int]]] = {}

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import threading
 from collections.abc import Container
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
+
+import duckdb
 
 from log_analytics_engine.errors import QuerySyntaxError
 from log_analytics_engine.query.ast import Scalar
@@ -28,6 +32,7 @@ __all__ = (
 )
 
 _MAX_FOUND_CHARS = 40
+MAX_DURATION_NS = 2**63 - 1
 _END = "end of query"
 # Token kinds that read as a word: `word` and the keywords, which are words in a pipe.
 WORDLIKE: Final = frozenset({"word", "and", "or", "not"})
@@ -138,11 +143,14 @@ def number_or_text(text: str) -> Scalar:
 
 
 def duration_ns(token: Token, units: Container[str], expected: str) -> int:
-    """A positive whole count and one of `units` (`15m`) as ns."""
+    """A positive whole count and one of `units` (`15m`) as ns, at most what int64 ns hold (~292 years)."""
     match = _DURATION_RE.fullmatch(token.text)
     if match is None or match[2] not in units or int(match[1]) == 0:
         raise syntax_error(expected, token)
-    return int(match[1]) * DURATION_UNITS_NS[match[2]]
+    ns = int(match[1]) * DURATION_UNITS_NS[match[2]]
+    if ns > MAX_DURATION_NS:
+        raise syntax_error(f"{expected} of at most 106751d", token)
+    return ns
 
 
 def _re2_problem(pattern: str) -> str | None:
@@ -180,4 +188,24 @@ def checked_regex(token: Token, pattern: str) -> str:
     problem = _re2_problem(pattern)
     if problem is not None:
         raise syntax_error(f"a regular expression without {problem} (RE2)", token)
+    refused = _re2_refusal(pattern)
+    if refused is not None:
+        raise syntax_error(f"a regular expression RE2 accepts ({refused})", token)
     return pattern
+
+
+_re2_lock = threading.Lock()
+_re2_connection: list[duckdb.DuckDBPyConnection] = []
+
+
+@functools.lru_cache(maxsize=4096)
+def _re2_refusal(pattern: str) -> str | None:
+    """What DuckDB's RE2 says against the pattern, or None when it compiles there too."""
+    with _re2_lock:
+        if not _re2_connection:
+            _re2_connection.append(duckdb.connect())
+        try:
+            _re2_connection[0].execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
+        except duckdb.Error as exc:
+            return str(exc).removeprefix("Invalid Input Error: ")
+    return None

@@ -17,6 +17,7 @@ import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from pydantic import BaseModel
 
 from log_analytics_engine.alerting.rulefile import rule_from_dict
 from log_analytics_engine.engine import LogAnalyticsEngine
@@ -29,6 +30,36 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 TAIL_POLL_SECONDS = 0.2
 TAIL_PAGE = 500
 KEEPALIVE_SECONDS = 15.0
+
+
+class Rejected(BaseModel):
+    """An item that was not stored: its 0-based position in the request, and why."""
+
+    index: int
+    reason: str
+
+
+class IngestAnswer(BaseModel):
+    """How many logs were stored (durably, before the answer), and the items rejected."""
+
+    accepted: int
+    rejected: list[Rejected]
+    dropped: int
+
+
+_LOG_SCHEMA = {
+    "type": "object",
+    "description": "A log: timestamp (RFC 3339 or epoch), level, message, source, tags, thread_id, "
+    "request_id, user_id, metadata; any other key is kept in metadata.",
+    "additionalProperties": True,
+}
+INGEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "array", "items": _LOG_SCHEMA}},
+        "application/x-ndjson": {"schema": {"type": "string", "description": "One JSON log per line."}},
+    },
+}
 
 
 class _Limits:
@@ -94,7 +125,14 @@ def create_app(
 
     # -- ingest -----------------------------------------------------------------------------------
 
-    @app.post("/api/v1/logs", tags=["ingest"], dependencies=[scope("ingest")])
+    @app.post(
+        "/api/v1/logs",
+        tags=["ingest"],
+        dependencies=[scope("ingest")],
+        openapi_extra={"requestBody": INGEST_BODY},
+        response_model=IngestAnswer,
+        responses={400: {"description": "Malformed body, or every item rejected"}, 413: {}, 429: {}},
+    )
     async def ingest(request: Request) -> JSONResponse:
         """Store logs: a JSON array of log objects, or NDJSON (one object per line); gzip accepted
         (`Content-Encoding: gzip`). Items that are not log objects are rejected with their index."""
@@ -152,6 +190,7 @@ def create_app(
     @app.get("/api/v1/hits", tags=["query"], dependencies=[scope("query")])
     def hits(q: str = "*", step: str = "1h") -> dict[str, Any]:
         """Matching logs counted per time bucket of `step` (30s, 5m, 1h, 1d …)."""
+        parse_filter(q)  # a filter only: pipes in `q` would change what is counted
         result = engine.run(f"{q} | stats by (_time:{_step(step)}) count() as hits")
         return {"step": step, "buckets": result.rows}
 
@@ -208,7 +247,7 @@ def create_app(
     @app.put("/api/v1/rules/{name}", tags=["alerting"], dependencies=[scope("admin")])
     def put_rule(name: str, body: dict[str, Any]) -> dict[str, Any]:
         """Add or replace the rule `name` (the body is one rule of the rules-file schema)."""
-        rule = rule_from_dict({**body, "name": name}, f"rule {name!r}")
+        rule = rule_from_dict({**body, "name": name}, "request body")
         engine.add_alert_rule(rule)
         return rule.to_dict()
 
@@ -234,7 +273,8 @@ def create_app(
 
 def _step(step: str) -> str:
     """A histogram step as the query language writes it (digits and a unit), else 400."""
-    if not step[:-1].isdigit() or step[-1] not in "smhd" or int(step[:-1]) <= 0:
+    # isascii: str.isdigit() also accepts digits int() refuses (like '²'), which would be a 500
+    if not (step[:-1].isascii() and step[:-1].isdigit()) or step[-1] not in "smhd" or int(step[:-1]) <= 0:
         raise HTTPException(400, f"step must be a positive number of s, m, h or d (like 5m), got {step!r}")
     return step
 

@@ -28,7 +28,7 @@ from log_analytics_engine.model import STORED_SCHEMA, LogEntry
 from log_analytics_engine.storage.indexer import Indexer
 from log_analytics_engine.storage.schema import ALERTS_DDL, LOGS_DDL
 from log_analytics_engine.storage.textindex import TextIndex
-from log_analytics_engine.timeparse import TimestampError, parse_timestamp
+from log_analytics_engine.timeparse import TimestampError, parse_timestamp, storable
 
 log = logging.getLogger(__name__)
 DB_FILE = "logs.duckdb"
@@ -248,9 +248,11 @@ class EmbeddedStore:
         parsed: list[int | None] = []
         for _, raw in rows:
             try:
-                parsed.append(parse_timestamp(raw))
+                ns = parse_timestamp(raw)
             except TimestampError:
                 parsed.append(None)
+            else:
+                parsed.append(ns if storable(ns) else None)
         fix = pa.table({"seq": [r[0] for r in rows], "ts": pa.array(parsed, pa.int64())})
         cur.register("fix", fix)
         try:
