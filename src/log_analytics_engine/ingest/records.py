@@ -24,38 +24,28 @@ from log_analytics_engine.model import normalize_level
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, storable
 
 _KNOWN = frozenset(KNOWN_FIELDS)
+_TEXT_OR_NONE = frozenset({str, type(None)})
+_TIME_TYPES = frozenset({str, int, float})
+# ts, level, source, message, tags, thread_id, request_id, user_id, metadata JSON
+Row = tuple[int, str, str, str, list[str], str | None, str | None, str | None, bytes | None]
 
 
 @dataclass
 class Parsed:
-    """The plain records as stored columns, the lines left for the SQL path, and the rejected lines
-    (positions 0-based)."""
+    """The plain records as rows of stored columns, the lines left for the SQL path, and the rejected
+    lines (positions 0-based)."""
 
-    ts: list[int | None] = field(default_factory=list)
-    levels: list[str] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)
-    tags: list[list[str]] = field(default_factory=list)
-    thread_ids: list[str | None] = field(default_factory=list)
-    request_ids: list[str | None] = field(default_factory=list)
-    user_ids: list[str | None] = field(default_factory=list)
-    metadata: list[bytes | None] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
     for_sql: list[tuple[int, str]] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
     def batch(self, ingested_at: int) -> Batch:
         """The Arrow batch of the plain records."""
+        ts, levels, sources, messages, tags, thread_ids, request_ids, user_ids, metadata = (
+            list(column) for column in zip(*self.rows, strict=True)
+        )
         return columns_batch(
-            self.ts,
-            self.levels,
-            self.sources,
-            self.messages,
-            self.tags,
-            self.thread_ids,
-            self.request_ids,
-            self.user_ids,
-            self.metadata,
-            ingested_at,
+            ts, levels, sources, messages, tags, thread_ids, request_ids, user_ids, metadata, ingested_at
         )
 
 
@@ -68,54 +58,58 @@ def _reject_reason(line: str) -> str:
     return f"not a JSON object (found {type(value).__name__})"
 
 
-def _plain(record: dict[str, Any], now_ns: int, out: Parsed, levels: dict[object, str]) -> bool:
-    """Append a plain record's columns to `out`; False (nothing appended) when it needs the SQL path."""
+def _plain(record: dict[str, Any], now_ns: int, levels: dict[object, str]) -> Row | None:
+    """The stored columns of a plain record, or None when it needs the SQL path."""
     get = record.get
     level, message, source = get("level"), get("message"), get("source")
     thread_id, request_id, user_id = get("thread_id"), get("request_id"), get("user_id")
     for value in (level, message, source, thread_id, request_id, user_id):
-        if value is not None and type(value) is not str:
-            return False
+        if type(value) not in _TEXT_OR_NONE:
+            return None
     tags = get("tags")
     if tags is None:
         tags = []
     elif type(tags) is str:
         tags = [tags]
-    elif type(tags) is not list or any(type(t) is not str for t in tags):
-        return False
+    elif type(tags) is list:
+        for tag in tags:
+            if type(tag) is not str:
+                return None
+    else:
+        return None
     meta = get("metadata")
     if meta is not None and type(meta) is not dict:
-        return False
-    known = sum(1 for k in KNOWN_FIELDS if k in record)
-    extra = {k: v for k, v in record.items() if k not in _KNOWN} if len(record) > known else None
+        return None
+    extra = None if record.keys() <= _KNOWN else {k: v for k, v in record.items() if k not in _KNOWN}
     if meta is not None and extra:
-        return False  # merging the two follows JSON merge-patch rules (nulls delete): the SQL path's
+        return None  # merging the two follows JSON merge-patch rules (nulls delete): the SQL path's
     raw_ts = get("timestamp")
     if raw_ts is None:
         ts = now_ns
-    elif type(raw_ts) in (str, int, float):
+    elif type(raw_ts) in _TIME_TYPES:
         try:
             ts = parse_timestamp(raw_ts)
         except TimestampError:
-            return False  # the SQL path keeps it with the ingest time and `metadata.timestamp_raw`
+            return None  # the SQL path keeps it with the ingest time and `metadata.timestamp_raw`
         if not storable(ts):
-            return False
+            return None
     else:
-        return False
+        return None
     normal = levels.get(level)
     if normal is None:
         normal = levels[level] = normalize_level(level)
     metadata = meta or extra
-    out.ts.append(ts)
-    out.levels.append(normal)
-    out.sources.append(source or "")
-    out.messages.append(message or "")
-    out.tags.append(tags)
-    out.thread_ids.append(thread_id)
-    out.request_ids.append(request_id)
-    out.user_ids.append(user_id)
-    out.metadata.append(orjson.dumps(metadata, option=orjson.OPT_NON_STR_KEYS) if metadata else None)
-    return True
+    return (
+        ts,
+        normal,
+        source or "",
+        message or "",
+        tags,
+        thread_id,
+        request_id,
+        user_id,
+        orjson.dumps(metadata) if metadata else None,
+    )
 
 
 def parse_lines(lines: Sequence[str], now_ns: int) -> Parsed:
@@ -135,8 +129,11 @@ def parse_lines(lines: Sequence[str], now_ns: int) -> Parsed:
         except orjson.JSONDecodeError as exc:
             out.rejected.append((position, f"invalid JSON: {exc}"))
             continue
-        if not (isinstance(record, dict) and _plain(record, now_ns, out, levels)):
+        row = _plain(record, now_ns, levels) if type(record) is dict else None
+        if row is None:
             out.for_sql.append((position, line))
+        else:
+            out.rows.append(row)
     return out
 
 
@@ -150,7 +147,7 @@ def ingest_json_lines(pipeline: Pipeline, lines: Sequence[str]) -> dict[str, Any
     else:
         now = time.time_ns()
         parsed = parse_lines(lines, now)
-        if parsed.ts:
+        if parsed.rows:
             report["count"] += pipeline.ingest_batch(parsed.batch(now)).rows
     rejected = [{"line": p + 1, "reason": why} for p, why in parsed.rejected]
     if parsed.for_sql:
