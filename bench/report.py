@@ -11,6 +11,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench.http import (
+    INGEST_CONNECTIONS,
+    LOGS_PATH,
+    PACED_RATE,
+    SEARCH_LIMIT,
+    SEARCH_PATH,
+    SEARCH_QUERY,
+    SEARCH_REQUESTS,
+    TAIL_PATH,
+    TAIL_PROBES,
+)
 from bench.queries import (
     PAGE,
     PARSE_QUERY,
@@ -294,6 +305,82 @@ def _language_rows(word: str, tag: str) -> list[Row]:
     return rows
 
 
+# The HTTP server's targets (bench/http.py).
+HTTP_INGEST_TARGET = 100_000.0  # logs/s acknowledged
+SEARCH_P50_TARGET_MS = 15.0
+SEARCH_P99_TARGET_MS = 100.0
+TAIL_TARGET_MS = 1000.0
+PACE_KEPT = 0.95  # an achieved ingest rate below this share of the pace is marked
+
+
+def _http(res: dict[str, Any], side: str, *path: str) -> Any:
+    return _get(res, "http", side, *path)
+
+
+def _http_ingest_row() -> Row:
+    def cells(res: dict[str, Any]) -> Cell:
+        e = _per(_http(res, "engine", "ingest", "count"), _http(res, "engine", "ingest", "ingest_s"))
+        r = _per(_http(res, "ref", "count"), _http(res, "ref", "ingest_s"))
+        note = f" ({fmt_size(res['batch_n'])} logs)" if res["batch_n"] != res["n"] else ""
+        under = " (under target)" if e is not None and e < HTTP_INGEST_TARGET else ""
+        return _show(e, fmt_rate) + note + under, _show(r, fmt_rate), ratio(e, r)
+
+    return Row(
+        f"HTTP ingest: `POST {LOGS_PATH}` NDJSON, 1,000 logs per request over {INGEST_CONNECTIONS} "
+        f"connections, logs/s acknowledged (middle column: the same lines through `ingest_json_lines` "
+        f"in-process, 1,000 per call, no HTTP; the ratio is the HTTP overhead; "
+        f"target ≥ {fmt_rate(HTTP_INGEST_TARGET)})",
+        cells,
+    )
+
+
+def _http_search_rows() -> list[Row]:
+    rows = []
+    for name, target in (("p50", SEARCH_P50_TARGET_MS), ("p99", SEARCH_P99_TARGET_MS)):
+        key = f"{name}_ms"
+
+        def cells(res: dict[str, Any], key: str = key, target: float = target) -> Cell:
+            e = _http(res, "engine", "search", key)
+            idle = _http(res, "engine", "search", "idle", key)
+            rate = _http(res, "engine", "search", "ingest_rate")
+            lag = _http(res, "engine", "search", "index_lag_after")
+            text = _over(_show(e, fmt_ms), e, target)
+            if rate is not None:
+                slow = " (below the pace)" if rate < PACED_RATE * PACE_KEPT else ""
+                text += f", ingest {fmt_rate(rate)}{slow}, text index {fmt_size(lag)} logs behind at the end"
+            return text, _show(idle, fmt_ms), ratio(e, idle)
+
+        rows.append(
+            Row(
+                f"HTTP search under ingest: `GET {SEARCH_PATH}?q={SEARCH_QUERY}&limit={SEARCH_LIMIT}`, "
+                f"{name} of {SEARCH_REQUESTS} on one connection while another posts 1,000-log requests "
+                f"paced at {fmt_rate(PACED_RATE, ' logs/s')} (cell: ingest rate achieved and the text "
+                f"index's lag when the searches end; middle column: the same searches on the idle, fully "
+                f"indexed server; target ≤ {target:g} ms)",
+                cells,
+            )
+        )
+    return rows
+
+
+def _http_tail_rows() -> list[Row]:
+    rows = []
+    for key, name in (("median_ms", "median"), ("max_ms", "max")):
+
+        def cells(res: dict[str, Any], key: str = key) -> Cell:
+            e = _http(res, "engine", "tail", key)
+            return _over(_show(e, fmt_ms), e, TAIL_TARGET_MS), DASH, DASH
+
+        rows.append(
+            Row(
+                f"HTTP live tail: `GET {TAIL_PATH}?q=<unique word>` (SSE), from a one-log POST's answer "
+                f"to its `data:` line read, {name} of {TAIL_PROBES} (target ≤ {TAIL_TARGET_MS / 1000:g} s)",
+                cells,
+            )
+        )
+    return rows
+
+
 def _hits_row(word: str, tag: str) -> Row:
     counts = [q.label for q in query_set(word, tag) if q.label.endswith(", count")]
 
@@ -333,6 +420,9 @@ def mismatches(res: dict[str, Any], word: str, tag: str) -> list[str]:
         out.append("file ingest rejected lines or bad timestamps")
     if _get(res, "batch", "engine", "count") != res["batch_n"]:
         out.append("batch ingest count")
+    http_counts = [_http(res, "engine", "ingest", k) for k in ("count", "stored")]
+    if http_counts != [res["batch_n"]] * 2 or _http(res, "engine", "ingest", "rejected") != 0:
+        out.append("HTTP ingest count (accepted, stored or rejected)")
     for q in query_set(word, tag):
         e = _get(res, "queries", "engine", "queries", q.label, "answer")
         r = _get(res, "queries", "ref", "queries", q.label, "answer")
@@ -352,10 +442,10 @@ def mismatches(res: dict[str, Any], word: str, tag: str) -> list[str]:
 
 
 def check_count(word: str, tag: str) -> int:
-    """How many checks `mismatches` makes: the two ingest counts, a clean file ingest, every standard
-    query against the reference, every language search against its dict-filter path, every language
-    pipe query against the reference."""
-    return 3 + len(query_set(word, tag)) + len(language_searches(word, tag)) + len(language_query_set())
+    """How many checks `mismatches` makes: the three ingest counts (file, batch, HTTP), a clean file
+    ingest, every standard query against the reference, every language search against its dict-filter
+    path, every language pipe query against the reference."""
+    return 4 + len(query_set(word, tag)) + len(language_searches(word, tag)) + len(language_query_set())
 
 
 def _agree_row(word: str, tag: str) -> Row:
@@ -381,6 +471,9 @@ def all_rows(word: str, tag: str) -> list[Row]:
         _rules_row(),
         *_query_rows(word, tag),
         *_language_rows(word, tag),
+        _http_ingest_row(),
+        *_http_search_rows(),
+        *_http_tail_rows(),
         _hits_row(word, tag),
         _memory_row(),
         _agree_row(word, tag),
@@ -406,12 +499,19 @@ def errors(results: Sequence[dict[str, Any]]) -> list[str]:
     """One line per phase that raised, naming the size and the phase."""
     out = []
     for res in results:
-        for phase in ("file", "batch", "queries"):
+        for phase in ("file", "batch", "queries", "http"):
             for side in ("engine", "ref"):
                 failed = res.get(phase, {}).get(side, {})
                 if isinstance(failed, dict) and "error" in failed:
                     out.append(f"{fmt_size(res['n'])} {phase}/{side}: {failed['error']}")
-                language = failed.get("language", {}) if isinstance(failed, dict) else {}
-                if isinstance(language, dict) and "error" in language:
-                    out.append(f"{fmt_size(res['n'])} {phase}/{side} language: {language['error']}")
+                for part, sub in failed_parts(failed).items():
+                    out.append(f"{fmt_size(res['n'])} {phase}/{side} {part}: {sub['error']}")
     return out
+
+
+def failed_parts(result: Any) -> dict[str, dict[str, Any]]:
+    """The parts of a phase's result that failed on their own (the query-language rows; the HTTP
+    ingest, search, tail, server stop), by name."""
+    if not isinstance(result, dict) or "error" in result:
+        return {}
+    return {k: v for k, v in result.items() if isinstance(v, dict) and "error" in v}

@@ -21,11 +21,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import phases
+from bench import http, phases
 from bench.generate import QUERY_TAG, QUERY_WORD, cached_jsonl
 from bench.measure import in_child
 from bench.phases import QuerySettings
-from bench.report import errors, fmt_size, render_table
+from bench.report import errors, failed_parts, fmt_size, render_table
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_SIZES = (100_000, 1_000_000)
@@ -52,7 +52,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         prog="python -m bench.run", description="Log analytics engine benchmarks."
     )
     parser.add_argument("--sizes", help="comma-separated log counts (default 100000,1000000)")
-    parser.add_argument("--quick", action="store_true", help="10k logs only (a smoke run, < 30 s)")
+    parser.add_argument("--quick", action="store_true", help="10k logs only (a smoke run, ~40 s)")
     parser.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
     parser.add_argument("--runs", type=int, default=15, help="timed runs per query (median; default 15)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs per query first (default 2)")
@@ -88,10 +88,14 @@ def _phase(name: str, fn: Any, *args: Any) -> dict[str, Any]:
     started = time.perf_counter()
     result = in_child(fn, *args)
     language = result.get("language")
+    failed = failed_parts(result)
     if "error" in result:
         progress(f"  {name} FAILED: {result['error']}\n{result.get('traceback', '')}")
-    elif isinstance(language, dict) and "error" in language:
-        progress(f"  {name}: language rows FAILED: {language['error']}\n{language.get('traceback', '')}")
+    elif failed:
+        for part, sub in failed.items():
+            what = "language rows" if part == "language" else part
+            detail = sub.get("traceback", sub.get("output", ""))
+            progress(f"  {name}: {what} FAILED: {sub['error']}\n{detail}")
     else:
         part = f" (query-language rows {language['elapsed_s']:.1f} s)" if isinstance(language, dict) else ""
         progress(f"  {name} done in {time.perf_counter() - started:.1f} s{part}")
@@ -128,6 +132,22 @@ def bench_size(n: int, opts: Options) -> dict[str, Any]:
             str(work / "batch-ref.duckdb"),
             BATCH,
         )
+        http_server = _phase(
+            "HTTP server: ingest, search under ingest, tail",
+            http.http_server,
+            batch_n,
+            opts.seed,
+            str(work / "http"),
+            BATCH,
+        )
+        http_ref = _phase(
+            "HTTP reference: ingest_json_lines in-process",
+            http.http_reference_ingest,
+            batch_n,
+            opts.seed,
+            str(work / "http-ref"),
+            BATCH,
+        )
         args = (QUERY_WORD, QUERY_TAG, opts.settings)
         query_engine = _phase("engine queries", phases.engine_queries, store, *args)
         query_ref = _phase("reference queries", phases.reference_queries, ref_db, *args)
@@ -137,6 +157,7 @@ def bench_size(n: int, opts: Options) -> dict[str, Any]:
         "file": {"engine": file_engine, "ref": file_ref},
         "batch": {"engine": batch_engine, "ref": batch_ref, "rules": batch_rules},
         "queries": {"engine": query_engine, "ref": query_ref},
+        "http": {"engine": http_server, "ref": http_ref},
     }
 
 

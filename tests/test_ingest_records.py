@@ -5,6 +5,7 @@ odd, compared row by row, and the rejected lines with the same reasons."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -65,3 +66,25 @@ def test_in_memory_lines_store_like_a_file(tmp_path: Path, lines: list[str]) -> 
         assert memory_report["rejected_lines"] == file_report["rejected_lines"]
         # plain records are stored in one write and the others in a second: compare as sorted rows
         assert _stored(in_memory) == _stored(by_file)
+
+
+def test_concurrent_bodies_share_commits_and_lose_nothing() -> None:
+    """Eight threads ingesting small bodies at once (group commit): every log stored once, and each
+    call's report counts its own logs."""
+    with LogAnalyticsEngine() as engine:
+        counts: list[int] = []
+
+        def send(worker: int) -> None:
+            for call in range(20):
+                body = [json.dumps({"message": f"w{worker} c{call} n{i}"}) for i in range(50)]
+                counts.append(engine.ingest_json_lines(body)["count"])
+
+        threads = [threading.Thread(target=send, args=(w,)) for w in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert counts == [50] * 160
+        rows = engine._store.rows("SELECT message, count(*) FROM logs GROUP BY message HAVING count(*) > 1")
+        assert rows == []
+        assert engine.count() == 8000

@@ -458,11 +458,12 @@ time_ranges = st.builds(
     st.booleans(),
     st.booleans(),
 ) | st.builds(_time_range, timestamps, st.none(), st.booleans(), st.booleans())
+# durations up to what int64 nanoseconds hold (longer ones are syntax errors: test_long_durations)
 durations = st.builds(
     lambda n, unit: RelativeTime(n * unit),
     st.integers(1, 10**6),
     st.sampled_from([NS, MINUTE, 60 * MINUTE, 86_400 * NS, 7 * 86_400 * NS]),
-)
+).filter(lambda r: r.ns <= 2**63 - 1)
 
 leaves: st.SearchStrategy[Node] = st.one_of(
     st.just(MatchAll()),
@@ -551,3 +552,16 @@ def test_round_trip_query(query: Query) -> None:
 def test_round_trip_filter(node: Node) -> None:
     """parse_filter(to_text(n)) == n for random canonical filter trees."""
     assert parse_filter(to_text(node)) == node
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [("_time:106752d", 6), ("_time:15251w", 6), ("* | stats by (_time:999999999999d) count()", 20)],
+)
+def test_long_durations(text: str, position: int) -> None:
+    """A duration beyond what int64 nanoseconds hold (~292 years) is a syntax error at its position."""
+    with pytest.raises(QuerySyntaxError) as info:
+        parse(text)
+    assert info.value.position == position
+    assert "of at most 106751d" in str(info.value)
+    assert parse("_time:106751d").filter == RelativeTime(106751 * 86_400 * NS)

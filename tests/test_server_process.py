@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -107,13 +108,13 @@ def test_ingest_search_tail_metrics_end_to_end(server: Server) -> None:
     )
     try:
         assert tail.stdout is not None
-        assert tail.stdout.readline().strip() == ": tailing"
+        assert _line_within(tail.stdout, 30).strip() == ": tailing"
         sent = time.monotonic()
         httpx.post(server.url + "/api/v1/logs", content=_ndjson([{"message": "live one", "level": "error"}]))
         acknowledged = time.monotonic()
         line = ""
         while not line.startswith("data: "):
-            line = tail.stdout.readline()
+            line = _line_within(tail.stdout, 30)
         assert json.loads(line.removeprefix("data: "))["message"] == "live one"
         assert time.monotonic() - acknowledged < 5, f"tail took {time.monotonic() - sent:.2f} s"
     finally:
@@ -202,6 +203,16 @@ def test_refuses_public_bind_without_keys(data: Path) -> None:
     assert "refusing to listen on 0.0.0.0 without API keys" in refused.stderr
 
 
+def _line_within(stream: IO[str], seconds: float) -> str:
+    """The next line of a child's pipe, failing the test (not hanging it) after `seconds`."""
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    assert got, f"no line within {seconds} s"
+    return got[0]
+
+
 def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], input=stdin, capture_output=True, text=True, timeout=120)
 
@@ -249,17 +260,21 @@ def test_cli_against_the_server_with_an_api_key(tmp_path: Path, data: Path) -> N
         assert json.loads(_cli("rules", "list", *remote, "--json").stdout) == []
 
         follow = subprocess.Popen(
-            [*CLI, "tail", "level:ERROR", *remote, "--ndjson"], stdout=subprocess.PIPE, text=True
+            [*CLI, "tail", "level:ERROR", *remote, "--ndjson"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
-            time.sleep(1.5)  # connected: the tail starts from the moment it connects
+            assert follow.stdout is not None
+            assert follow.stderr is not None
+            assert "following 'level:ERROR'" in _line_within(follow.stderr, 60)  # connected
             httpx.post(
                 server.url + "/api/v1/logs",
                 content=b'{"message": "tailed", "level": "error"}\n',
                 headers={"X-API-Key": key},
             )
-            assert follow.stdout is not None
-            assert json.loads(follow.stdout.readline())["message"] == "tailed"
+            assert json.loads(_line_within(follow.stdout, 30))["message"] == "tailed"
         finally:
             follow.kill()
             follow.wait()

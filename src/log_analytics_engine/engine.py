@@ -403,6 +403,7 @@ class LogAnalyticsEngine:
                 "index_lag": max(0, self._store.next_seq - 1 - self._store.index.watermark),
                 "bytes_on_disk": self._store.bytes_on_disk(),
                 "queries": counters["query_count"],
+                "write_listener_failures": self._pipeline.listener_failures,
                 **{f"alert_{k}": v for k, v in self._alerting.status().items()},
             }
         )

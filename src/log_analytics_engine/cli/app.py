@@ -216,8 +216,12 @@ def tail(
         if "|" in text:
             raise _fail(LogAnalyticsError("tail follows logs: give a filter, without pipes"))
         parse_filter(text)
+
+        def ready() -> None:
+            typer.echo(f"following {text!r} on {backend.where} (Ctrl-C stops)", err=True)
+
         try:
-            for log in backend.tail(text):
+            for log in backend.tail(text, ready):
                 if as_ndjson:
                     sys.stdout.write(json.dumps(log) + "\n")
                     sys.stdout.flush()

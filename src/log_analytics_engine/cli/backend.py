@@ -34,7 +34,7 @@ class Backend(Protocol):
     def ingest(self, path: Path, file_type: str, progress: Progress) -> dict[str, Any]: ...
     def search(self, query: str, limit: int) -> dict[str, Any]: ...
     def run(self, query: str) -> dict[str, Any]: ...
-    def tail(self, query: str) -> Iterator[dict[str, Any]]: ...
+    def tail(self, query: str, ready: Callable[[], None]) -> Iterator[dict[str, Any]]: ...
     def stats(self) -> dict[str, Any]: ...
     def metrics(self) -> str: ...
     def rules(self) -> list[dict[str, Any]]: ...
@@ -67,8 +67,9 @@ class Embedded:
         result = self.engine.run(query)
         return {"columns": result.columns, "rows": result.rows, "warnings": result.warnings}
 
-    def tail(self, query: str) -> Iterator[dict[str, Any]]:
+    def tail(self, query: str, ready: Callable[[], None]) -> Iterator[dict[str, Any]]:
         _, position = self.engine.tail(query)
+        ready()
         while True:
             logs, position = self.engine.tail(query, position)
             yield from (log.to_dict() for log in logs)
@@ -156,7 +157,7 @@ class Remote:
         result: dict[str, Any] = self._call("GET", "/api/v1/query", params={"q": query})
         return result
 
-    def tail(self, query: str) -> Iterator[dict[str, Any]]:
+    def tail(self, query: str, ready: Callable[[], None]) -> Iterator[dict[str, Any]]:
         try:
             with self.client.stream("GET", "/api/v1/tail", params={"q": query}, timeout=None) as stream:
                 if stream.status_code >= 400:
@@ -165,6 +166,8 @@ class Remote:
                 for line in stream.iter_lines():
                     if line.startswith("data: "):
                         yield json.loads(line.removeprefix("data: "))
+                    elif line == ": tailing":  # the server sends this once it follows new logs
+                        ready()
         except httpx.TransportError as exc:
             raise LogAnalyticsError(f"lost {self.where}: {exc}") from exc
 

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
@@ -33,6 +33,16 @@ class EntriesResult:
     dropped: int
 
 
+@dataclass
+class _Slot:
+    """One caller's batch waiting for a group commit, and what became of it."""
+
+    batch: Batch
+    done: threading.Event = field(default_factory=threading.Event)
+    write: WriteResult | None = None
+    error: BaseException | None = None
+
+
 class Pipeline:
     """Hooks, store and listeners wired together; safe to call from many threads."""
 
@@ -41,6 +51,10 @@ class Pipeline:
         self._hooks: list[Hook] = []
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
+        self.listener_failures = 0
+        self._group_lock = threading.Lock()
+        self._pending: list[_Slot] = []
+        self._leading = False
 
     @property
     def has_hooks(self) -> bool:
@@ -85,13 +99,46 @@ class Pipeline:
         return EntriesResult(write, len(entries) - len(kept))
 
     def ingest_batch(self, batch: Batch) -> WriteResult:
-        """Store a prebuilt Arrow batch (no hooks: the caller checks `has_hooks`); durable on return."""
-        write = self.store.append(batch.table)
-        write = WriteResult(
-            write.first_seq, write.last_seq, write.rows, batch.bad_timestamps, None, batch.table
-        )
-        self._notify(write)
-        return write
+        """Store a prebuilt Arrow batch (no hooks: the caller checks `has_hooks`); durable on return.
+
+        Group commit: batches that arrive while another is being written are appended together in
+        one transaction by the thread that was writing, then every caller returns (HTTP requests in
+        parallel cost one commit, not one each). The result's `rows` is the caller's own count.
+        """
+        slot = _Slot(batch)
+        with self._group_lock:
+            self._pending.append(slot)
+            lead = not self._leading
+            self._leading = True
+        if lead:
+            self._write_groups()
+        slot.done.wait()
+        if slot.error is not None:
+            raise slot.error
+        assert slot.write is not None
+        return slot.write
+
+    def _write_groups(self) -> None:
+        while True:
+            with self._group_lock:
+                group, self._pending = self._pending, []
+                if not group:
+                    self._leading = False
+                    return
+            try:
+                tables = [s.batch.table for s in group]
+                table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+                write = self.store.append(table)
+                bad = sum(s.batch.bad_timestamps for s in group)
+                self._notify(dataclasses.replace(write, bad_timestamps=bad, table=table))
+                for s in group:
+                    s.write = dataclasses.replace(write, rows=s.batch.table.num_rows)
+            except Exception as exc:  # every caller of the group hears of it
+                for s in group:
+                    s.error = exc
+            finally:
+                for s in group:
+                    s.done.set()
 
     def ingest_select(self, select_sql: str, chunk: pa.Table) -> WriteResult:
         """Insert a format's SELECT over a chunk of lines (the no-hook fast path)."""
@@ -101,7 +148,13 @@ class Pipeline:
         return write
 
     def _notify(self, write: WriteResult) -> None:
+        """Tell the listeners of a committed write. The write is durable already, so a listener that
+        fails is logged and counted, and the ingest still succeeds (a client must not resend it)."""
         if write.rows == 0:
             return
         for listener in self._listeners:
-            listener(write)
+            try:
+                listener(write)
+            except Exception:
+                self.listener_failures += 1
+                log.exception("write listener %r failed after a committed write", listener)
