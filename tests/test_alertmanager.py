@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -21,6 +20,7 @@ from conftest import entry_at
 from log_analytics_engine import AlertRule, AlertSeverity, LogAnalyticsEngine
 from log_analytics_engine.alerting.notify import AlertmanagerNotifier
 from log_analytics_engine.alerting.rules import Alert
+from services import free_port, wait_ready
 
 CONFIG = """\
 route:
@@ -32,13 +32,6 @@ receivers:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class Alertmanager:
     """A running Alertmanager and a small client for its v2 API."""
 
@@ -46,7 +39,7 @@ class Alertmanager:
         binary = shutil.which("prometheus-alertmanager")
         assert binary, "prometheus-alertmanager is not installed (scripts/test.sh installs it)"
         (tmp / "am.yml").write_text(CONFIG)
-        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.url = f"http://127.0.0.1:{free_port()}"
         self.process = subprocess.Popen(
             [
                 binary,
@@ -58,17 +51,7 @@ class Alertmanager:
             stdout=subprocess.DEVNULL,
             stderr=(tmp / "am.log").open("w"),
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            assert self.process.poll() is None, (tmp / "am.log").read_text()
-            assert time.monotonic() < deadline, "Alertmanager did not become ready"
-            time.sleep(0.1)
+        wait_ready(self.url + "/-/ready", self.process, tmp / "am.log", 30)
 
     def get(self, path: str) -> Any:
         with urllib.request.urlopen(self.url + path, timeout=5) as answer:

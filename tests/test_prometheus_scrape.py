@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -22,6 +21,7 @@ import httpx
 import pytest
 
 from log_analytics_engine.server.settings import hash_key
+from services import free_port, wait_ready
 from test_server_process import Server
 
 LOGS = 3
@@ -33,13 +33,6 @@ def _binary(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed: `apt-get install prometheus` provides prometheus and promtool")
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _ingest(server: Server, count: int, key: str | None = None) -> None:
@@ -71,7 +64,7 @@ class Prometheus:
         # JSON is YAML: no need for a YAML writer.
         config.write_text(json.dumps({"global": {"scrape_interval": "1s"}, "scrape_configs": jobs}))
         self.log = tmp / "prometheus.log"
-        self.url = f"http://127.0.0.1:{_free_port()}"
+        self.url = f"http://127.0.0.1:{free_port()}"
         self.process = subprocess.Popen(
             [
                 binary,
@@ -82,20 +75,7 @@ class Prometheus:
             stdout=subprocess.DEVNULL,
             stderr=self.log.open("w"),
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            if self.process.poll() is not None:
-                pytest.fail(f"prometheus exited ({self.process.returncode}):\n{self.log.read_text()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"prometheus did not become ready:\n{self.log.read_text()}")
-            time.sleep(0.1)
+        wait_ready(self.url + "/-/ready", self.process, self.log, 30)
 
     def get(self, path: str, **params: str) -> Any:
         url = self.url + path + ("?" + urllib.parse.urlencode(params) if params else "")

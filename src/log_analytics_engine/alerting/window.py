@@ -81,16 +81,9 @@ class EventWindow:
 
     def bounds(self, low_ns: int, high_ns: int) -> tuple[int, int]:
         """(least, most) matches in (low_ns, high_ns] without asking the store: exact when equal."""
-        self.prune(low_ns)
-        low_s, high_s = low_ns // NS, high_ns // NS
-        inside = self._total
-        if self._max_second is not None and self._max_second > high_s:
-            inside -= sum(c for s, c in self._counts.items() if s > high_s)
-        least = most = inside
-        for second, outside in (
-            (low_s, self._at_or_before(low_s, low_ns)),
-            (high_s, self._after(high_s, high_ns)),
-        ):
+        kept, edges = self._edges(low_ns, high_ns)
+        least = most = kept
+        for second, outside in edges:
             if outside is None:  # a dense edge second: anywhere from none to all of it is outside
                 least -= self._counts[second]
             else:
@@ -100,18 +93,23 @@ class EventWindow:
 
     def count(self, low_ns: int, high_ns: int, edge_count: EdgeCount) -> int:
         """Exact matches in (low_ns, high_ns]; dense edge seconds are counted by `edge_count`."""
-        self.prune(low_ns)
-        low_s, high_s = low_ns // NS, high_ns // NS
-        n = self._total
-        if self._max_second is not None and self._max_second > high_s:
-            n -= sum(c for s, c in self._counts.items() if s > high_s)
-        below = self._at_or_before(low_s, low_ns)
+        kept, ((low_s, below), (high_s, above)) = self._edges(low_ns, high_ns)
         if below is None:
             below = edge_count(low_s * NS - 1, low_ns)
-        above = self._after(high_s, high_ns)
         if above is None:
             above = edge_count(high_ns, (high_s + 1) * NS - 1)
-        return n - below - above
+        return kept - below - above
+
+    def _edges(self, low_ns: int, high_ns: int) -> tuple[int, tuple[tuple[int, int | None], ...]]:
+        """After pruning: the matches of the seconds from low_ns's to high_ns's, and for those two
+        edge seconds how many of their matches fall outside the bounds (None: dense, unknown here)."""
+        self.prune(low_ns)
+        low_s, high_s = low_ns // NS, high_ns // NS
+        kept = self._total
+        if self._max_second is not None and self._max_second > high_s:
+            kept -= sum(c for s, c in self._counts.items() if s > high_s)
+        edges = ((low_s, self._at_or_before(low_s, low_ns)), (high_s, self._after(high_s, high_ns)))
+        return kept, edges
 
     def _at_or_before(self, second: int, bound: int) -> int | None:
         """Matches of `second` with time <= bound (None when the second is dense)."""

@@ -74,10 +74,12 @@ def columns_batch(
 ) -> Batch:
     """The Arrow table of stored columns from per-column lists (levels normalised, metadata as JSON)."""
     n = len(ts)
-    if any(t is not None and not storable(t) for t in ts):  # years the int64 ns cannot hold
+    try:
+        times = pa.array(ts, pa.int64())
+    except OverflowError:  # a year the int64 ns cannot hold: stored with the ingest time, counted
         ts = [t if t is None or storable(t) else None for t in ts]
+        times = pa.array(ts, pa.int64())
     bad = ts.count(None)
-    times = pa.array(ts, pa.int64())
     if bad:
         times = pc.fill_null(times, ingested_at)
     severity = SEVERITY.get

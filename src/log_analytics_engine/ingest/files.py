@@ -208,7 +208,8 @@ def _chunk_table(chunk: Chunk) -> pa.Table:
     return pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_BATCH_ROWS))
 
 
-def _json_reason(line: str) -> str:
+def json_reason(line: str) -> str:
+    """Why a line is not a JSON object: the parser's error, or the type it holds instead."""
     line = line.rstrip("\r\n")  # positions within the line itself
     try:
         value = orjson.loads(line)
@@ -302,7 +303,7 @@ class FileIngest:
             self._store_chunk(jsonl.select_sql(f"n NOT IN ({skipped})", extras), table, report)
             rejected = sorted(rejected + malformed)
         for n, line in rejected:
-            report.reject(chunk.first_line + n, _json_reason(line))
+            report.reject(chunk.first_line + n, json_reason(line))
             self._write_dead(line)
 
     def _query(self, table: pa.Table, sql: str) -> list[tuple[Any, ...]]:

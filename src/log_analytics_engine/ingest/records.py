@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from log_analytics_engine.ingest.batch import Batch, columns_batch
-from log_analytics_engine.ingest.files import FileIngest
+from log_analytics_engine.ingest.files import FileIngest, json_reason
 from log_analytics_engine.ingest.jsonl import KNOWN_FIELDS
 from log_analytics_engine.ingest.pipeline import Pipeline
 from log_analytics_engine.model import normalize_level
@@ -47,15 +47,6 @@ class Parsed:
         return columns_batch(
             ts, levels, sources, messages, tags, thread_ids, request_ids, user_ids, metadata, ingested_at
         )
-
-
-def _reject_reason(line: str) -> str:
-    """Why a line that does not start like an object is not a record."""
-    try:
-        value = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        return f"invalid JSON: {exc}"
-    return f"not a JSON object (found {type(value).__name__})"
 
 
 def _plain(record: dict[str, Any], now_ns: int, levels: dict[object, str]) -> Row | None:
@@ -122,12 +113,12 @@ def parse_lines(lines: Sequence[str], now_ns: int) -> Parsed:
         if not start:
             continue
         if start != "{":
-            out.rejected.append((position, _reject_reason(line)))
+            out.rejected.append((position, json_reason(line)))
             continue
         try:
             record = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            out.rejected.append((position, f"invalid JSON: {exc}"))
+        except orjson.JSONDecodeError:
+            out.rejected.append((position, json_reason(line)))
             continue
         row = _plain(record, now_ns, levels) if type(record) is dict else None
         if row is None:
