@@ -280,20 +280,24 @@ def _percentiles_ms(times: list[float]) -> dict[str, float]:
 
 
 def _search_under_ingest(url: str, bodies: list[bytes], batch: int) -> dict[str, Any]:
-    """Search latency on the idle, fully indexed server; then again while another connection posts
-    `batch`-log bodies paced at PACED_RATE logs/s (`_PacedIngest`), whose achieved rate is kept; the
-    text index's lag behind the stored logs when the searches end."""
+    """Search latency on the idle, fully indexed server; then again while INGEST_CONNECTIONS other
+    connections post `batch`-log bodies paced at PACED_RATE logs/s in all (`_PacedIngest`), whose
+    achieved rate is kept; the text index's lag behind the stored logs when the searches end."""
     with closing(_client(url)) as searcher:
         index_s = _wait_indexed(searcher)
         idle = _percentiles_ms(_search_times(searcher, SEARCH_REQUESTS))
-        ingest = _PacedIngest(url, bodies, batch, PACED_RATE)
-        ingest.start()
+        share = PACED_RATE / INGEST_CONNECTIONS
+        rotated = [bodies[i:] + bodies[:i] for i in range(INGEST_CONNECTIONS)]
+        ingests = [_PacedIngest(url, share_bodies, batch, share) for share_bodies in rotated]
+        for ingest in ingests:
+            ingest.start()
         try:
             time.sleep(PACED_WARMUP_S)
             busy = _percentiles_ms(_search_times(searcher, SEARCH_REQUESTS))
             lag = _index_lag(searcher)
         finally:
-            paced = ingest.stop()
+            stopped = [ingest.stop() for ingest in ingests]
+    paced = {key: sum(s[key] for s in stopped) for key in stopped[0]}
     return {**busy, **paced, "idle": idle, "index_catch_up_s": index_s, "index_lag_after": lag}
 
 

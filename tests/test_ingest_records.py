@@ -1,17 +1,20 @@
 """JSON lines ingested in memory (ingest/records.py: plain records as Arrow columns, the rest through
-SQL) are stored exactly as the same lines in a JSONL file (ingest/jsonl.py): random records, plain and
-odd, compared row by row, and the rejected lines with the same reasons."""
+SQL; ingest/arrowjson.py: whole NDJSON bodies by Arrow's JSON reader) are stored exactly as the same
+lines in a JSONL file (ingest/jsonl.py): random records, plain and odd, compared row by row, and the
+rejected lines with the same reasons."""
 
 from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from log_analytics_engine import LogAnalyticsEngine
+from log_analytics_engine.ingest import arrowjson
 
 text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 scalar = st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6), text)
@@ -39,7 +42,35 @@ record = st.fixed_dictionaries(
         "duration_ms": st.one_of(st.integers(0, 5000), st.floats(0, 10, allow_nan=False)),
     },
 )
-line = st.one_of(record.map(json.dumps), st.sampled_from(["not json", "[1, 2]", '{"broken": ', "", "42"]))
+odd_lines = ["not json", "[1, 2]", '{"broken": ', "", "42", "null", '{"a": 1} {"b": 2}', "{} null {}", " \t"]
+line = st.one_of(record.map(json.dumps), st.sampled_from(odd_lines))
+
+# Records the Arrow reader takes whole: text fields, text timestamps, extra keys with text (no control
+# characters), integers, booleans or non-integral numbers, and no JSON null.
+no_control = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=12)
+plain_record = st.fixed_dictionaries(
+    {},
+    optional={
+        "timestamp": st.one_of(
+            st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1)).map(
+                lambda t: t.isoformat() + "Z"
+            ),
+            st.sampled_from(["2025-07-21T12:00:00.123456789Z", "2025-07-21 12:00:01.5+02:00", "1753099200"]),
+        ),
+        "level": st.sampled_from(["error", "WARNING", " info ", "crit", "", "custom"]),
+        "message": text,
+        "source": text,
+        "tags": st.lists(text, max_size=3),
+        "thread_id": text,
+        "request_id": text,
+        "user_id": text,
+        "region": no_control,
+        'odd "key" ü': no_control,
+        "duration_ms": st.integers(-(2**63), 2**63 - 1),
+        "ratio": st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: x != int(x)),
+        "ok": st.booleans(),
+    },
+)
 
 
 def _stored(engine: LogAnalyticsEngine) -> list[str]:
@@ -66,6 +97,43 @@ def test_in_memory_lines_store_like_a_file(tmp_path: Path, lines: list[str]) -> 
         assert memory_report["rejected_lines"] == file_report["rejected_lines"]
         # plain records are stored in one write and the others in a second: compare as sorted rows
         assert _stored(in_memory) == _stored(by_file)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(line, max_size=12))
+def test_ndjson_bodies_store_like_a_file(tmp_path: Path, lines: list[str]) -> None:
+    path = tmp_path / "same.jsonl"
+    body = "".join(f"{x}\n" for x in lines)
+    path.write_text(body)
+    with LogAnalyticsEngine() as by_file, LogAnalyticsEngine() as by_body:
+        file_report = by_file.ingest_logs_from_file(path, "jsonl")
+        body_report = by_body.ingest_ndjson(body.encode())
+        assert body_report["count"] == file_report["count"]
+        assert body_report["rejected_lines"] == file_report["rejected_lines"]
+        assert _stored(by_body) == _stored(by_file)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(plain_record, min_size=1, max_size=12), crlf=st.booleans())
+def test_plain_bodies_take_the_arrow_path_and_store_like_a_file(
+    tmp_path: Path, records: list[dict[str, object]], crlf: bool
+) -> None:
+    body = "".join(json.dumps(r) + ("\r\n" if crlf else "\n") for r in records).encode()
+    assume(not arrowjson._NULL_VALUE.search(body))  # a message holding `: null}` leaves the fast path
+    assert arrowjson.to_batch(body, 0) is not None
+    path = tmp_path / "same.jsonl"
+    path.write_bytes(body)
+    with LogAnalyticsEngine() as by_file, LogAnalyticsEngine() as by_body:
+        assert by_body.ingest_ndjson(body)["count"] == by_file.ingest_logs_from_file(path, "jsonl")["count"]
+        assert _stored(by_body) == _stored(by_file)
+
+
+def test_arrow_reader_never_sees_a_body_that_is_not_objects() -> None:
+    """pyarrow 26 crashes the process on a body that is only `null`: such bodies take the line path."""
+    with LogAnalyticsEngine() as engine:
+        for body in (b"null", b" null \n", b"[]", b'"x"', b"{} null"):
+            assert arrowjson.to_batch(body, 0) is None
+            assert engine.ingest_ndjson(body)["count"] == 0
 
 
 def test_concurrent_bodies_share_commits_and_lose_nothing() -> None:

@@ -18,7 +18,7 @@ from log_analytics_engine.alerting.rules import Alert, AlertRule
 from log_analytics_engine.errors import IngestError, QueryError
 from log_analytics_engine.ingest.files import FileIngest
 from log_analytics_engine.ingest.pipeline import Hook, Pipeline
-from log_analytics_engine.ingest.records import ingest_json_lines
+from log_analytics_engine.ingest.records import ingest_json_lines, ingest_ndjson
 from log_analytics_engine.metrics import Counters, EngineCollector, prometheus_text
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.aggregate import StoreAggregator, aggregate_entries
@@ -149,7 +149,14 @@ class LogAnalyticsEngine:
     def ingest_json_lines(self, lines: Sequence[str]) -> dict[str, Any]:
         """Ingest JSON log objects given as lines of text (an HTTP body), stored exactly as a JSONL
         file's lines would be; returns the file report, `rejected_lines` numbered from 1."""
-        report = ingest_json_lines(self._pipeline, lines)
+        return self._http_report(ingest_json_lines(self._pipeline, lines))
+
+    def ingest_ndjson(self, body: bytes) -> dict[str, Any]:
+        """Ingest an NDJSON body (UTF-8 bytes, one JSON log object per line) exactly as
+        `ingest_json_lines` would its lines; a body of plain records is parsed by Arrow in one pass."""
+        return self._http_report(ingest_ndjson(self._pipeline, body))
+
+    def _http_report(self, report: dict[str, Any]) -> dict[str, Any]:
         self._counters.add_ingest("http", report["count"], report["bytes"], report["dropped"])
         self._counters.add_errors("rejected_line", report["rejected"])
         return report

@@ -35,10 +35,13 @@ class EntriesResult:
 
 @dataclass
 class _Slot:
-    """One caller's batch waiting for a group commit, and what became of it."""
+    """One caller's batch waiting for a group commit, and what became of it. `wake` is set when the
+    batch is written (or failed), or when its thread is to lead the next group."""
 
     batch: Batch
-    done: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False
+    written: bool = False
     write: WriteResult | None = None
     error: BaseException | None = None
 
@@ -101,44 +104,51 @@ class Pipeline:
     def ingest_batch(self, batch: Batch) -> WriteResult:
         """Store a prebuilt Arrow batch (no hooks: the caller checks `has_hooks`); durable on return.
 
-        Group commit: batches that arrive while another is being written are appended together in
-        one transaction by the thread that was writing, then every caller returns (HTTP requests in
-        parallel cost one commit, not one each). The result's `rows` is the caller's own count.
+        Group commit: batches that arrive while another group is being written wait together; when
+        that write ends, the first of them leads the next group, which takes every batch waiting by
+        then (parallel HTTP requests cost one commit, not one each). A leader writes one group and
+        returns, so its caller parses its next request while the next group is written. The
+        result's `rows` is the caller's own count.
         """
         slot = _Slot(batch)
         with self._group_lock:
             self._pending.append(slot)
-            lead = not self._leading
-            self._leading = True
-        if lead:
-            self._write_groups()
-        slot.done.wait()
+            if not self._leading:
+                self._leading = slot.lead = True
+        if not slot.lead:
+            slot.wake.wait()
+        if not slot.written:  # this thread leads the next group (its own batch is in it)
+            self._write_group()
         if slot.error is not None:
             raise slot.error
         assert slot.write is not None
         return slot.write
 
-    def _write_groups(self) -> None:
-        while True:
+    def _write_group(self) -> None:
+        with self._group_lock:
+            group, self._pending = self._pending, []
+        try:
+            tables = [s.batch.table for s in group]
+            table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+            write = self.store.append(table)
+            bad = sum(s.batch.bad_timestamps for s in group)
+            self._notify(dataclasses.replace(write, bad_timestamps=bad, table=table))
+            for s in group:
+                s.write = dataclasses.replace(write, rows=s.batch.table.num_rows)
+        except Exception as exc:  # every caller of the group hears of it
+            for s in group:
+                s.error = exc
+        finally:
             with self._group_lock:
-                group, self._pending = self._pending, []
-                if not group:
+                for s in group:
+                    s.written = True
+                    s.wake.set()
+                if self._pending:
+                    following = self._pending[0]
+                    following.lead = True
+                    following.wake.set()
+                else:
                     self._leading = False
-                    return
-            try:
-                tables = [s.batch.table for s in group]
-                table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-                write = self.store.append(table)
-                bad = sum(s.batch.bad_timestamps for s in group)
-                self._notify(dataclasses.replace(write, bad_timestamps=bad, table=table))
-                for s in group:
-                    s.write = dataclasses.replace(write, rows=s.batch.table.num_rows)
-            except Exception as exc:  # every caller of the group hears of it
-                for s in group:
-                    s.error = exc
-            finally:
-                for s in group:
-                    s.done.set()
 
     def ingest_select(self, select_sql: str, chunk: pa.Table) -> WriteResult:
         """Insert a format's SELECT over a chunk of lines (the no-hook fast path)."""

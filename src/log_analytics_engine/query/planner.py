@@ -117,15 +117,18 @@ class Planner:
         if self._index_first(node) and sort.column == "ts":
             return self._find_via_index(node, sort, offset, limit)
         flt = self.where(node)
-        sql = f"SELECT * FROM logs WHERE {flt.sql} ORDER BY {sort.sql()}"
         params = list(flt.params)
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        if offset:
-            sql += " OFFSET ?"
-            params.append(offset)
-        return self.store.entries(sql, params)
+        if limit is None:
+            sql = f"SELECT * FROM logs WHERE {flt.sql} ORDER BY {sort.sql()}"
+            if offset:
+                sql += " OFFSET ?"
+                params.append(offset)
+            return self.store.entries(sql, params)
+        # A page: the top-N picks seqs from the few columns it sorts on, then only those rows are read
+        # whole (DuckDB would otherwise carry every column of every match through the sort: 5x slower).
+        page = f"SELECT seq FROM logs WHERE {flt.sql} ORDER BY {sort.sql()} LIMIT ? OFFSET ?"
+        sql = f"SELECT * FROM logs WHERE seq IN ({page}) ORDER BY {sort.sql()}"
+        return self.store.entries(sql, [*params, limit, offset])
 
     def after(self, node: Node, low: int, high: int, limit: int) -> list[LogEntry]:
         """Up to `limit` matching logs with low < seq <= high, in storing order (for live tails)."""

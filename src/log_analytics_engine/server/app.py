@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import zlib
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from typing import Annotated, Any
 
 import orjson
@@ -141,13 +142,20 @@ def create_app(
         limits.pending += 1
         try:
             body = await _read_body(request, settings.max_body_bytes)
-            lines, index, rejected = _log_lines(body)
-            report = await run_in_threadpool(engine.ingest_json_lines, lines) if lines else None
+            if body.lstrip()[:1] == b"[":
+                lines, index, rejected = _array_lines(body)
+                report = await run_in_threadpool(engine.ingest_json_lines, lines) if lines else None
+            else:  # NDJSON: item i is line i + 1
+                index, rejected = None, []
+                report = await run_in_threadpool(engine.ingest_ndjson, body)
         finally:
             limits.pending -= 1
         if report is not None:
             rejected += [
-                {"index": index[item["line"] - 1], "reason": item["reason"]}
+                {
+                    "index": item["line"] - 1 if index is None else index[item["line"] - 1],
+                    "reason": item["reason"],
+                }
                 for item in report["rejected_lines"]
             ]
         accepted = 0 if report is None else report["count"]
@@ -163,42 +171,40 @@ def create_app(
 
     # -- queries ----------------------------------------------------------------------------------
 
-    @app.get("/api/v1/search", tags=["query"], dependencies=[scope("query")])
+    @app.get("/api/v1/search", tags=["query"], dependencies=[scope("query")], response_model=dict[str, Any])
     def search(
         q: str = "*",
         start: str | None = None,
         end: str | None = None,
         limit: Annotated[int, Query(ge=1)] = 100,
         cursor: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Logs matching query text, newest first, a page at a time (`cursor` continues)."""
         if limit > settings.max_search_limit:
             raise HTTPException(400, f"limit must be at most {settings.max_search_limit}")
         result = engine.search(q, start=start, end=end, limit=limit, cursor=cursor)
-        return {
-            "total": result.total,
-            "logs": [log.to_dict() for log in result.logs],
-            "cursor": result.cursor,
-        }
+        return _json(
+            {"total": result.total, "logs": [log.to_dict() for log in result.logs], "cursor": result.cursor}
+        )
 
-    @app.get("/api/v1/query", tags=["query"], dependencies=[scope("query")])
-    def run_query(q: str) -> dict[str, Any]:
+    @app.get("/api/v1/query", tags=["query"], dependencies=[scope("query")], response_model=dict[str, Any])
+    def run_query(q: str) -> Response:
         """Query text with pipes (`error | stats by (source) count()`): columns, rows and warnings."""
         result = engine.run(q)
-        return {"columns": result.columns, "rows": result.rows, "warnings": result.warnings}
+        return _json({"columns": result.columns, "rows": result.rows, "warnings": result.warnings})
 
-    @app.get("/api/v1/hits", tags=["query"], dependencies=[scope("query")])
-    def hits(q: str = "*", step: str = "1h") -> dict[str, Any]:
+    @app.get("/api/v1/hits", tags=["query"], dependencies=[scope("query")], response_model=dict[str, Any])
+    def hits(q: str = "*", step: str = "1h") -> Response:
         """Matching logs counted per time bucket of `step` (30s, 5m, 1h, 1d …)."""
         parse_filter(q)  # a filter only: pipes in `q` would change what is counted
         result = engine.run(f"{q} | stats by (_time:{_step(step)}) count() as hits")
-        return {"step": step, "buckets": result.rows}
+        return _json({"step": step, "buckets": result.rows})
 
-    @app.get("/api/v1/fields", tags=["query"], dependencies=[scope("query")])
-    def fields(q: str = "*") -> dict[str, Any]:
+    @app.get("/api/v1/fields", tags=["query"], dependencies=[scope("query")], response_model=dict[str, Any])
+    def fields(q: str = "*") -> Response:
         """The fields of the newest matching logs: counts and top values."""
         result = engine.fields(q)
-        return {"sampled": result.sampled, "fields": [vars(f) for f in result.fields]}
+        return _json({"sampled": result.sampled, "fields": [vars(f) for f in result.fields]})
 
     @app.get("/api/v1/tail", tags=["query"], dependencies=[scope("query")])
     async def tail(request: Request, q: str = "*") -> StreamingResponse:
@@ -302,22 +308,31 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return body
 
 
-def _log_lines(body: bytes) -> tuple[list[str], list[int], list[dict[str, Any]]]:
-    """JSON lines to store, the request index of each, and the items rejected before storing."""
-    if body.lstrip()[:1] == b"[":
-        try:
-            items = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise HTTPException(400, f"invalid JSON at byte {exc.pos}: {exc.msg}") from exc
-        lines, index, rejected = [], [], []
-        for i, item in enumerate(items):
-            if isinstance(item, dict):
-                lines.append(orjson.dumps(item).decode())
-                index.append(i)
-            else:
-                rejected.append({"index": i, "reason": f"not a JSON object (found {type(item).__name__})"})
-        return lines, index, rejected
-    text = body.decode("utf-8", errors="replace").split("\n")
-    if text and not text[-1].strip():
-        text.pop()
-    return text, list(range(len(text))), []
+def _json(content: Any) -> Response:
+    """A JSON answer serialised by orjson (FastAPI's own encoder walks every value in Python first)."""
+    body = orjson.dumps(content, default=_plain_value, option=orjson.OPT_NON_STR_KEYS)
+    return Response(body, media_type="application/json")
+
+
+def _plain_value(value: Any) -> Any:
+    """What orjson cannot write itself (a DuckDB DECIMAL or INTERVAL in a pipe result): a number or text."""
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)
+
+
+def _array_lines(body: bytes) -> tuple[list[str], list[int], list[dict[str, Any]]]:
+    """The objects of a JSON array body as lines to store, the array index of each, and the items
+    rejected before storing (not objects)."""
+    try:
+        items = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HTTPException(400, f"invalid JSON at byte {exc.pos}: {exc.msg}") from exc
+    lines, index, rejected = [], [], []
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            lines.append(orjson.dumps(item).decode())
+            index.append(i)
+        else:
+            rejected.append({"index": i, "reason": f"not a JSON object (found {type(item).__name__})"})
+    return lines, index, rejected
