@@ -125,10 +125,11 @@ class Planner:
                 params.append(offset)
             return self.store.entries(sql, params)
         # A page: the top-N picks seqs from the few columns it sorts on, then only those rows are read
-        # whole (DuckDB would otherwise carry every column of every match through the sort: 5x slower).
+        # whole (DuckDB would otherwise carry every column of every match through the sort: 5x slower),
+        # the newest from the store's copy of its recent writes.
         page = f"SELECT seq FROM logs WHERE {flt.sql} ORDER BY {sort.sql()} LIMIT ? OFFSET ?"
-        sql = f"SELECT * FROM logs WHERE seq IN ({page}) ORDER BY {sort.sql()}"
-        return self.store.entries(sql, [*params, limit, offset])
+        seqs = [int(row[0]) for row in self.store.rows(page, [*params, limit, offset])]
+        return self.store.fetch_seqs(seqs)
 
     def after(self, node: Node, low: int, high: int, limit: int) -> list[LogEntry]:
         """Up to `limit` matching logs with low < seq <= high, in storing order (for live tails)."""
