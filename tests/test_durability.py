@@ -372,3 +372,19 @@ def test_corrupt_text_index_is_rebuilt(data_dir: Path) -> None:
         assert eng.get_stats()["index_lag"] == 0
         assert eng.count({"keyword": "word7"}) == 1
     assert [p.name for p in data_dir.iterdir() if p.name.startswith("index.broken-")]
+
+
+def test_writes_pausing_fold_the_wal_into_the_database(data_dir: Path) -> None:
+    """After writes pause the indexer checkpoints: the WAL empties while the engine stays open, and
+    every log is still there after reopening."""
+    wal = data_dir / "logs.duckdb.wal"
+    with LogAnalyticsEngine(path=data_dir, index_interval=0.05) as engine:
+        engine.ingest_logs(generate_logs(2000))
+        assert wal.stat().st_size > 0  # well below the 64MB threshold: not folded yet
+        deadline = time.monotonic() + 60
+        while wal.exists() and wal.stat().st_size > 0:
+            assert time.monotonic() < deadline, "the WAL was not checkpointed after writes paused"
+            time.sleep(0.05)
+        assert engine.search("*").total == 2000
+    with LogAnalyticsEngine(path=data_dir) as engine:
+        assert engine.count() == 2000

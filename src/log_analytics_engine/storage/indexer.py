@@ -24,6 +24,8 @@ COMMIT_ROWS = 1_000_000
 INDEXER_NICE = 10
 # How often an idle thread checks whether its store still exists.
 IDLE_CHECK_SECONDS = 5.0
+# A pause in writes this long (after the index caught up) triggers a checkpoint.
+CHECKPOINT_IDLE_SECONDS = 1.0
 _DOCS_SQL = """
 SELECT to_json({'seq': seq, 'ts': ts, 'severity': severity, 'level': level, 'source': source,
                 'message': message, 'tags': tags}) AS doc
@@ -78,19 +80,35 @@ class Indexer:
 
     def _run(self) -> None:
         lower_thread_priority()
+        written = False  # rows came since the last checkpoint
         while not self._stop.is_set():
-            if not self._wake.wait(IDLE_CHECK_SECONDS):
-                if self._store() is None:
+            if not self._wake.wait(CHECKPOINT_IDLE_SECONDS if written else IDLE_CHECK_SECONDS):
+                if written:
+                    written = False
+                    self._checkpoint()
+                elif self._store() is None:
                     return
                 continue
             if self._stop.wait(self._interval):
                 return
             self._wake.clear()
+            written = True
             try:
                 self.catch_up_now()
             except Exception as exc:  # the thread must survive; the tail scan keeps queries exact
                 self.last_error = repr(exc)
                 log.exception("text index catch-up failed; retrying on the next round")
+
+    def _checkpoint(self) -> None:
+        """Once writes pause: fold the WAL into the database file, where searches read compressed,
+        summarised row groups (2x faster than the WAL's rows), off the path of any request."""
+        store = self._store()
+        if store is None:
+            return
+        try:
+            store.checkpoint()
+        except Exception:  # a busy or closing store: the next pause, or DuckDB's own threshold, does it
+            log.debug("idle checkpoint skipped", exc_info=True)
 
     def catch_up_now(self) -> int:
         """Index every committed row above the watermark and commit; returns the rows indexed.
