@@ -3,7 +3,7 @@
 `http_server` starts `python -m log_analytics_engine.cli serve` on a free loopback port, measures
 NDJSON ingest over two connections, search latency while a paced ingest runs, and live-tail delivery
 latency, then stops the server with SIGTERM and waits for it. `http_reference_ingest` stores the same
-lines through `ingest_json_lines` in-process (no HTTP), the reference for the ingest rate.
+NDJSON bodies through `ingest_ndjson` in-process (no HTTP), the reference for the ingest rate.
 """
 
 from __future__ import annotations
@@ -62,12 +62,11 @@ def _bodies(lines: list[str], batch: int) -> list[bytes]:
 
 
 def http_reference_ingest(n: int, seed: int, data_dir: str, batch: int) -> dict[str, Any]:
-    """The same lines through `ingest_json_lines` in-process, `batch` lines per call, into a fresh store."""
-    lines = ndjson_lines(n, seed)
-    calls = [lines[i : i + batch] for i in range(0, len(lines), batch)]
+    """The same NDJSON bodies through `ingest_ndjson` in-process, one call per body, into a fresh store."""
+    bodies = _bodies(ndjson_lines(n, seed), batch)
     engine = LogAnalyticsEngine(path=data_dir)
     try:
-        count, ingest_s = timed(lambda: sum(engine.ingest_json_lines(c)["count"] for c in calls))
+        count, ingest_s = timed(lambda: sum(engine.ingest_ndjson(body)["count"] for body in bodies))
     finally:
         engine.close()
     return {"count": count, "ingest_s": ingest_s}

@@ -141,7 +141,7 @@ def bench_size(n: int, opts: Options) -> dict[str, Any]:
             BATCH,
         )
         http_ref = _phase(
-            "HTTP reference: ingest_json_lines in-process",
+            "HTTP reference: ingest_ndjson in-process",
             http.http_reference_ingest,
             batch_n,
             opts.seed,

@@ -118,18 +118,23 @@ class Planner:
             return self._find_via_index(node, sort, offset, limit)
         flt = self.where(node)
         params = list(flt.params)
-        if limit is None:
-            sql = f"SELECT * FROM logs WHERE {flt.sql} ORDER BY {sort.sql()}"
-            if offset:
-                sql += " OFFSET ?"
-                params.append(offset)
-            return self.store.entries(sql, params)
-        # A page: the top-N picks seqs from the few columns it sorts on, then only those rows are read
-        # whole (DuckDB would otherwise carry every column of every match through the sort: 5x slower),
-        # the newest from the store's copy of its recent writes.
-        page = f"SELECT seq FROM logs WHERE {flt.sql} ORDER BY {sort.sql()} LIMIT ? OFFSET ?"
-        seqs = [int(row[0]) for row in self.store.rows(page, [*params, limit, offset])]
-        return self.store.fetch_seqs(seqs)
+        if limit is not None and self.store.holds_recent:
+            # Pick the page's seqs from the few columns the sort reads; when they are all among the
+            # store's recent writes, read them from there (DuckDB would carry every column of every
+            # match through the sort: ~5x slower), else fall through to that plain query.
+            page = f"SELECT seq FROM logs WHERE {flt.sql} ORDER BY {sort.sql()} LIMIT ? OFFSET ?"
+            seqs = [int(row[0]) for row in self.store.rows(page, [*params, limit, offset])]
+            recent = self.store.recent_entries(seqs)
+            if recent is not None:
+                return recent
+        sql = f"SELECT * FROM logs WHERE {flt.sql} ORDER BY {sort.sql()}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        if offset:
+            sql += " OFFSET ?"
+            params.append(offset)
+        return self.store.entries(sql, params)
 
     def after(self, node: Node, low: int, high: int, limit: int) -> list[LogEntry]:
         """Up to `limit` matching logs with low < seq <= high, in storing order (for live tails)."""

@@ -281,13 +281,24 @@ class EmbeddedStore:
         """Fresh LogEntry objects for a query selecting every stored column (`SELECT *`)."""
         return [LogEntry.from_stored(row) for row in self.rows(sql, params)]
 
+    @property
+    def holds_recent(self) -> bool:
+        """True when a copy of recent writes is kept (after Arrow appends; not after file ingest)."""
+        return bool(self._recent)
+
+    def recent_entries(self, seqs: Sequence[int]) -> list[LogEntry] | None:
+        """The logs with these seqs from the copy of recent writes, in the order given; None unless
+        all of them are there."""
+        rows = self._recent.rows(seqs)
+        return None if rows is None else [LogEntry.from_stored(row) for row in rows]
+
     def fetch_seqs(self, seqs: Sequence[int]) -> list[LogEntry]:
         """The stored rows with these seqs, in the order given."""
         if not seqs:
             return []
-        recent = self._recent.rows(seqs)
+        recent = self.recent_entries(seqs)
         if recent is not None:
-            return [LogEntry.from_stored(row) for row in recent]
+            return recent
         # The seq range lets DuckDB skip row groups by their min/max before testing membership.
         found = self.entries(
             "SELECT * FROM logs WHERE seq BETWEEN ? AND ? AND seq IN (SELECT unnest(?::BIGINT[]))",

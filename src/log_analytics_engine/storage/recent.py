@@ -40,6 +40,9 @@ class RecentRows:
                 rows -= kept.pop(0)[1].num_rows
             self._chunks = tuple(kept)
 
+    def __bool__(self) -> bool:
+        return bool(self._chunks)
+
     def rows(self, seqs: Sequence[int]) -> list[tuple[Any, ...]] | None:
         """The rows with these seqs as tuples of stored columns, in the order given; None unless
         every seq is held here."""
