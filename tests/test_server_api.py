@@ -56,6 +56,20 @@ def test_ingest_ndjson_reports_rejected_items_by_index(
     assert (log.level, log.source, log.metadata) == ("ERROR", "db", {"region": "eu"})
 
 
+def test_ndjson_bodies_that_would_crash_arrows_reader_are_items_like_any_other(
+    client: TestClient, engine: LogAnalyticsEngine
+) -> None:
+    """A body that is only `null`, or an object nested 20,000 deep, next to a good line: the process
+    lives, the odd items are rejected by index and the good one stored."""
+    deep = b'{"a":' * 20_000 + b"1" + b"}" * 20_000
+    for odd in (b"null", deep):
+        answer = client.post("/api/v1/logs", content=odd + b"\n" + _ndjson({"message": "survivor"}))
+        assert answer.status_code == 200
+        assert [r["index"] for r in answer.json()["rejected"]] == [0]
+        assert answer.json()["accepted"] == 1
+    assert engine.count({"keyword": "survivor"}) == 2
+
+
 def test_ingest_json_array_and_gzip(client: TestClient, engine: LogAnalyticsEngine) -> None:
     body = json.dumps([{"message": "one"}, "two", {"message": "three", "tags": ["x"]}]).encode()
     answer = client.post("/api/v1/logs", content=gzip.compress(body), headers={"Content-Encoding": "gzip"})
