@@ -130,12 +130,17 @@ def test_plain_bodies_take_the_arrow_path_and_store_like_a_file(
 
 def test_arrow_reader_never_sees_a_body_that_is_not_objects() -> None:
     """pyarrow 26 crashes the process on a body that is only `null`, or on objects nested ~10,000
-    deep: such bodies take the line path (which rejects the deep one)."""
+    deep, and raises on keys that are not UTF-8: such bodies take the line path (which rejects the
+    deep one and stores the other with U+FFFD)."""
     with LogAnalyticsEngine() as engine:
         deep = b'{"a":' * 20_000 + b"1" + b"}" * 20_000 + b"\n"
         for body in (b"null", b" null \n", b"[]", b'"x"', b"{} null", deep):
             assert arrowjson.to_batch(body, 0) is None
             assert engine.ingest_ndjson(body)["count"] == 0
+        odd_key = b'{"message": "odd key", "\xff": 1}\n'
+        assert arrowjson.to_batch(odd_key, 0) is None
+        assert engine.ingest_ndjson(odd_key)["count"] == 1
+        assert engine.search("odd").logs[0].metadata == {"\ufffd": 1}
 
 
 def test_concurrent_bodies_share_commits_and_lose_nothing() -> None:

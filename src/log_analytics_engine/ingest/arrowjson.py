@@ -63,8 +63,8 @@ def to_batch(body: bytes, now_ns: int) -> Batch | None:
         if table.num_rows != objects:
             return None  # two objects on one line: the per-record path rejects that line
         return _columns(table, now_ns)
-    except (pa.ArrowException, _NotPlainError, TimestampError):
-        return None
+    except (pa.ArrowException, _NotPlainError, TimestampError, UnicodeDecodeError):
+        return None  # UnicodeDecodeError: a key that is not UTF-8 (Arrow checks only the values)
 
 
 def _objects(body: bytes) -> int | None:
