@@ -49,6 +49,15 @@ def test_a_gap_starts_afresh_and_capacity_drops_the_oldest_chunks() -> None:
     assert recent.rows([9, 14]) == [(9, "m9"), (14, "m14")]
 
 
+def test_a_write_larger_than_the_capacity_is_not_kept() -> None:
+    recent = RecentRows(capacity=4)
+    recent.add(1, _table(1, 3))
+    recent.add(4, _table(4, 5))
+    assert recent.rows([4]) is None
+    assert recent.rows([1]) is None
+    assert not recent
+
+
 def _dicts(entries: list[LogEntry]) -> list[dict[str, object]]:
     return [{**e.to_dict(), "seq": e.seq} for e in entries]
 

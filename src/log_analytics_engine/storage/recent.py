@@ -31,6 +31,9 @@ class RecentRows:
     def add(self, first_seq: int, table: pa.Table) -> None:
         """Rows just committed with seqs first_seq, first_seq + 1, … (call in commit order)."""
         with self._lock:
+            if table.num_rows > self._capacity:
+                self._chunks = ()  # a bulk load: keeping it (or a slice, which pins its buffers) costs much
+                return
             chunks = self._chunks
             if chunks and chunks[-1][0] + chunks[-1][1].num_rows != first_seq:
                 chunks = ()
