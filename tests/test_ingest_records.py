@@ -128,6 +128,36 @@ def test_plain_bodies_take_the_arrow_path_and_store_like_a_file(
         assert _stored(by_body) == _stored(by_file)
 
 
+def _large_body(rare_key_at: int | None) -> bytes:
+    """2,500 plain records with extra keys; one record gets a key of its own when `rare_key_at` is set."""
+    records = []
+    for i in range(2_500):
+        record: dict[str, object] = {"timestamp": f"2025-07-21T12:{i // 60 % 60:02d}:{i % 60:02d}.{i:04d}Z"}
+        record |= {"level": ["info", "error", "warn"][i % 3], "message": f"request {i} done", "region": "eu"}
+        if i % 7:
+            record["duration_ms"] = i
+        if i == rare_key_at:
+            record["rare"] = "only here"
+        records.append(record)
+    return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
+def test_large_bodies_learn_their_keys_from_the_first_lines(tmp_path: Path) -> None:
+    """Over SAMPLE_LINES lines the keys come from the first lines: a body whose keys all show up there
+    takes the Arrow path, one with a key first seen later goes line by line; both store like a file."""
+    assert arrowjson.SAMPLE_LINES < 2_000
+    for rare_key_at, fast in ((None, True), (2_000, False)):
+        body = _large_body(rare_key_at)
+        assert (arrowjson.to_batch(body, 0) is not None) is fast
+        path = tmp_path / f"large-{fast}.jsonl"
+        path.write_bytes(body)
+        with LogAnalyticsEngine() as by_file, LogAnalyticsEngine() as by_body:
+            assert (
+                by_body.ingest_ndjson(body)["count"] == by_file.ingest_logs_from_file(path, "jsonl")["count"]
+            )
+            assert _stored(by_body) == _stored(by_file)
+
+
 def test_arrow_reader_never_sees_a_body_that_is_not_objects() -> None:
     """pyarrow 26 crashes the process on a body that is only `null`, or on objects nested ~10,000
     deep, and raises on keys that are not UTF-8: such bodies take the line path (which rejects the
@@ -141,6 +171,10 @@ def test_arrow_reader_never_sees_a_body_that_is_not_objects() -> None:
         assert arrowjson.to_batch(odd_key, 0) is None
         assert engine.ingest_ndjson(odd_key)["count"] == 1
         assert engine.search("odd").logs[0].metadata == {"\ufffd": 1}
+        # a key of its own on every line: Arrow would give each a column for all rows (rows x keys)
+        own_keys = "".join(json.dumps({"message": "own", f"k{i}": i}) + "\n" for i in range(5_000)).encode()
+        assert arrowjson.to_batch(own_keys, 0) is None
+        assert engine.ingest_ndjson(own_keys)["count"] == 5_000
 
 
 def test_concurrent_bodies_share_commits_and_lose_nothing() -> None:
