@@ -48,13 +48,8 @@ class Server:
 
 
 @pytest.fixture
-def data(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def server(data: Path) -> Iterator[Server]:
-    running = Server(data)
+def server(data_dir: Path) -> Iterator[Server]:
+    running = Server(data_dir)
     yield running
     if running.process.poll() is None:
         running.stop()
@@ -110,8 +105,8 @@ def test_ingest_search_tail_metrics_end_to_end(server: Server) -> None:
     assert 'loganalytics_ingested_logs_total{path="http"} 3.0' in metrics.stdout
 
 
-def test_kill_9_during_ingest_loses_nothing_acknowledged(data: Path) -> None:
-    server = Server(data)
+def test_kill_9_during_ingest_loses_nothing_acknowledged(data_dir: Path) -> None:
+    server = Server(data_dir)
     acknowledged: list[int] = []
     stop = threading.Event()
 
@@ -139,7 +134,7 @@ def test_kill_9_during_ingest_loses_nothing_acknowledged(data: Path) -> None:
     thread.join(30)
     assert len(acknowledged) >= 20
 
-    again = Server(data)
+    again = Server(data_dir)
     try:
         query = httpx.get(
             again.url + "/api/v1/query", params={"q": "* | stats by (batch) count() as n"}
@@ -151,15 +146,15 @@ def test_kill_9_during_ingest_loses_nothing_acknowledged(data: Path) -> None:
         again.stop()
 
 
-def test_graceful_stop_and_restart_keep_everything(data: Path) -> None:
-    server = Server(data)
+def test_graceful_stop_and_restart_keep_everything(data_dir: Path) -> None:
+    server = Server(data_dir)
     httpx.post(server.url + "/api/v1/logs", content=_ndjson([{"message": f"n{i}"} for i in range(500)]))
     server.stop()
-    again = Server(data)
+    again = Server(data_dir)
     try:
         assert httpx.get(again.url + "/api/v1/search", params={"q": "*", "limit": 1}).json()["total"] == 500
         owned = subprocess.run(
-            [*CLI, "stats", "--data", str(data)],
+            [*CLI, "stats", "--data", str(data_dir)],
             capture_output=True,
             text=True,
         )
@@ -169,14 +164,14 @@ def test_graceful_stop_and_restart_keep_everything(data: Path) -> None:
         again.stop()
 
 
-def test_refuses_public_bind_without_keys(data: Path) -> None:
+def test_refuses_public_bind_without_keys(data_dir: Path) -> None:
     command = [
         sys.executable,
         "-m",
         "log_analytics_engine.cli",
         "serve",
         "--data",
-        str(data),
+        str(data_dir),
         "--host",
         "0.0.0.0",
     ]
@@ -199,14 +194,14 @@ def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[st
     return subprocess.run([*CLI, *args], input=stdin, capture_output=True, text=True, timeout=120)
 
 
-def test_cli_against_the_server_with_an_api_key(tmp_path: Path, data: Path) -> None:
+def test_cli_against_the_server_with_an_api_key(tmp_path: Path, data_dir: Path) -> None:
     """Every CLI command with --url and --api-key: ingest (file and stdin), query, tail, stats, rules,
     alerts; a missing key is a clear error."""
     key = "admin-key-for-tests"
     config = tmp_path / "server.toml"
     digest = hashlib.sha256(key.encode()).hexdigest()
     config.write_text(f'[[api_keys]]\nname = "ops"\nsha256 = "{digest}"\nscopes = ["admin"]\n')
-    server = Server(data, "--config", str(config))
+    server = Server(data_dir, "--config", str(config))
     remote = ["--url", server.url, "--api-key", key]
     try:
         logs = tmp_path / "logs.jsonl"

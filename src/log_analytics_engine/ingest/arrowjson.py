@@ -185,7 +185,7 @@ def _member(name: str, column: pa.ChunkedArray) -> pa.Array:
         # `2`; only columns without integral values are certain to be floats in every record.
         if pc.any(pc.equal(column, pc.floor(column))).as_py():
             raise _NotPlainError
-        value = pa.array([None if v is None else orjson.dumps(v).decode() for v in column.to_pylist()])
+        value = pc.cast(column, pa.string())  # shortest text that reads back as the same double
     else:
         raise _NotPlainError  # objects, lists, Arrow's own timestamp inference, all-null columns
     return pc.binary_join_element_wise("," + orjson.dumps(name).decode() + ":", value, "")
