@@ -15,8 +15,10 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get update -q > /dev/null
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${need[@]}" > /dev/null
 fi
-python3 -m pip install --quiet --upgrade pip
-python3 -m pip install --quiet -e '.[test]'
+# Every test/dev dependency (and what builds the package) at the versions of the committed lock, so
+# a new release upstream cannot change what CI runs; then the package itself, without resolving again.
+python3 -m pip install --quiet -r requirements/test.lock
+python3 -m pip install --quiet --no-deps --no-build-isolation -e .
 python3 -m ruff check src tests bench
 python3 -m ruff format --check src tests bench
 python3 -m mypy src
