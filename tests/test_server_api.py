@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from conftest import Clock, entry_at
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
+from log_analytics_engine.errors import LogAnalyticsError, QuerySyntaxError
 from log_analytics_engine.server.app import create_app
 from log_analytics_engine.server.settings import ApiKey, Settings, hash_key
 
@@ -273,3 +274,28 @@ def test_fields_with_keys_that_are_not_json_paths(client: TestClient) -> None:
     assert fields["$"]["top"] == [["dollar", 1]]
     assert fields['q"uote']["top"] == [["[1,2]", 1]]
     assert fields["Îdã"]["top"] == []
+
+
+def _error_classes(root: type[LogAnalyticsError]) -> list[type[LogAnalyticsError]]:
+    found = [root]
+    for sub in root.__subclasses__():
+        found += _error_classes(sub)
+    return found
+
+
+@pytest.mark.parametrize("error", _error_classes(LogAnalyticsError), ids=lambda cls: cls.__name__)
+def test_engine_errors_keep_their_status_at_the_http_edge(
+    engine: LogAnalyticsEngine, monkeypatch: pytest.MonkeyPatch, error: type[LogAnalyticsError]
+) -> None:
+    """Every LogAnalyticsError subclass raised inside a route answers with the status it declares."""
+    instance = error("expected x", 3, "y") if error is QuerySyntaxError else error("it went wrong")
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise instance
+
+    monkeypatch.setattr(engine, "search", fail)
+    client = TestClient(create_app(engine, Settings()), raise_server_exceptions=False)
+    answer = client.get("/api/v1/search", params={"q": "x"})
+    assert answer.status_code == error.status
+    assert answer.json()["detail"] == str(instance)
+    assert ("retry-after" in answer.headers) == (error.status == 503)

@@ -110,7 +110,10 @@ def create_app(
 
     @app.exception_handler(LogAnalyticsError)
     async def _engine_error(request: Request, exc: LogAnalyticsError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        # Each error class declares the status an edge answers with (errors.py): a locked or failing
+        # store is a 503 the client may retry, a bad query a 400.
+        headers = {"Retry-After": "1"} if exc.status == 503 else None
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
 
     # -- health -----------------------------------------------------------------------------------
 
