@@ -10,6 +10,8 @@ command -v prometheus-alertmanager > /dev/null || need+=(prometheus-alertmanager
 command -v prometheus > /dev/null || need+=(prometheus)
 command -v promtool > /dev/null || need+=(prometheus)
 command -v curl > /dev/null || need+=(curl)
+# Chromium for the pages tested in a real browser (Playwright drives it; never `playwright install`)
+command -v chromium > /dev/null || need+=(chromium)
 if ((${#need[@]})); then
   sudo=$([ "$(id -u)" = 0 ] || echo sudo)
   DEBIAN_FRONTEND=noninteractive $sudo apt-get update -q > /dev/null

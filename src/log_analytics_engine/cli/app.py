@@ -344,6 +344,7 @@ def serve(
     import uvicorn
 
     from log_analytics_engine.server.app import create_app
+    from log_analytics_engine.demo import DEMO_RULE
     from log_analytics_engine.server.demo import load_demo
     from log_analytics_engine.server.settings import load_settings
 
@@ -365,8 +366,9 @@ def serve(
         if settings.rules is not None:
             engine.load_alert_rules(settings.rules)
         if demo:
-            added = load_demo(engine, demo_logs)
-            console.print(f"demo: {added:,} logs loaded, alert rule {'payments errors'!r} watching")
+            loaded = load_demo(engine, demo_logs)
+            fired = f"; it has fired: {loaded.alerts[0].message}" if loaded.alerts else ""
+            console.print(f"demo: {loaded.logs:,} logs loaded, alert rule {DEMO_RULE.name!r} watching{fired}")
         where = "in memory" if path is None else f"in {path}"
         console.print(f"serving on http://{settings.host}:{settings.port} (data {where}); Ctrl-C stops")
         console.file.flush()

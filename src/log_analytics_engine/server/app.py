@@ -18,6 +18,7 @@ import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
 from log_analytics_engine.alerting.rulefile import rule_from_dict
@@ -88,11 +89,15 @@ def create_app(
         if on_shutdown is not None:
             await run_in_threadpool(on_shutdown)
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from assets shipped in fastapi-offline (FastAPI's own
+    # pages fetch them from a CDN: blank without internet).
+    app = FastAPIOffline(
         title="Log Analytics Engine",
         version="1",
         description="Ingest, search, aggregate and alert on logs.",
         lifespan=lifespan,
+        static_url="/docs-assets",
+        favicon_url="/docs-assets/favicon.png",
     )
     app.state.engine = engine
     app.state.settings = settings
