@@ -343,8 +343,8 @@ def serve(
     """Run the HTTP server (API under /api/v1, OpenAPI at /openapi.json, metrics at /metrics)."""
     import uvicorn
 
-    from log_analytics_engine.server.app import create_app
     from log_analytics_engine.demo import DEMO_RULE
+    from log_analytics_engine.server.app import create_app
     from log_analytics_engine.server.demo import load_demo
     from log_analytics_engine.server.settings import load_settings
 
