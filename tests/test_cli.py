@@ -125,12 +125,6 @@ def test_query_language_json_csv_and_pipes(tmp_path: Path) -> None:
     assert "cannot be combined with a query that has pipes" in mixed.output
 
 
-def test_rules_need_a_server(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["rules", "list", "--data", str(tmp_path / "d")])
-    assert result.exit_code == 2
-    assert "alert rules live in a running server" in result.output
-
-
 def test_keygen_prints_a_key_and_its_hash() -> None:
     result = runner.invoke(app, ["keygen", "--name", "ci", "--scopes", "ingest,query"])
     assert result.exit_code == 0, result.output

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from log_analytics_engine.alerting.evaluator import AlertEvaluator, AlertHook, Ticker
+from log_analytics_engine.alerting.keptrules import KeptRules
 from log_analytics_engine.alerting.notify import AlertmanagerNotifier, WebhookNotifier
 from log_analytics_engine.alerting.rulefile import load_rules
 from log_analytics_engine.alerting.rules import Alert, AlertRule
@@ -64,8 +65,13 @@ class LogAnalyticsEngine:
         self._runner = PipeRunner(self._planner)
         self._alerting = AlertEvaluator(self._store, clock)
         self._alerting.load_stored()
+        self._kept_rules = KeptRules(self._store)
+        for rule in self._kept_rules.stored():
+            self._alerting.add_rule(rule)
         self._alert_interval = alert_interval
         self._ticker: Ticker | None = None
+        if self._alerting.rules():
+            self._start_ticker()
         self._pipeline.add_listener(self._alerting.on_write)
         self._pipeline.add_listener(self._count_write)
         self._collector = EngineCollector(
@@ -290,7 +296,8 @@ class LogAnalyticsEngine:
 
     def add_alert_rule(self, rule: AlertRule) -> None:
         """Evaluate `rule` on every ingested batch from now on, its window seeded from the stored logs
-        (a rule of the same name is replaced)."""
+        (a rule of the same name is replaced); a durable engine keeps it across restarts."""
+        self._kept_rules.added(rule)
         self._alerting.add_rule(rule)
         self._start_ticker()
 
@@ -300,24 +307,32 @@ class LogAnalyticsEngine:
             self._ticker.start()
 
     def remove_alert_rule(self, name: str) -> None:
-        """Stop evaluating the rule with this name."""
+        """Stop evaluating the rule with this name (and forget it across restarts)."""
         self._alerting.remove_rule(name)
+        self._kept_rules.removed(name)
 
     def enable_alert_rule(self, name: str) -> None:
         """Evaluate the named rule again (ConfigError when there is none)."""
-        self._alerting.set_enabled(name, True)
+        self._set_enabled(name, True)
 
     def disable_alert_rule(self, name: str) -> None:
         """Pause the named rule (enabled again, its window is read afresh from the stored logs)."""
-        self._alerting.set_enabled(name, False)
+        self._set_enabled(name, False)
+
+    def _set_enabled(self, name: str, enabled: bool) -> None:
+        self._alerting.set_enabled(name, enabled)
+        self._kept_rules.changed(next(r for r in self._alerting.rules() if r.name == name))
 
     def get_alert_rules(self) -> list[AlertRule]:
         """The rules being evaluated (enabled or not)."""
         return self._alerting.rules()
 
     def load_alert_rules(self, path: str | Path) -> list[AlertRule]:
-        """Add (or replace, by name) every rule of a YAML rules file; the file is checked whole first."""
+        """Add (or replace, by name) every rule of a YAML rules file; the file is checked whole first.
+        These rules are not kept across restarts (read the file again); they replace kept rules of
+        the same names."""
         rules = load_rules(path)
+        self._kept_rules.loaded_from_file(rules)
         for rule in rules:
             self._alerting.add_rule(rule)
         self._start_ticker()
@@ -412,6 +427,7 @@ class LogAnalyticsEngine:
                 "queries": counters["query_count"],
                 "write_listener_failures": self._pipeline.listener_failures,
                 **{f"alert_{k}": v for k, v in self._alerting.status().items()},
+                "alert_unreadable_rules": self._kept_rules.unreadable,
             }
         )
         return stats

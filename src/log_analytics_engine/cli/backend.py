@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 import httpx
 
+from log_analytics_engine.alerting.rulefile import rule_from_dict
 from log_analytics_engine.engine import LogAnalyticsEngine
-from log_analytics_engine.errors import LogAnalyticsError
+from log_analytics_engine.errors import ConfigError, LogAnalyticsError
 from log_analytics_engine.ingest.files import detect_type, read_chunks
 
 Progress = Callable[[int, int], None]  # (bytes read, logs stored) so far
@@ -83,16 +84,17 @@ class Embedded:
         return self.engine.export_metrics_prometheus()
 
     def rules(self) -> list[dict[str, Any]]:
-        raise LogAnalyticsError(
-            "alert rules live in a running server (or a rules file it loads), not in a data directory: "
-            "use --url to manage a server's rules"
-        )
+        return [rule.to_dict() for rule in self.engine.get_alert_rules()]
 
     def put_rule(self, rule: dict[str, Any]) -> dict[str, Any]:
-        return self.rules()  # type: ignore[return-value]  # always raises
+        made = rule_from_dict(rule, "rule")
+        self.engine.add_alert_rule(made)  # kept in the data directory
+        return made.to_dict()
 
     def delete_rule(self, name: str) -> None:
-        self.rules()
+        if not any(rule.name == name for rule in self.engine.get_alert_rules()):
+            raise ConfigError(f"no alert rule named {name!r}")
+        self.engine.remove_alert_rule(name)
 
     def alerts(self, rule: str | None, limit: int) -> list[dict[str, Any]]:
         return [a.to_dict() for a in self.engine.get_alerts(rule=rule, limit=limit)]

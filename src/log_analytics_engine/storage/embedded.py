@@ -27,7 +27,7 @@ from log_analytics_engine.errors import QueryError, StorageError
 from log_analytics_engine.model import STORED_SCHEMA, LogEntry
 from log_analytics_engine.storage.indexer import Indexer
 from log_analytics_engine.storage.recent import RecentRows
-from log_analytics_engine.storage.schema import ALERTS_DDL, LOGS_DDL
+from log_analytics_engine.storage.schema import ALERTS_DDL, LOGS_DDL, RULES_DDL
 from log_analytics_engine.storage.textindex import TextIndex
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, storable
 
@@ -124,6 +124,7 @@ class EmbeddedStore:
         self._db.execute("SET TimeZone='UTC'")
         self._db.execute(LOGS_DDL)
         self._db.execute(ALERTS_DDL)
+        self._db.execute(RULES_DDL)
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
@@ -330,6 +331,24 @@ class EmbeddedStore:
                 "UPDATE alerts SET body = ? WHERE rule_name = ? AND triggered_at = ?",
                 [orjson.dumps(body).decode(), rule_name, triggered_at],
             ).fetchall()
+
+    # -- alert rules table ----------------------------------------------------------------------
+
+    def write_rule(self, name: str, body: dict[str, Any]) -> None:
+        """Store (or replace) the rule `name`, its settings in the rules-file schema."""
+        text = orjson.dumps(body).decode()
+        with self._write_lock:
+            self.cursor().execute("INSERT OR REPLACE INTO alert_rules VALUES (?, ?)", [name, text]).fetchall()
+
+    def delete_rule(self, name: str) -> None:
+        """Forget the stored rule `name` (no error when there is none)."""
+        with self._write_lock:
+            self.cursor().execute("DELETE FROM alert_rules WHERE name = ?", [name]).fetchall()
+
+    def stored_rules(self) -> list[dict[str, Any]]:
+        """Every stored rule's settings, by name."""
+        rows = self.rows("SELECT body FROM alert_rules ORDER BY name")
+        return [orjson.loads(body) for (body,) in rows]
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -28,6 +28,14 @@ CREATE TABLE IF NOT EXISTS alerts (
     body JSON NOT NULL
 )
 """
+# Alert rules added through the library, the HTTP API or the CLI (a rules file's rules are not kept here:
+# the file is read again at every start); `body` is the rule in the rules-file schema.
+RULES_DDL = """
+CREATE TABLE IF NOT EXISTS alert_rules (
+    name VARCHAR PRIMARY KEY,
+    body JSON NOT NULL
+)
+"""
 
 
 def sql_level(expr: str) -> str:
