@@ -222,11 +222,28 @@ def test_rule_keyword(clock: Clock) -> None:
         assert sorted(s["message"] for s in alert.sample_logs) == ["timeout!", "upstream Timeout"]
 
 
-def test_rule_keywords_all(clock: Clock) -> None:
-    """A rule's keywords must all be present."""
+def test_rule_keywords_any(clock: Clock) -> None:
+    """A rule's keywords match a log holding any of them, as the original's rules did."""
     with LogAnalyticsEngine(clock=clock) as eng:
         eng.add_alert_rule(
-            error_rule(name="db timeouts", conditions={"keywords": ["db", "timeout"]}, threshold=2)
+            error_rule(name="db or timeouts", conditions={"keywords": ["db", "timeout"]}, threshold=3)
+        )
+        eng.ingest_logs(
+            [entry_at(clock.now, "INFO", "db slow"), entry_at(clock.now, "INFO", "nothing to see")]
+        )
+        eng.ingest_logs([entry_at(clock.now, "INFO", "timeout on api")])
+        assert eng.get_alerts() == []
+        eng.ingest_logs([entry_at(clock.now, "INFO", "db timeout")])
+        [alert] = eng.get_alerts()
+        assert alert.count == 3
+        assert [s["message"] for s in alert.sample_logs] == ["db slow", "timeout on api", "db timeout"]
+
+
+def test_rule_keywords_all(clock: Clock) -> None:
+    """A rule's keywords_all must all be present."""
+    with LogAnalyticsEngine(clock=clock) as eng:
+        eng.add_alert_rule(
+            error_rule(name="db timeouts", conditions={"keywords_all": ["db", "timeout"]}, threshold=2)
         )
         eng.ingest_logs(
             [entry_at(clock.now, "INFO", "db slow"), entry_at(clock.now, "INFO", "timeout on api")]
