@@ -3,14 +3,14 @@ alerting and metrics together and holds no logic of its own beyond argument shap
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import orjson
-
+from log_analytics_engine.alerting.alertfile import read_alerts, write_alerts
 from log_analytics_engine.alerting.evaluator import AlertEvaluator, AlertHook, Ticker
 from log_analytics_engine.alerting.notify import AlertmanagerNotifier, WebhookNotifier
 from log_analytics_engine.alerting.rulefile import load_rules
@@ -367,34 +367,21 @@ class LogAnalyticsEngine:
         self._alerting.drain()
 
     def get_alerts(
-        self, since: float | None = None, rule: str | None = None, limit: int | None = None
+        self, since: float | dt.datetime | None = None, rule: str | None = None, limit: int | None = None
     ) -> list[Alert]:
-        """Fired alerts, newest first (kept across restarts of a durable engine)."""
+        """Fired alerts, newest first (kept across restarts of a durable engine); `since` is epoch
+        seconds or a datetime."""
         return self._alerting.alerts(since, rule, limit)
 
     def persist_alerts_to_file(self, file_path: str | Path) -> int:
-        """Write every kept alert to a JSONL file (one alert per line); returns how many."""
-        alerts = list(reversed(self._alerting.alerts()))
-        with Path(file_path).open("wb") as out:
-            for alert in alerts:
-                out.write(orjson.dumps(alert.to_dict()) + b"\n")
-        return len(alerts)
+        """Write every kept alert to a JSONL file (one alert per line, oldest first); returns how many."""
+        return write_alerts(Path(file_path), reversed(self._alerting.alerts()))
 
     def load_alerts_from_file(self, file_path: str | Path) -> int:
-        """Append the alerts of a `persist_alerts_to_file` file, skipping known ones; returns how many new."""
-        path = Path(file_path)
-        if not path.exists():
-            raise IngestError(f"no such alerts file: {path}")
-        added = 0
-        for number, line in enumerate(path.read_bytes().splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                alert = Alert.from_dict(orjson.loads(line))
-            except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
-                raise IngestError(f"{path}:{number}: not an alert record: {exc}") from exc
-            added += self._alerting.record(alert, persist=True)
-        return added
+        """Append the alerts of a `persist_alerts_to_file` file (ours, or one the original engine
+        wrote), skipping known ones; returns how many were new."""
+        alerts = read_alerts(Path(file_path))
+        return sum(self._alerting.record(alert, persist=True) for alert in alerts)
 
     # -- stats and metrics ----------------------------------------------------------------------
 

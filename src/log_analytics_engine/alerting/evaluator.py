@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import datetime as dt
 import logging
 import threading
 import time
@@ -33,6 +34,7 @@ import orjson
 
 from log_analytics_engine.alerting.matcher import BatchMatcher
 from log_analytics_engine.alerting.notify import Dispatcher
+from log_analytics_engine.alerting.records import alert_time
 from log_analytics_engine.alerting.rules import FIRING, RESOLVED, Alert, AlertRule
 from log_analytics_engine.alerting.window import NS, EventWindow
 from log_analytics_engine.alerting.worker import SerialWorker
@@ -110,7 +112,7 @@ class AlertEvaluator:
                 state.active = [a for a in self._alerts if a.rule_name == rule.name and a.status == FIRING]
             mine = [a.triggered_at for a in self._alerts if a.rule_name == rule.name]
             if rule.last_triggered is None and mine:
-                rule.last_triggered = max(mine)  # the cooldown outlives a restart
+                rule.last_triggered = max(mine).timestamp()  # the cooldown outlives a restart
             self._states[rule.name] = state
         if rule.enabled:
             self._seed(state)
@@ -255,7 +257,7 @@ class AlertEvaluator:
             rule_name=rule.name,
             message=f"Alert '{rule.name}' triggered: {count} matches in {rule.time_window}s.",
             severity=rule.severity,
-            triggered_at=now,
+            triggered_at=alert_time(now),
             count=count,
             metadata={
                 "description": rule.description,
@@ -282,7 +284,7 @@ class AlertEvaluator:
         """Mark the rule's firing alerts resolved; storing them and the notice follow on the recorder."""
         with self._lock:
             active, state.active = state.active, []
-            resolved = [dataclasses.replace(a, status=RESOLVED, resolved_at=now) for a in active]
+            resolved = [dataclasses.replace(a, status=RESOLVED, resolved_at=alert_time(now)) for a in active]
             for alert in resolved:
                 index = self._index(alert)
                 if index is not None:
@@ -296,7 +298,7 @@ class AlertEvaluator:
         resolved alerts and send one resolved notice."""
         if isinstance(job, _Resolved):
             for alert in job.alerts:
-                self._store.update_alert(alert.rule_name, alert.triggered_at, alert.to_dict())
+                self._store.update_alert(alert.rule_name, alert.triggered_at.timestamp(), alert.to_dict())
             self.dispatcher.submit(job.alerts[-1])
             return
         if job.seqs is not None:
@@ -309,8 +311,8 @@ class AlertEvaluator:
                 [*flt.params, job.low, job.high, job.last_seq, MAX_SAMPLES],
             )
         # in place: a resolved copy made meanwhile shares this list
-        job.alert.sample_logs[:] = [s.to_dict() for s in samples]
-        self._store.write_alert(job.alert.rule_name, job.alert.triggered_at, job.alert.to_dict())
+        job.alert.sample_logs[:] = samples
+        self._store.write_alert(job.alert.rule_name, job.alert.triggered_at.timestamp(), job.alert.to_dict())
         self.dispatcher.submit(job.alert)
 
     def drain(self) -> None:
@@ -337,7 +339,7 @@ class AlertEvaluator:
             bisect.insort(self._alerts, alert, key=lambda a: a.triggered_at)
             del self._alerts[: max(0, len(self._alerts) - self._max_alerts)]
         if persist:
-            self._store.write_alert(alert.rule_name, alert.triggered_at, alert.to_dict())
+            self._store.write_alert(alert.rule_name, alert.triggered_at.timestamp(), alert.to_dict())
         return True
 
     def load_stored(self) -> None:
@@ -351,15 +353,17 @@ class AlertEvaluator:
             self._alerts = [Alert.from_dict(orjson.loads(r[0])) for r in rows]
 
     def alerts(
-        self, since: float | None = None, rule: str | None = None, limit: int | None = None
+        self, since: float | dt.datetime | None = None, rule: str | None = None, limit: int | None = None
     ) -> list[Alert]:
-        """Fired alerts, newest first, optionally since a time, for one rule, and bounded."""
+        """Fired alerts, newest first, optionally since a time (epoch seconds or a datetime), for one
+        rule, and bounded."""
         self.drain()
+        low = None if since is None else alert_time(since)
         with self._lock:
             chosen = [
                 a
                 for a in reversed(self._alerts)
-                if (since is None or a.triggered_at >= since) and (rule is None or a.rule_name == rule)
+                if (low is None or a.triggered_at >= low) and (rule is None or a.rule_name == rule)
             ]
         return chosen if limit is None else chosen[:limit]
 

@@ -70,8 +70,8 @@ def post_json(url: str, payload: object, how: WebhookNotifier | AlertmanagerNoti
         time.sleep(how.backoff * 2**attempt)
 
 
-def _rfc3339(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
+def _rfc3339(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass
