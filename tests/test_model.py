@@ -278,7 +278,8 @@ def test_parsed_time_is_the_event_time_as_an_aware_datetime(engine: LogAnalytics
     the store; an offset is converted, a naive time is UTC, and microseconds are kept."""
     log = LogEntry("2025-07-21T14:00:00.123456+02:00", "INFO", "m")
     assert log.parsed_time == dt.datetime(2025, 7, 21, 12, 0, 0, 123456, tzinfo=dt.UTC)
-    assert log.parsed_time is not None and log.parsed_time.tzinfo is dt.UTC
+    assert log.parsed_time is not None
+    assert log.parsed_time.tzinfo is dt.UTC
     assert LogEntry("2025-07-21 12:00:00", "INFO", "m").parsed_time == dt.datetime(
         2025, 7, 21, 12, tzinfo=dt.UTC
     )

@@ -325,7 +325,9 @@ class LogAnalyticsEngine:
 
     def add_alert_notification_hook(self, hook_fn: AlertHook, *, resolved: bool = False) -> None:
         """Call `hook_fn(alert)` for every alert fired (and, with `resolved=True`, for every resolved
-        notice: `alert.status == "resolved"`); a hook that raises is logged and counted."""
+        notice: `alert.status == "resolved"`), with its sample logs, before the ingest call that
+        fired it returns, on that call's thread and outside every engine lock (a slow hook slows
+        only that call); a hook that raises is logged and counted, and the ingest still succeeds."""
         self._alerting.add_hook(hook_fn, resolved)
 
     def add_alert_webhook(
@@ -342,7 +344,7 @@ class LogAnalyticsEngine:
         notifier = WebhookNotifier(
             url, timeout=timeout, retries=retries, backoff=backoff, headers=headers or {}
         )
-        self._alerting.add_hook(notifier)
+        self._alerting.add_notifier(notifier)
 
     def add_alertmanager(
         self,
@@ -358,7 +360,7 @@ class LogAnalyticsEngine:
         notifier = AlertmanagerNotifier(
             url, timeout=timeout, retries=retries, backoff=backoff, headers=headers or {}
         )
-        self._alerting.add_hook(notifier)
+        self._alerting.add_notifier(notifier)
 
     def evaluate_alerts(self) -> None:
         """Run one evaluation tick now (the engine also runs one every `alert_interval` seconds): rules
