@@ -329,6 +329,8 @@ def test_get_alerts_filters(clock: Clock) -> None:
         assert len(eng.get_alerts(limit=2)) == 2
         assert eng.get_alerts(limit=1)[0].triggered_at.timestamp() == T0_S + 30
         assert len(eng.get_alerts(since=dt.datetime.fromtimestamp(T0_S + 20, dt.UTC))) == 4
+        assert eng.get_alerts(since=1e30) == []  # a bound past any datetime selects nothing
+        assert len(eng.get_alerts(since=-1e30)) == 6
         assert eng.get_stats()["alert_alerts"] == 6
 
 

@@ -171,10 +171,11 @@ def _within(seconds: float, work: Callable[[], object]) -> bool:
     return not worker.is_alive()
 
 
-def test_slow_hook_slows_only_its_caller(clock: Clock) -> None:
-    """While a hook blocks the ingest call that fired it, other threads ingest (Python batches and
-    NDJSON bodies), query, count and list alerts unhindered; the blocked call returns once the hook
-    is done."""
+@pytest.mark.parametrize("firing_path", ["ingest_logs", "ingest_ndjson"])
+def test_slow_hook_slows_only_its_caller(clock: Clock, firing_path: str) -> None:
+    """While a hook blocks the ingest call that fired it (a Python batch, or an NDJSON body written by
+    a group commit), other threads ingest (Python batches and NDJSON bodies), query, count and list
+    alerts unhindered; the blocked call returns once the hook is done."""
     release, entered = threading.Event(), threading.Event()
     order: list[str] = []
 
@@ -188,7 +189,11 @@ def test_slow_hook_slows_only_its_caller(clock: Clock) -> None:
     engine.add_alert_notification_hook(slow)
 
     def firing_ingest() -> None:
-        engine.ingest_logs([entry_at(clock.now, "ERROR", "a")])
+        if firing_path == "ingest_logs":
+            engine.ingest_logs([entry_at(clock.now, "ERROR", "a")])
+        else:
+            when = format_timestamp(round(clock.now * 1e9))
+            engine.ingest_ndjson(_ndjson({"timestamp": when, "level": "ERROR", "message": "a"}))
         order.append("ingest returned")
 
     caller = threading.Thread(target=firing_ingest, daemon=True)

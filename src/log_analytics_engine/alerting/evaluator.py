@@ -412,12 +412,14 @@ class AlertEvaluator:
         """Fired alerts, newest first, optionally since a time (epoch seconds or a datetime), for one
         rule, and bounded."""
         self.drain()
-        low = None if since is None else alert_time(since)
+        # as epoch seconds: any number compares (a bound past year 9999 selects nothing)
+        low = alert_time(since).timestamp() if isinstance(since, dt.datetime) else since
         with self._lock:
             chosen = [
                 a
                 for a in reversed(self._alerts)
-                if (low is None or a.triggered_at >= low) and (rule is None or a.rule_name == rule)
+                if (low is None or a.triggered_at.timestamp() >= low)
+                and (rule is None or a.rule_name == rule)
             ]
         return chosen if limit is None else chosen[:limit]
 
