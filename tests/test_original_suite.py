@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import json
 import time
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,13 @@ from conftest import T0_S, Clock
 from log_analytics_engine import Alert, AlertRule, AlertSeverity, LogAnalyticsEngine, LogEntry
 
 # a moment after the logs' 12:00:00Z, inside the rules' default 300 s window
-JUST_AFTER = Clock(T0_S + 2)
+JUST_AFTER_S = T0_S + 2
 
 
 @pytest.fixture
-def engine() -> Any:
+def engine() -> Iterator[LogAnalyticsEngine]:
     """A fresh in-memory engine on a clock frozen at 2025-07-21T12:00:02Z (the original's setUp)."""
-    eng = LogAnalyticsEngine(clock=Clock(JUST_AFTER.now))
+    eng = LogAnalyticsEngine(clock=Clock(JUST_AFTER_S))
     yield eng
     eng.close()
 
@@ -73,7 +74,7 @@ def test_alert_rule(engine: LogAnalyticsEngine) -> None:
     assert any(a.rule_name == "TestAlert" for a in alerts)
     [alert] = alerts
     assert [s.message for s in alert.sample_logs] == ["Error log"]
-    assert alert.triggered_at == dt.datetime.fromtimestamp(JUST_AFTER.now, dt.UTC)
+    assert alert.triggered_at == dt.datetime.fromtimestamp(JUST_AFTER_S, dt.UTC)
 
 
 # -- integration_test.py --------------------------------------------------------------------------
