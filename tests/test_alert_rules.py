@@ -42,7 +42,7 @@ def test_query_rule_fires_only_on_its_own_matches(clock: Clock) -> None:
     assert alert.count == 2
     assert alert.metadata["query"] == "level:ERROR source:db"
     assert alert.metadata["labels"] == {"team": "db"}
-    assert [s["message"] for s in alert.sample_logs] == ["disk full", "disk full again"]
+    assert [s.message for s in alert.sample_logs] == ["disk full", "disk full again"]
 
 
 def test_query_and_conditions_combine(clock: Clock) -> None:
@@ -130,7 +130,7 @@ def test_disable_and_enable(clock: Clock) -> None:
     engine.ingest_logs([entry_at(clock.now, "ERROR", "d")])
     [alert] = engine.get_alerts()
     assert alert.count == 4
-    assert [s["message"] for s in alert.sample_logs] == ["a", "b", "c", "d"]
+    assert [s.message for s in alert.sample_logs] == ["a", "b", "c", "d"]
     with pytest.raises(ConfigError, match="no alert rule named 'nope'; rules: e"):
         engine.disable_alert_rule("nope")
 

@@ -100,11 +100,11 @@ class Model:
 def _observed(alert: Alert) -> dict[str, object]:
     return {
         "rule": alert.rule_name,
-        "at": alert.triggered_at,
+        "at": alert.triggered_at.timestamp(),
         "count": alert.count,
-        "samples": [s["message"] for s in alert.sample_logs],
+        "samples": [s.message for s in alert.sample_logs],
         "status": alert.status,
-        "resolved_at": alert.resolved_at,
+        "resolved_at": None if alert.resolved_at is None else alert.resolved_at.timestamp(),
     }
 
 
@@ -191,21 +191,22 @@ def test_cooldown_and_resolve_timeline(clock: Clock) -> None:
     start = clock.now
     engine.ingest_logs([entry_at(clock.now, "ERROR", "a"), entry_at(clock.now, "ERROR", "b")])
     [first] = engine.get_alerts()
-    assert (first.status, first.count, first.triggered_at) == ("firing", 2, start)
+    assert (first.status, first.count, first.triggered_at.timestamp()) == ("firing", 2, start)
     clock.advance(5)
     engine.ingest_logs([entry_at(clock.now, "ERROR", "c")])  # 3 in the window, but cooling down
     assert len(engine.get_alerts()) == 1
     clock.advance(5)  # a and b leave the window (at exactly now - 10 they are out): c alone
     engine.evaluate_alerts()
     [resolved] = engine.get_alerts()
-    assert (resolved.status, resolved.resolved_at) == ("resolved", start + 10)
+    assert resolved.resolved_at is not None
+    assert (resolved.status, resolved.resolved_at.timestamp()) == ("resolved", start + 10)
     clock.advance(25)  # 35 s after the firing: the cooldown is over
     engine.ingest_logs([entry_at(clock.now, "ERROR", "d"), entry_at(clock.now - 1, "ERROR", "e")])
     second, again = engine.get_alerts()
     assert (second.status, second.count, again.status) == ("firing", 2, "resolved")
-    assert [s["message"] for s in second.sample_logs] == ["e", "d"]  # oldest first
+    assert [s.message for s in second.sample_logs] == ["e", "d"]  # oldest first
     engine.flush()
-    assert [(n.status, n.triggered_at) for n in notices] == [
+    assert [(n.status, n.triggered_at.timestamp()) for n in notices] == [
         ("firing", start),
         ("resolved", start),
         ("firing", start + 35),
@@ -226,7 +227,7 @@ def test_unrelated_logs_never_fire_and_old_logs_never_count(clock: Clock) -> Non
     engine.ingest_logs([entry_at(clock.now - 1, "ERROR", "late")])
     [alert] = engine.get_alerts()
     assert alert.count == 2
-    assert [s["message"] for s in alert.sample_logs] == ["late", "future"]
+    assert [s.message for s in alert.sample_logs] == ["late", "future"]
     engine.close()
 
 
@@ -247,7 +248,8 @@ def test_alerts_and_firing_state_survive_restart(tmp_path: Path, clock: Clock) -
     clock.advance(31)
     engine.evaluate_alerts()
     [alert] = engine.get_alerts()
-    assert (alert.status, alert.resolved_at) == ("resolved", clock.now)
+    assert alert.resolved_at is not None
+    assert (alert.status, alert.resolved_at.timestamp()) == ("resolved", clock.now)
     engine.close()
     engine = LogAnalyticsEngine(tmp_path, clock=clock, alert_interval=None)
     [stored] = engine.get_alerts()

@@ -3,9 +3,9 @@ threshold, cooldown, rule filters, hooks, stored alerts and the alert file round
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,16 +19,6 @@ from log_analytics_engine import (
     LogAnalyticsEngine,
     LogEntry,
 )
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    """Poll until condition() holds (hooks may run on a worker thread); False if it never does."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 def error_rule(**kw: object) -> AlertRule:
@@ -75,12 +65,15 @@ def test_fires_at_threshold_within_window(clock: Clock) -> None:
         assert alert.rule_name == "High Error Rate"
         assert alert.message == "Alert 'High Error Rate' triggered: 3 matches in 120s."
         assert alert.severity is AlertSeverity.HIGH
-        assert alert.triggered_at == t[0]
+        assert alert.triggered_at == dt.datetime.fromtimestamp(t[0], dt.UTC)
+        assert alert.triggered_at.tzinfo is dt.UTC
         assert alert.count == 3
-        assert [s["message"] for s in alert.sample_logs] == ["first", "second", "third"]
-        assert all(isinstance(s, dict) for s in alert.sample_logs)
-        assert wait_for(lambda: len(got) == 1)
-        assert got[0].to_dict() == alert.to_dict()
+        assert [s.message for s in alert.sample_logs] == ["first", "second", "third"]
+        assert all(isinstance(s, LogEntry) for s in alert.sample_logs)
+        assert [s.parsed_time for s in alert.sample_logs] == [
+            dt.datetime.fromtimestamp(t[0] - ago, dt.UTC) for ago in (100, 50, 0)
+        ]
+        assert got == [alert]  # the hook was called, with this very alert, before ingest returned
         assert "High Error Rate" in str(alert)
     finally:
         eng.close()
@@ -91,7 +84,7 @@ def test_at_most_five_samples_oldest_first(alerting: LogAnalyticsEngine, clock: 
     alerting.ingest_logs(errors(clock, 9, 8, 7, 6, 5, 4, 3, 2))
     [alert] = alerting.get_alerts()
     assert alert.count == 8
-    assert [s["message"] for s in alert.sample_logs] == [f"db failure {i}" for i in range(5)]
+    assert [s.message for s in alert.sample_logs] == [f"db failure {i}" for i in range(5)]
 
 
 def test_fewer_than_threshold_never_fires(alerting: LogAnalyticsEngine, clock: Clock) -> None:
@@ -138,7 +131,7 @@ def test_cooldown_suppresses(alerting: LogAnalyticsEngine, clock: Clock) -> None
     alerting.ingest_logs(errors(clock, 0))
     alerts = alerting.get_alerts()
     assert len(alerts) == 2
-    assert alerts[0].triggered_at == clock.now  # newest first
+    assert alerts[0].triggered_at.timestamp() == clock.now  # newest first
     assert alerts[0].count == 7
 
 
@@ -219,14 +212,31 @@ def test_rule_keyword(clock: Clock) -> None:
         )
         [alert] = eng.get_alerts()
         assert alert.count == 2
-        assert sorted(s["message"] for s in alert.sample_logs) == ["timeout!", "upstream Timeout"]
+        assert sorted(s.message for s in alert.sample_logs) == ["timeout!", "upstream Timeout"]
+
+
+def test_rule_keywords_any(clock: Clock) -> None:
+    """A rule's keywords match a log holding any of them, as the original's rules did."""
+    with LogAnalyticsEngine(clock=clock) as eng:
+        eng.add_alert_rule(
+            error_rule(name="db or timeouts", conditions={"keywords": ["db", "timeout"]}, threshold=3)
+        )
+        eng.ingest_logs(
+            [entry_at(clock.now, "INFO", "db slow"), entry_at(clock.now, "INFO", "nothing to see")]
+        )
+        eng.ingest_logs([entry_at(clock.now, "INFO", "timeout on api")])
+        assert eng.get_alerts() == []
+        eng.ingest_logs([entry_at(clock.now, "INFO", "db timeout")])
+        [alert] = eng.get_alerts()
+        assert alert.count == 3
+        assert [s.message for s in alert.sample_logs] == ["db slow", "timeout on api", "db timeout"]
 
 
 def test_rule_keywords_all(clock: Clock) -> None:
-    """A rule's keywords must all be present."""
+    """A rule's keywords_all must all be present."""
     with LogAnalyticsEngine(clock=clock) as eng:
         eng.add_alert_rule(
-            error_rule(name="db timeouts", conditions={"keywords": ["db", "timeout"]}, threshold=2)
+            error_rule(name="db timeouts", conditions={"keywords_all": ["db", "timeout"]}, threshold=2)
         )
         eng.ingest_logs(
             [entry_at(clock.now, "INFO", "db slow"), entry_at(clock.now, "INFO", "timeout on api")]
@@ -269,8 +279,11 @@ def test_disabled_and_removed_rules_do_not_fire(clock: Clock) -> None:
         assert [a.rule_name for a in eng.get_alerts()] == ["gone"]
 
 
-def test_raising_hook_does_not_break_ingest(alerting: LogAnalyticsEngine, clock: Clock) -> None:
-    """A hook that raises does not break ingest; later hooks still run; the failure is counted."""
+def test_raising_hook_does_not_break_ingest(
+    alerting: LogAnalyticsEngine, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hook that raises does not break ingest; later hooks still run (before the ingest returns);
+    the failure is logged and counted."""
     got: list[Alert] = []
 
     def broken(alert: Alert) -> None:
@@ -281,8 +294,9 @@ def test_raising_hook_does_not_break_ingest(alerting: LogAnalyticsEngine, clock:
     assert alerting.ingest_logs(errors(clock, 2, 1, 0)) == 3
     assert alerting.count() == 3
     assert len(alerting.get_alerts()) == 1
-    assert wait_for(lambda: len(got) == 1)
-    assert wait_for(lambda: alerting.get_stats()["alert_hook_failures"] == 1)
+    assert len(got) == 1
+    assert alerting.get_stats()["alert_hook_failures"] == 1
+    assert "notifier down" in caplog.text
     alerting.ingest_logs(errors(clock, 0))
     assert alerting.count() == 4
 
@@ -313,7 +327,10 @@ def test_get_alerts_filters(clock: Clock) -> None:
         assert [a.rule_name for a in eng.get_alerts(rule="a")] == ["a"] * 3
         assert len(eng.get_alerts(since=T0_S + 20)) == 4
         assert len(eng.get_alerts(limit=2)) == 2
-        assert eng.get_alerts(limit=1)[0].triggered_at == T0_S + 30
+        assert eng.get_alerts(limit=1)[0].triggered_at.timestamp() == T0_S + 30
+        assert len(eng.get_alerts(since=dt.datetime.fromtimestamp(T0_S + 20, dt.UTC))) == 4
+        assert eng.get_alerts(since=1e30) == []  # a bound past any datetime selects nothing
+        assert len(eng.get_alerts(since=-1e30)) == 6
         assert eng.get_stats()["alert_alerts"] == 6
 
 
@@ -341,7 +358,7 @@ def _fire_two(eng: LogAnalyticsEngine, clock: Clock) -> None:
 
 
 def test_persist_load_round_trip(tmp_path: Path, clock: Clock) -> None:
-    """Defect 9: persist then load gives back equal alerts (severity enum, sample logs as dicts)."""
+    """Defect 9: persist then load gives back equal alerts (severity enum, times and sample logs)."""
     path = tmp_path / "alerts.jsonl"
     with LogAnalyticsEngine(clock=clock) as eng:
         _fire_two(eng, clock)
@@ -355,7 +372,7 @@ def test_persist_load_round_trip(tmp_path: Path, clock: Clock) -> None:
         loaded = fresh.get_alerts()
         assert [a.to_dict() for a in loaded] == original
         assert {a.severity for a in loaded} == {AlertSeverity.HIGH, AlertSeverity.LOW}
-        assert loaded[0].sample_logs[0]["metadata"] in ({"n": 0}, {"n": 1}, {"n": 2})
+        assert loaded[0].sample_logs[0].metadata in ({"n": 0}, {"n": 1}, {"n": 2})
         assert fresh.load_alerts_from_file(path) == 0  # de-duplicated
         assert len(fresh.get_alerts()) == 2
 
@@ -376,54 +393,59 @@ def test_load_appends(tmp_path: Path, clock: Clock) -> None:
         assert names[0] == "Other"  # newest first, loaded ones by their own time
 
 
-def test_load_original_format(tmp_path: Path, engine: LogAnalyticsEngine) -> None:
-    """A file in the original's lossy format (severity 'AlertSeverity.HIGH', string samples) still loads."""
-    path = tmp_path / "old.jsonl"
-    old = {
-        "rule_name": "r",
-        "message": "Alert 'r' triggered: 3 matches in 60s.",
-        "severity": "AlertSeverity.HIGH",
-        "triggered_at": 1753099200.0,
-        "count": 3,
-        "sample_logs": ["LogEntry(...)"],
-        "metadata": {},
-    }
-    path.write_text(json.dumps(old) + "\n")
-    assert engine.load_alerts_from_file(path) == 1
-    [alert] = engine.get_alerts()
-    assert alert.severity is AlertSeverity.HIGH
-    assert alert.count == 3
-
-
 def test_alert_dict_round_trip() -> None:
-    """`Alert.from_dict(alert.to_dict())` is an equal alert, every field included."""
-    alert = Alert("r", "m", AlertSeverity.MEDIUM, 12.5, 4, [{"message": "x"}], {"k": 1})
-    back = Alert.from_dict(json.loads(json.dumps(alert.to_dict())))
-    assert back.to_dict() == alert.to_dict()
+    """`Alert.from_dict(alert.to_dict())` is an equal alert, every field included; times are text."""
+    sample = LogEntry("2025-07-21T12:00:00.5Z", "ERROR", "x", "db", tags=["a"], metadata={"k": [1]})
+    alert = Alert("r", "m", AlertSeverity.MEDIUM, 12.5, 4, [sample], {"k": 1})
+    assert alert.triggered_at == dt.datetime(1970, 1, 1, 0, 0, 12, 500_000, tzinfo=dt.UTC)
+    data = alert.to_dict()
+    assert data["triggered_at"] == "1970-01-01T00:00:12.500Z"
+    assert data["sample_logs"] == [sample.to_dict()]
+    back = Alert.from_dict(json.loads(json.dumps(data)))
+    assert back.to_dict() == data
     assert back.severity is AlertSeverity.MEDIUM
+    assert back.sample_logs[0].parsed_time == sample.parsed_time
     full = Alert(
         "r",
         "m",
         AlertSeverity.CRITICAL,
-        12.5,
+        dt.datetime(2025, 7, 21, 12, 0, 0, 123_456, tzinfo=dt.UTC),
         4,
-        [{"message": "x", "tags": ["a"]}],
+        [LogEntry("not a time", "INFO", "unparsed time", metadata={"n": 1})],
         {"k": [1, {"deep": None}]},
         status="resolved",
         labels={"team": "db"},
         annotations={"runbook": "https://x"},
         query="level:ERROR",
         window=30.0,
-        resolved_at=99.25,
+        resolved_at=dt.datetime(2025, 7, 21, 13, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))),
     )
     back = Alert.from_dict(json.loads(json.dumps(full.to_dict())))
     assert back.to_dict() == full.to_dict()
-    assert (back.status, back.labels, back.window, back.resolved_at) == (
+    assert (back.status, back.labels, back.window, back.triggered_at, back.resolved_at) == (
         "resolved",
         {"team": "db"},
         30.0,
-        99.25,
+        full.triggered_at,
+        dt.datetime(2025, 7, 21, 11, 0, tzinfo=dt.UTC),
     )
+
+
+def test_stored_alert_of_an_earlier_version_still_loads() -> None:
+    """A stored alert body of the float-time, dict-sample form (the previous format) reads back."""
+    old = {
+        "rule_name": "r",
+        "message": "m",
+        "severity": "high",
+        "triggered_at": 1753099200.25,
+        "count": 1,
+        "sample_logs": [LogEntry("2025-07-21T12:00:00Z", "ERROR", "x").to_dict()],
+        "resolved_at": 1753099260.0,
+    }
+    alert = Alert.from_dict(old)
+    assert alert.triggered_at == dt.datetime(2025, 7, 21, 12, 0, 0, 250_000, tzinfo=dt.UTC)
+    assert alert.resolved_at == dt.datetime(2025, 7, 21, 12, 1, tzinfo=dt.UTC)
+    assert [s.message for s in alert.sample_logs] == ["x"]
 
 
 def test_resolved_alerts_persist_and_load_losslessly(tmp_path: Path, clock: Clock) -> None:

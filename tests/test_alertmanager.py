@@ -110,7 +110,7 @@ def test_firing_silenced_and_resolved_in_alertmanager(alertmanager: Alertmanager
         "runbook": "https://runbooks.example/disk",
     }
     assert alert["status"]["state"] == "active"
-    assert alert["startsAt"].startswith(_rfc3339(engine.get_alerts()[0].triggered_at)[:19])
+    assert alert["startsAt"].startswith(_rfc3339(engine.get_alerts()[0].triggered_at.timestamp())[:19])
 
     # a silence on the team label suppresses it; the engine's re-send keeps it alive meanwhile
     alertmanager.post(

@@ -271,3 +271,31 @@ def test_matches_filter() -> None:
     assert not log.matches_filter({"end_time": "2025-07-21T11:59:59Z"})
     assert not log.matches_filter({"source": "db"})
     assert log.matches_filter({})
+
+
+def test_parsed_time_is_the_event_time_as_an_aware_datetime(engine: LogAnalyticsEngine) -> None:
+    """`parsed_time` (the original's field) is the event time as a UTC datetime, before and after
+    the store; an offset is converted, a naive time is UTC, and microseconds are kept."""
+    log = LogEntry("2025-07-21T14:00:00.123456+02:00", "INFO", "m")
+    assert log.parsed_time == dt.datetime(2025, 7, 21, 12, 0, 0, 123456, tzinfo=dt.UTC)
+    assert log.parsed_time is not None
+    assert log.parsed_time.tzinfo is dt.UTC
+    assert LogEntry("2025-07-21 12:00:00", "INFO", "m").parsed_time == dt.datetime(
+        2025, 7, 21, 12, tzinfo=dt.UTC
+    )
+    engine.ingest_log(log)
+    [stored] = engine.query_logs({})
+    assert stored.parsed_time == log.parsed_time
+
+
+def test_parsed_time_argument_and_setter_set_the_event_time() -> None:
+    """`LogEntry(..., parsed_time=...)` and assigning `parsed_time` set the event time (naive = UTC);
+    an unparseable timestamp has no parsed_time until it is given one, and keeps its raw text."""
+    when = dt.datetime(2025, 7, 21, 12, 30, tzinfo=dt.UTC)
+    log = LogEntry("not a time", "INFO", "m", parsed_time=when)
+    assert (log.parsed_time, log.timestamp) == (when, "2025-07-21T12:30:00Z")
+    assert log.metadata == {"timestamp_raw": "not a time"}
+    unparsed = LogEntry("not a time", "INFO", "m")
+    assert unparsed.parsed_time is None
+    unparsed.parsed_time = dt.datetime(2025, 7, 21, 13, 0)
+    assert unparsed.timestamp == "2025-07-21T13:00:00Z"

@@ -1,11 +1,13 @@
-"""Alert delivery: a worker thread with a bounded queue, Python hooks and a retrying JSON webhook."""
+"""Alert delivery: Python hooks inline before the firing call returns (outside every lock), and a
+worker thread with a bounded queue for the retrying JSON webhook."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,12 +15,13 @@ import pytest
 from conftest import Clock, entry_at
 from log_analytics_engine import Alert, AlertRule, LogAnalyticsEngine
 from log_analytics_engine.alerting.notify import DeliveryError, Dispatcher, WebhookNotifier
+from log_analytics_engine.timeparse import format_timestamp
 
 
 class Receiver:
     """A webhook receiver on a loopback port that fails the first `failures` requests with 503."""
 
-    def __init__(self, failures: int = 0, status: int = 503) -> None:
+    def __init__(self, failures: int = 0, status: int = 503, gate: threading.Event | None = None) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.attempts = 0
         self.failures = failures
@@ -28,6 +31,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if gate is not None:  # answer only once the test opens the gate
+                    gate.wait(30)
                 receiver.attempts += 1
                 if receiver.attempts <= receiver.failures:
                     self.send_response(receiver.status)
@@ -105,25 +110,171 @@ def test_client_errors_are_not_retried() -> None:
         bad.close()
 
 
-def test_slow_hook_does_not_hold_up_ingest(clock: Clock) -> None:
-    """Ingest returns while a hook is still blocked; the hook completes later on its own thread."""
-    release = threading.Event()
-    done = threading.Event()
+def _ndjson(*lines: dict[str, Any]) -> bytes:
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+INGEST_PATHS = ["ingest_log", "ingest_logs", "jsonl file", "text file", "ingest_json_lines", "ingest_ndjson"]
+
+
+def _ingest_two_errors(engine: LogAnalyticsEngine, path: str, clock: Clock, tmp: Path) -> None:
+    """Ingest two ERROR logs ("a" then "b", at the clock's now) by one of the ingest paths."""
+    when = format_timestamp(round(clock.now * 1e9))
+    records = [{"timestamp": when, "level": "ERROR", "message": m} for m in ("a", "b")]
+    if path == "ingest_log":
+        engine.ingest_log(entry_at(clock.now, "INFO", "first, no match"))
+        for m in ("a", "b"):
+            engine.ingest_log(entry_at(clock.now, "ERROR", m))
+    elif path == "ingest_logs":
+        engine.ingest_logs([entry_at(clock.now, "ERROR", m) for m in ("a", "b")])
+    elif path == "jsonl file":
+        (tmp / "logs.jsonl").write_bytes(_ndjson(*records))
+        engine.ingest_logs_from_file(tmp / "logs.jsonl")
+    elif path == "text file":
+        (tmp / "app.log").write_text(f"{when} ERROR a\n{when} ERROR b\n")
+        engine.ingest_logs_from_file(tmp / "app.log", file_type="text")
+    elif path == "ingest_json_lines":
+        engine.ingest_json_lines([json.dumps(r) for r in records])
+    else:
+        engine.ingest_ndjson(_ndjson(*records))
+
+
+@pytest.mark.parametrize("path", INGEST_PATHS)
+def test_hooks_have_run_when_the_ingest_call_returns(path: str, clock: Clock, tmp_path: Path) -> None:
+    """By the time the ingest call that fired an alert returns (any ingest path), every hook has been
+    called with the complete alert: its sample logs fetched and the alert listed in get_alerts()."""
+    engine = LogAnalyticsEngine(tmp_path / "data", clock=clock)
+    engine.add_alert_rule(AlertRule("errors", conditions={"level": "ERROR"}, threshold=2, cooldown=0))
+    got: list[tuple[Alert, list[str], list[str]]] = []
+
+    def hook(alert: Alert) -> None:  # what the hook sees at the moment it is called
+        listed = [a.rule_name for a in engine.get_alerts()]
+        got.append((alert, [s.message for s in alert.sample_logs], listed))
+
+    engine.add_alert_notification_hook(hook)
+    try:
+        _ingest_two_errors(engine, path, clock, tmp_path)
+        [(alert, samples, listed)] = got
+        assert [m.split()[-1] for m in samples] == ["a", "b"]  # a text line is its whole message
+        assert listed == ["errors"]
+        assert alert.to_dict() == engine.get_alerts()[0].to_dict()
+        assert engine.get_stats()["alert_notifications_delivered"] == 1
+    finally:
+        engine.close()
+
+
+def _within(seconds: float, work: Callable[[], object]) -> bool:
+    """Run `work` on a thread; True when it finished within `seconds` (it is left running if not)."""
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return not worker.is_alive()
+
+
+@pytest.mark.parametrize("firing_path", ["ingest_logs", "ingest_ndjson"])
+def test_slow_hook_slows_only_its_caller(clock: Clock, firing_path: str) -> None:
+    """While a hook blocks the ingest call that fired it (a Python batch, or an NDJSON body written by
+    a group commit), other threads ingest (Python batches and NDJSON bodies), query, count and list
+    alerts unhindered; the blocked call returns once the hook is done."""
+    release, entered = threading.Event(), threading.Event()
+    order: list[str] = []
 
     def slow(alert: Alert) -> None:
+        entered.set()
         release.wait(30)
-        done.set()
+        order.append("hook done")
 
     engine = LogAnalyticsEngine(clock=clock)
     engine.add_alert_rule(_rule())
     engine.add_alert_notification_hook(slow)
+
+    def firing_ingest() -> None:
+        if firing_path == "ingest_logs":
+            engine.ingest_logs([entry_at(clock.now, "ERROR", "a")])
+        else:
+            when = format_timestamp(round(clock.now * 1e9))
+            engine.ingest_ndjson(_ndjson({"timestamp": when, "level": "ERROR", "message": "a"}))
+        order.append("ingest returned")
+
+    caller = threading.Thread(target=firing_ingest, daemon=True)
+    caller.start()
+    try:
+        assert entered.wait(10)
+
+        def others() -> None:
+            engine.ingest_logs([entry_at(clock.now, "INFO", f"info {i}") for i in range(50)])
+            when = format_timestamp(round(clock.now * 1e9))
+            engine.ingest_ndjson(_ndjson({"timestamp": when, "level": "INFO", "message": "over http"}))
+            assert engine.count() == 52
+            assert len(engine.query_logs({"level": "INFO"})) == 51
+            assert [a.rule_name for a in engine.get_alerts()] == ["errors"]
+
+        assert _within(20, others)
+        assert caller.is_alive()  # still inside its hook
+        assert order == []
+    finally:
+        release.set()
+        caller.join(20)
+    assert order == ["hook done", "ingest returned"]
+    engine.close()
+
+
+def test_hook_may_use_the_engine(clock: Clock) -> None:
+    """A hook runs outside every engine lock: it can query, list alerts and ingest from inside."""
+    engine = LogAnalyticsEngine(clock=clock)
+    engine.add_alert_rule(_rule())
+    seen: list[object] = []
+
+    def hook(alert: Alert) -> None:
+        seen.append(engine.count({"level": "ERROR"}))
+        seen.append(len(engine.get_alerts()))
+        engine.ingest_log(entry_at(clock.now, "INFO", f"noted {alert.rule_name}"))
+
+    engine.add_alert_notification_hook(hook)
+    assert _within(20, lambda: engine.ingest_logs([entry_at(clock.now, "ERROR", "a")]))
+    assert seen == [1, 1]
+    assert [log.message for log in engine.query_logs({"level": "INFO"})] == ["noted errors"]
+    engine.close()
+
+
+def test_resolved_notice_reaches_hooks_before_the_tick_returns(clock: Clock) -> None:
+    """A hook asking for resolved notices has one by the time evaluate_alerts() (a tick) returns."""
+    engine = LogAnalyticsEngine(clock=clock, alert_interval=None)
+    engine.add_alert_rule(
+        AlertRule("errors", conditions={"level": "ERROR"}, threshold=1, time_window=10, cooldown=0)
+    )
+    got: list[tuple[str, list[str]]] = []
+    engine.add_alert_notification_hook(
+        lambda a: got.append((a.status, [s.message for s in a.sample_logs])), resolved=True
+    )
     engine.ingest_logs([entry_at(clock.now, "ERROR", "a")])
-    engine.ingest_logs([entry_at(clock.now, "ERROR", "b")])  # would deadlock if hooks ran inline
-    assert not done.is_set()
-    assert engine.count() == 2
-    release.set()
-    engine.flush()
-    assert done.is_set()
+    assert got == [("firing", ["a"])]
+    clock.advance(11)
+    engine.evaluate_alerts()
+    assert got == [("firing", ["a"]), ("resolved", ["a"])]
+    engine.close()
+
+
+def test_slow_webhook_stays_off_the_ingest_path(clock: Clock) -> None:
+    """A webhook that has not answered yet does not hold up ingest: it is delivered on the worker."""
+    gate = threading.Event()
+    hook = Receiver(gate=gate)
+    try:
+        engine = LogAnalyticsEngine(clock=clock)
+        engine.add_alert_rule(_rule())
+        engine.add_alert_webhook(hook.url, retries=0, timeout=30)
+        got: list[Alert] = []
+        engine.add_alert_notification_hook(got.append)
+        assert _within(10, lambda: engine.ingest_logs([entry_at(clock.now, "ERROR", "a")]))
+        assert len(got) == 1  # the Python hook ran inline
+        assert hook.bodies == []  # the webhook is still waiting on its receiver
+        gate.set()
+        engine.flush()
+        assert [b["rule_name"] for b in hook.bodies] == ["errors"]
+        engine.close()
+    finally:
+        gate.set()
+        hook.close()
 
 
 def test_full_queue_drops_and_counts() -> None:

@@ -162,12 +162,29 @@ def test_keyword_without_words_is_query_error(sample: LogAnalyticsEngine) -> Non
         sample.query_logs({"keyword": "--"})
 
 
-def test_keywords_all_must_match(sample: LogAnalyticsEngine) -> None:
-    """keywords requires every word (queries ignored this in the original)."""
-    assert found(sample, {"keywords": ["failed", "user"]}) == ["e"]
+def test_keywords_any_matches(sample: LogAnalyticsEngine) -> None:
+    """keywords matches a log holding any of the words, as the original's rules did (its queries
+    ignored the key)."""
+    assert found(sample, {"keywords": ["lost", "login"]}) == ["e", "f"]
     assert found(sample, {"keywords": ["connection"]}) == ["b", "f"]
-    assert found(sample, {"keywords": ["connection", "lost"]}) == ["f"]
+    assert found(sample, {"keywords": ["connection", "lost"]}) == ["b", "f"]
+    assert found(sample, {"keywords": ["absent", "trace"]}) == ["g"]
     assert found(sample, {"keywords": "login"}) == ["e"]
+
+
+def test_keywords_all_must_match(sample: LogAnalyticsEngine) -> None:
+    """keywords_all requires every word (like tags_all beside tags)."""
+    assert found(sample, {"keywords_all": ["failed", "user"]}) == ["e"]
+    assert found(sample, {"keywords_all": ["connection"]}) == ["b", "f"]
+    assert found(sample, {"keywords_all": ["connection", "lost"]}) == ["f"]
+    assert found(sample, {"keywords_all": "login"}) == ["e"]
+
+
+@pytest.mark.parametrize("key", ["keywords", "keywords_all", "tags", "tags_all", "level"])
+def test_empty_list_is_query_error(sample: LogAnalyticsEngine, key: str) -> None:
+    """An empty list for a list key is a QueryError naming the key, not a crash or a silent match-all."""
+    with pytest.raises(QueryError, match="empty list"):
+        sample.query_logs({key: []})
 
 
 def test_tags_any(sample: LogAnalyticsEngine) -> None:
@@ -443,6 +460,7 @@ def random_filter(rnd: random.Random, logs: list[LogEntry]) -> dict[str, Any]:
         "source": lambda: _one_or_list(rnd, (*SOURCES, "")),
         "keyword": lambda: _words_of(rnd, logs),
         "keywords": lambda: [_words_of(rnd, logs) for _ in range(rnd.randint(1, 2))],
+        "keywords_all": lambda: [_words_of(rnd, logs) for _ in range(rnd.randint(1, 2))],
         "tags": lambda: _one_or_list(rnd, (*TAGS, "none")),
         "tags_all": lambda: rnd.sample(TAGS, rnd.randint(1, 2)),
         "min_severity": lambda: rnd.choice((0, 10, 20, 25, 30, 40, 50)),

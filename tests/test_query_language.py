@@ -345,6 +345,10 @@ def test_numeric_functions_count_what_they_skip() -> None:
         ({"tags": ["blue"], "min_severity": 30}, "tags:blue severity:>=30"),
         (
             {"keywords": ["timeout", "event"], "level": ["WARN", "ERROR"]},
+            "(timeout OR event) level:in(WARN, ERROR)",
+        ),
+        (
+            {"keywords_all": ["timeout", "event"], "level": ["WARN", "ERROR"]},
             "timeout event level:in(WARN, ERROR)",
         ),
         (

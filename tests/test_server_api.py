@@ -16,6 +16,7 @@ from log_analytics_engine import LogAnalyticsEngine, LogEntry
 from log_analytics_engine.errors import LogAnalyticsError, QuerySyntaxError
 from log_analytics_engine.server.app import create_app
 from log_analytics_engine.server.settings import ApiKey, Settings, hash_key
+from log_analytics_engine.timeparse import format_timestamp
 
 KEYS = {"ingester": "k-ingest", "reader": "k-query", "boss": "k-admin"}
 
@@ -198,6 +199,10 @@ def test_rules_crud_and_alerts(client: TestClient, engine: LogAnalyticsEngine, c
     engine.ingest_logs([entry_at(clock.now, "ERROR", "a"), entry_at(clock.now, "ERROR", "b")])
     [alert] = client.get("/api/v1/alerts").json()
     assert (alert["rule_name"], alert["count"], alert["labels"]) == ("db errors", 2, {"team": "db"})
+    assert alert == engine.get_alerts()[0].to_dict()  # times as RFC 3339 text, samples as log dicts
+    assert alert["triggered_at"] == format_timestamp(round(clock.now * 1e9))
+    assert [s["message"] for s in alert["sample_logs"]] == ["a", "b"]
+    assert client.get("/api/v1/alerts", params={"since": clock.now + 1}).json() == []
     assert client.get("/api/v1/alerts", params={"rule": "other"}).json() == []
     assert client.delete("/api/v1/rules/db errors").status_code == 204
     assert client.delete("/api/v1/rules/db errors").status_code == 404

@@ -3,14 +3,14 @@ alerting and metrics together and holds no logic of its own beyond argument shap
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import orjson
-
+from log_analytics_engine.alerting.alertfile import read_alerts, write_alerts
 from log_analytics_engine.alerting.evaluator import AlertEvaluator, AlertHook, Ticker
 from log_analytics_engine.alerting.keptrules import KeptRules
 from log_analytics_engine.alerting.notify import AlertmanagerNotifier, WebhookNotifier
@@ -340,7 +340,9 @@ class LogAnalyticsEngine:
 
     def add_alert_notification_hook(self, hook_fn: AlertHook, *, resolved: bool = False) -> None:
         """Call `hook_fn(alert)` for every alert fired (and, with `resolved=True`, for every resolved
-        notice: `alert.status == "resolved"`); a hook that raises is logged and counted."""
+        notice: `alert.status == "resolved"`), with its sample logs, before the ingest call that
+        fired it returns, on that call's thread and outside every engine lock (a slow hook slows
+        only that call); a hook that raises is logged and counted, and the ingest still succeeds."""
         self._alerting.add_hook(hook_fn, resolved)
 
     def add_alert_webhook(
@@ -357,7 +359,7 @@ class LogAnalyticsEngine:
         notifier = WebhookNotifier(
             url, timeout=timeout, retries=retries, backoff=backoff, headers=headers or {}
         )
-        self._alerting.add_hook(notifier)
+        self._alerting.add_notifier(notifier)
 
     def add_alertmanager(
         self,
@@ -373,7 +375,7 @@ class LogAnalyticsEngine:
         notifier = AlertmanagerNotifier(
             url, timeout=timeout, retries=retries, backoff=backoff, headers=headers or {}
         )
-        self._alerting.add_hook(notifier)
+        self._alerting.add_notifier(notifier)
 
     def evaluate_alerts(self) -> None:
         """Run one evaluation tick now (the engine also runs one every `alert_interval` seconds): rules
@@ -382,34 +384,21 @@ class LogAnalyticsEngine:
         self._alerting.drain()
 
     def get_alerts(
-        self, since: float | None = None, rule: str | None = None, limit: int | None = None
+        self, since: float | dt.datetime | None = None, rule: str | None = None, limit: int | None = None
     ) -> list[Alert]:
-        """Fired alerts, newest first (kept across restarts of a durable engine)."""
+        """Fired alerts, newest first (kept across restarts of a durable engine); `since` is epoch
+        seconds or a datetime."""
         return self._alerting.alerts(since, rule, limit)
 
     def persist_alerts_to_file(self, file_path: str | Path) -> int:
-        """Write every kept alert to a JSONL file (one alert per line); returns how many."""
-        alerts = list(reversed(self._alerting.alerts()))
-        with Path(file_path).open("wb") as out:
-            for alert in alerts:
-                out.write(orjson.dumps(alert.to_dict()) + b"\n")
-        return len(alerts)
+        """Write every kept alert to a JSONL file (one alert per line, oldest first); returns how many."""
+        return write_alerts(Path(file_path), reversed(self._alerting.alerts()))
 
     def load_alerts_from_file(self, file_path: str | Path) -> int:
-        """Append the alerts of a `persist_alerts_to_file` file, skipping known ones; returns how many new."""
-        path = Path(file_path)
-        if not path.exists():
-            raise IngestError(f"no such alerts file: {path}")
-        added = 0
-        for number, line in enumerate(path.read_bytes().splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                alert = Alert.from_dict(orjson.loads(line))
-            except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
-                raise IngestError(f"{path}:{number}: not an alert record: {exc}") from exc
-            added += self._alerting.record(alert, persist=True)
-        return added
+        """Append the alerts of a `persist_alerts_to_file` file (ours, or one the original engine
+        wrote), skipping known ones; returns how many were new."""
+        alerts = read_alerts(Path(file_path))
+        return sum(self._alerting.record(alert, persist=True) for alert in alerts)
 
     # -- stats and metrics ----------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from log_analytics_engine.timeparse import TimestampError, format_timestamp, parse_timestamp
+from log_analytics_engine.timeparse import TimestampError, datetime_of, format_timestamp, parse_timestamp
 
 # WARN and WARNING are one level, CRITICAL and FATAL one; anything else is kept (upper-cased).
 LEVEL_ALIASES: Mapping[str, str] = {
@@ -112,6 +112,7 @@ class LogEntry:
         user_id: str | None = None,
         tags: Iterable[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        parsed_time: dt.datetime | None = None,
         *,
         seq: int | None = None,
         ingested_at_ns: int | None = None,
@@ -128,6 +129,8 @@ class LogEntry:
         self._level = normalize_level(level)
         self._timestamp_ns: int | None = None
         self.timestamp = timestamp
+        if parsed_time is not None:  # the original's field: the event time, over the text's
+            self._timestamp_ns = parse_timestamp(parsed_time)
 
     @classmethod
     def from_stored(cls, row: Sequence[Any]) -> LogEntry:
@@ -186,6 +189,16 @@ class LogEntry:
     def timestamp_ns(self) -> int | None:
         """Event time in nanoseconds since the epoch (UTC); None while an unparseable time awaits ingest."""
         return self._timestamp_ns
+
+    @property
+    def parsed_time(self) -> dt.datetime | None:
+        """Event time as a timezone-aware UTC datetime (microseconds); None while an unparseable time
+        awaits ingest."""
+        return None if self._timestamp_ns is None else datetime_of(self._timestamp_ns)
+
+    @parsed_time.setter
+    def parsed_time(self, value: dt.datetime) -> None:
+        self._timestamp_ns = parse_timestamp(value)
 
     @property
     def level(self) -> str:

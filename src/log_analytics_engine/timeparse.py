@@ -9,6 +9,7 @@ import time
 
 __all__ = (
     "TimestampError",
+    "datetime_of",
     "format_timestamp",
     "now_ns",
     "parse_timestamp",
@@ -127,6 +128,12 @@ def parse_timestamp(value: str | int | float | datetime.datetime, *, now_ns: int
     if isinstance(value, datetime.date):
         return (value.toordinal() - _EPOCH_ORDINAL) * _NS_PER_DAY
     raise TimestampError(value, f"unsupported type {type(value).__name__}")
+
+
+def datetime_of(ns: int) -> datetime.datetime:
+    """Nanoseconds since the epoch as a timezone-aware UTC datetime (truncated to microseconds, the
+    finest a datetime holds)."""
+    return _EPOCH_UTC + datetime.timedelta(microseconds=ns // 1_000)
 
 
 def format_timestamp(ns: int) -> str:

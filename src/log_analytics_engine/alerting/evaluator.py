@@ -11,14 +11,19 @@ threshold sends a resolved notice. A new rule's window is seeded from the stored
 Evaluation runs on the ingest thread, right after the write commits (a worker thread was tried:
 with the GIL shared, ingest with ten rules got slower, 0.55-0.64x of no rules against 0.68-0.89x).
 A firing is counted and listed at once; fetching its sample logs, storing it and queueing its notice
-happen on a recorder thread (DuckDB work, off the GIL), which `alerts()`, `status()` and `drain()`
-wait for, so they always show complete alerts.
+for webhooks and Alertmanager happen on a recorder thread (DuckDB work, off the GIL), which
+`alerts()`, `status()` and `drain()` wait for, so they always show complete alerts. Python hooks
+get the complete alert too: the write's follow-up (run by the ingest call once it holds no lock,
+see ingest/pipeline.py) waits for the recorder to finish the write's firings, then calls them; a
+tick calls them the same way at its end. Only a write that fired or resolved something, with a
+hook registered, waits.
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
+import datetime as dt
 import logging
 import threading
 import time
@@ -32,7 +37,8 @@ import numpy as np
 import orjson
 
 from log_analytics_engine.alerting.matcher import BatchMatcher
-from log_analytics_engine.alerting.notify import Dispatcher
+from log_analytics_engine.alerting.notify import Dispatcher, HookRunner
+from log_analytics_engine.alerting.records import alert_time
 from log_analytics_engine.alerting.rules import FIRING, RESOLVED, Alert, AlertRule
 from log_analytics_engine.alerting.window import NS, EventWindow
 from log_analytics_engine.alerting.worker import SerialWorker
@@ -59,11 +65,21 @@ class _Fired:
     low: int
     high: int
     last_seq: int  # the logs stored when it fired (later ones are no samples of it)
+    done: threading.Event = field(default_factory=threading.Event, compare=False)
+
+    @property
+    def notice(self) -> Alert:
+        return self.alert
 
 
 @dataclass(frozen=True)
 class _Resolved:
     alerts: list[Alert]
+    done: threading.Event = field(default_factory=threading.Event, compare=False)
+
+    @property
+    def notice(self) -> Alert:
+        return self.alerts[-1]  # one resolved notice for the rule
 
 
 @dataclass
@@ -87,6 +103,7 @@ class AlertEvaluator:
             "log-analytics-alert-store", self._complete, MAX_PENDING
         )
         self.dispatcher = Dispatcher()
+        self.hooks = HookRunner()
         self._alerts: list[Alert] = []
         self._max_alerts = max_alerts
         self._lock = threading.Lock()
@@ -110,7 +127,7 @@ class AlertEvaluator:
                 state.active = [a for a in self._alerts if a.rule_name == rule.name and a.status == FIRING]
             mine = [a.triggered_at for a in self._alerts if a.rule_name == rule.name]
             if rule.last_triggered is None and mine:
-                rule.last_triggered = max(mine)  # the cooldown outlives a restart
+                rule.last_triggered = max(mine).timestamp()  # the cooldown outlives a restart
             self._states[rule.name] = state
         if rule.enabled:
             self._seed(state)
@@ -155,37 +172,62 @@ class AlertEvaluator:
             return [s.rule for s in self._states.values()]
 
     def add_hook(self, hook: AlertHook, resolved: bool = True) -> None:
-        """Call `hook(alert)` for every fired alert (and resolved notice, when `resolved`), on the
-        notification worker, outside every lock."""
-        self.dispatcher.add(hook, resolved)
+        """Call `hook(alert)` for every fired alert (and resolved notice, when `resolved`) on the
+        thread whose call fired it, before that call returns, outside every lock."""
+        self.hooks.add(hook, resolved)
+
+    def add_notifier(self, notifier: AlertHook) -> None:
+        """Hand every fired and resolved alert to `notifier` (a webhook, Alertmanager) on the
+        notification worker."""
+        self.dispatcher.add(notifier, True)
 
     # -- evaluation -----------------------------------------------------------------------------
 
-    def on_write(self, write: WriteResult) -> None:
-        """Evaluate one committed write at the clock's now."""
-        self._evaluate_write(write, self._clock())
+    def on_write(self, write: WriteResult) -> Callable[[], None] | None:
+        """Evaluate one committed write at the clock's now; returns the follow-up that calls the hooks
+        for what it fired or resolved (None when there is nothing to call)."""
+        return self._hook_calls(self._evaluate_write(write, self._clock()))
 
     def tick(self) -> None:
-        """Evaluate every firing rule at the clock's now: a drained window resolves, and the alerts
-        still firing are re-sent to the notifiers that keep them alive (Alertmanager)."""
+        """Evaluate every firing rule at the clock's now: a drained window resolves (the hooks are
+        called before this returns), and the alerts still firing are re-sent to the notifiers that
+        keep them alive (Alertmanager)."""
         now = self._clock()
         with self._lock:
             states = [s for s in self._states.values() if s.active]
-        for state in states:
-            self._evaluate(state, now, may_fire=False)
+        jobs = [job for state in states for job in self._evaluate(state, now, may_fire=False)]
         with self._lock:
             firing = [a for s in self._states.values() for a in s.active[-1:]]
         for alert in firing:
             self.dispatcher.submit(alert, refresh=True)
+        calls = self._hook_calls(jobs)
+        if calls is not None:
+            calls()
 
-    def _evaluate_write(self, write: WriteResult, now: float) -> None:
-        """Match one write against every enabled rule; evaluate the rules it brought matches."""
+    def _hook_calls(self, jobs: list[_Fired | _Resolved]) -> Callable[[], None] | None:
+        """What calls the hooks for these firings and resolutions once the recorder has completed
+        them (sample logs fetched, stored); None when no hook wants any of them."""
+        wanted = [job for job in jobs if self.hooks.wants(job.notice)]
+        if not wanted:
+            return None
+
+        def call_hooks() -> None:
+            for job in wanted:
+                job.done.wait()
+                self.hooks.call(job.notice)
+
+        return call_hooks
+
+    def _evaluate_write(self, write: WriteResult, now: float) -> list[_Fired | _Resolved]:
+        """Match one write against every enabled rule; evaluate the rules it brought matches;
+        returns what that fired or resolved."""
         with self._lock:
             states = [
                 s for s in self._states.values() if s.rule.enabled and write.last_seq > s.seeded_through
             ]
         if not states:
-            return
+            return []
+        jobs: list[_Fired | _Resolved] = []
         started = time.perf_counter()
         try:
             matches = self._matcher.match(
@@ -203,13 +245,17 @@ class AlertEvaluator:
                     if times[recent].min() <= high:  # one of its own matches is inside the window
                         due.append(state)
             for state in due:
-                self._evaluate(state, now, may_fire=True, last_seq=write.last_seq)
+                jobs.extend(self._evaluate(state, now, may_fire=True, last_seq=write.last_seq))
         finally:
             with self._lock:
                 self.evaluations += 1
                 self.evaluation_seconds += time.perf_counter() - started
+        return jobs
 
-    def _evaluate(self, state: _RuleState, now: float, may_fire: bool, last_seq: int = 0) -> None:
+    def _evaluate(
+        self, state: _RuleState, now: float, may_fire: bool, last_seq: int = 0
+    ) -> list[_Fired | _Resolved]:
+        """Fire or resolve the rule as its window says; returns what that queued for the recorder."""
         rule = state.rule
         high = to_ns(now)
         low = high - to_ns(rule.time_window)
@@ -219,20 +265,19 @@ class AlertEvaluator:
         if most < rule.threshold:
             count = most
         elif least >= rule.threshold and not can_fire:
-            return  # still over the threshold, and nothing to fire
+            return []  # still over the threshold, and nothing to fire
         else:
             count = self._count(state, low, high)
         if count < rule.threshold:
-            if state.active:
-                self._resolve(state, now)
-            return
+            resolved = self._resolve(state, now) if state.active else None
+            return [] if resolved is None else [resolved]
         if not can_fire:
-            return
+            return []
         with self._lock:
             if not rule.should_trigger(count, now):  # another write fired it meanwhile
-                return
+                return []
             rule.last_triggered = now
-        self._fire(state, count, now, (low, high, last_seq))
+        return [self._fire(state, count, now, (low, high, last_seq))]
 
     def _count(self, state: _RuleState, low: int, high: int) -> int:
         flt = compile_where(state.rule.filter)
@@ -246,7 +291,7 @@ class AlertEvaluator:
         with self._lock:
             return state.window.count(low, high, edge_count)
 
-    def _fire(self, state: _RuleState, count: int, now: float, span: tuple[int, int, int]) -> None:
+    def _fire(self, state: _RuleState, count: int, now: float, span: tuple[int, int, int]) -> _Fired:
         """Record the firing now; its sample logs, storage and notice follow on the recorder thread."""
         rule = state.rule
         with self._lock:
@@ -255,7 +300,7 @@ class AlertEvaluator:
             rule_name=rule.name,
             message=f"Alert '{rule.name}' triggered: {count} matches in {rule.time_window}s.",
             severity=rule.severity,
-            triggered_at=now,
+            triggered_at=alert_time(now),
             count=count,
             metadata={
                 "description": rule.description,
@@ -276,27 +321,38 @@ class AlertEvaluator:
             state.active.append(alert)
             self.fired_total[(rule.name, rule.severity.value)] += 1
         self.record(alert, persist=False)
-        self._recorder.put(_Fired(alert, rule, seqs, *span))
+        job = _Fired(alert, rule, seqs, *span)
+        self._recorder.put(job)
+        return job
 
-    def _resolve(self, state: _RuleState, now: float) -> None:
+    def _resolve(self, state: _RuleState, now: float) -> _Resolved | None:
         """Mark the rule's firing alerts resolved; storing them and the notice follow on the recorder."""
         with self._lock:
             active, state.active = state.active, []
-            resolved = [dataclasses.replace(a, status=RESOLVED, resolved_at=now) for a in active]
+            resolved = [dataclasses.replace(a, status=RESOLVED, resolved_at=alert_time(now)) for a in active]
             for alert in resolved:
                 index = self._index(alert)
                 if index is not None:
                     self._alerts[index] = alert
             self.resolved_total += len(resolved)
-        if resolved:
-            self._recorder.put(_Resolved(resolved))
+        if not resolved:
+            return None
+        job = _Resolved(resolved)
+        self._recorder.put(job)
+        return job
 
     def _complete(self, job: _Fired | _Resolved) -> None:
-        """On the recorder thread: fetch a firing's sample logs, store it, send the notice; or store
-        resolved alerts and send one resolved notice."""
+        """On the recorder thread: fetch a firing's sample logs, store it, queue the notice; or store
+        resolved alerts and queue one resolved notice. Then the job is done (for the hooks)."""
+        try:
+            self._record_job(job)
+        finally:
+            job.done.set()
+
+    def _record_job(self, job: _Fired | _Resolved) -> None:
         if isinstance(job, _Resolved):
             for alert in job.alerts:
-                self._store.update_alert(alert.rule_name, alert.triggered_at, alert.to_dict())
+                self._store.update_alert(alert.rule_name, alert.triggered_at.timestamp(), alert.to_dict())
             self.dispatcher.submit(job.alerts[-1])
             return
         if job.seqs is not None:
@@ -309,8 +365,8 @@ class AlertEvaluator:
                 [*flt.params, job.low, job.high, job.last_seq, MAX_SAMPLES],
             )
         # in place: a resolved copy made meanwhile shares this list
-        job.alert.sample_logs[:] = [s.to_dict() for s in samples]
-        self._store.write_alert(job.alert.rule_name, job.alert.triggered_at, job.alert.to_dict())
+        job.alert.sample_logs[:] = samples
+        self._store.write_alert(job.alert.rule_name, job.alert.triggered_at.timestamp(), job.alert.to_dict())
         self.dispatcher.submit(job.alert)
 
     def drain(self) -> None:
@@ -337,7 +393,7 @@ class AlertEvaluator:
             bisect.insort(self._alerts, alert, key=lambda a: a.triggered_at)
             del self._alerts[: max(0, len(self._alerts) - self._max_alerts)]
         if persist:
-            self._store.write_alert(alert.rule_name, alert.triggered_at, alert.to_dict())
+            self._store.write_alert(alert.rule_name, alert.triggered_at.timestamp(), alert.to_dict())
         return True
 
     def load_stored(self) -> None:
@@ -351,15 +407,19 @@ class AlertEvaluator:
             self._alerts = [Alert.from_dict(orjson.loads(r[0])) for r in rows]
 
     def alerts(
-        self, since: float | None = None, rule: str | None = None, limit: int | None = None
+        self, since: float | dt.datetime | None = None, rule: str | None = None, limit: int | None = None
     ) -> list[Alert]:
-        """Fired alerts, newest first, optionally since a time, for one rule, and bounded."""
+        """Fired alerts, newest first, optionally since a time (epoch seconds or a datetime), for one
+        rule, and bounded."""
         self.drain()
+        # as epoch seconds: any number compares (a bound past year 9999 selects nothing)
+        low = alert_time(since).timestamp() if isinstance(since, dt.datetime) else since
         with self._lock:
             chosen = [
                 a
                 for a in reversed(self._alerts)
-                if (since is None or a.triggered_at >= since) and (rule is None or a.rule_name == rule)
+                if (low is None or a.triggered_at.timestamp() >= low)
+                and (rule is None or a.rule_name == rule)
             ]
         return chosen if limit is None else chosen[:limit]
 
@@ -372,8 +432,8 @@ class AlertEvaluator:
                 "firing": sum(len(s.active) for s in self._states.values()),
                 "resolved": self.resolved_total,
                 "alerts": len(self._alerts),
-                "hook_failures": self.dispatcher.failures,
-                "notifications_delivered": self.dispatcher.delivered,
+                "hook_failures": self.dispatcher.failures + self.hooks.failures,
+                "notifications_delivered": self.dispatcher.delivered + self.hooks.delivered,
                 "notifications_dropped": self.dispatcher.dropped,
                 "evaluations": self.evaluations,
                 "evaluation_seconds": self.evaluation_seconds,

@@ -1,8 +1,13 @@
-"""Alert delivery: fired and resolved alerts go through a bounded queue to a worker thread that calls
-every notifier (Python hooks, JSON webhooks, Alertmanager) outside the engine's locks, so a slow or
-failing notifier never slows ingest. Failures are logged and counted; a full queue drops (and
-counts) the newest notice. Notifiers with `refresh = True` (Alertmanager) also get the periodic
-re-sends of alerts still firing, which keep them active there."""
+"""Alert delivery, two ways.
+
+Python hooks (`add_alert_notification_hook`) are called by `HookRunner` on the thread of the call
+that fired or resolved the alert (an ingest call, or an evaluation tick), before that call returns
+and once it holds no engine lock: the original's users read their hook's effects right after
+`ingest_log`, and a slow hook slows only its own caller. JSON webhooks and Alertmanager go through
+a bounded queue to a worker thread (`Dispatcher`), so network delays never slow ingest; a full
+queue drops (and counts) the newest notice. Notifiers with `refresh = True` (Alertmanager) also get
+the periodic re-sends of alerts still firing, which keep them active there. Either way a failing
+notifier is logged and counted and never fails the call."""
 
 from __future__ import annotations
 
@@ -70,8 +75,8 @@ def post_json(url: str, payload: object, how: WebhookNotifier | AlertmanagerNoti
         time.sleep(how.backoff * 2**attempt)
 
 
-def _rfc3339(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
+def _rfc3339(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -111,6 +116,39 @@ class AlertmanagerNotifier:
 
     def __str__(self) -> str:
         return f"Alertmanager {self.url}"
+
+
+class HookRunner:
+    """Python notification hooks, called in the caller's thread, in registration order."""
+
+    def __init__(self) -> None:
+        self._hooks: list[tuple[Hook, bool]] = []  # (hook, wants resolved notices)
+        self._lock = threading.Lock()
+        self.delivered = 0
+        self.failures = 0
+
+    def add(self, hook: Hook, resolved: bool) -> None:
+        """Call `hook` for every later firing, and for resolved notices when `resolved`."""
+        with self._lock:
+            self._hooks = [*self._hooks, (hook, resolved)]
+
+    def wants(self, alert: Alert) -> bool:
+        """True when some hook is to be called for this notice."""
+        return any(alert.status == "firing" or resolved for _, resolved in self._hooks)
+
+    def call(self, alert: Alert) -> None:
+        """Call every hook that wants the notice; one that raises is logged and counted."""
+        for hook, wants_resolved in self._hooks:
+            if alert.status != "firing" and not wants_resolved:
+                continue
+            try:
+                hook(alert)
+            except Exception:  # a user's hook must not fail the ingest that fired the alert
+                with self._lock:
+                    self.failures += 1
+                log.exception("alert notification hook %r failed", hook)
+        with self._lock:
+            self.delivered += 1
 
 
 class Dispatcher:

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from log_analytics_engine.alerting.records import alert_time, sample_entry, time_text
 from log_analytics_engine.errors import ConfigError, QueryError
+from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.ast import And, Node, Not, Or, RelativeTime, conjoin
 from log_analytics_engine.query.dictfilters import compile_filters
 from log_analytics_engine.query.parser import parse_filter
@@ -134,71 +136,95 @@ class AlertRule:
 
 @dataclass(eq=False)
 class Alert:
-    """One firing of a rule, with up to 5 sample logs (oldest first). `status` is "firing" until the
+    """One firing of a rule, with up to 5 sample logs (`LogEntry` objects, oldest first) and its
+    firing time `triggered_at` (a timezone-aware UTC datetime). `status` is "firing" until the
     rule's window drops back under its threshold, then "resolved" with `resolved_at` set. `labels`,
-    `annotations` and `query` come from the rule; `window` is its time window in seconds."""
+    `annotations` and `query` come from the rule; `window` is its time window in seconds.
+
+    Built by hand, `triggered_at`/`resolved_at` may also be epoch seconds or time text, `severity`
+    its text, and sample logs dicts or the original engine's repr text: they are converted."""
 
     rule_name: str
     message: str
     severity: AlertSeverity
-    triggered_at: float
+    triggered_at: dt.datetime
     count: int
-    sample_logs: list[dict[str, Any]] = field(default_factory=list)
+    sample_logs: list[LogEntry] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     status: str = FIRING
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     query: str | None = None
     window: float | None = None
-    resolved_at: float | None = None
+    resolved_at: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.severity = severity_from(self.severity)
+        self.triggered_at = alert_time(self.triggered_at)
+        if self.resolved_at is not None:
+            self.resolved_at = alert_time(self.resolved_at)
+        if not all(isinstance(s, LogEntry) for s in self.sample_logs):  # else the list is kept: a
+            self.sample_logs = [sample_entry(s) for s in self.sample_logs]  # resolved copy shares it
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data; `Alert.from_dict` gives back an equal alert."""
+        """Plain JSON-ready data (times as RFC 3339 UTC text, samples as `LogEntry.to_dict()`);
+        `Alert.from_dict` gives back an equal alert."""
         return {
             "rule_name": self.rule_name,
             "message": self.message,
             "severity": self.severity.value,
-            "triggered_at": self.triggered_at,
+            "triggered_at": time_text(self.triggered_at),
             "count": self.count,
-            "sample_logs": [dict(s) for s in self.sample_logs],
+            "sample_logs": [s.to_dict() for s in self.sample_logs],
             "metadata": dict(self.metadata),
             "status": self.status,
             "labels": dict(self.labels),
             "annotations": dict(self.annotations),
             "query": self.query,
             "window": self.window,
-            "resolved_at": self.resolved_at,
+            "resolved_at": None if self.resolved_at is None else time_text(self.resolved_at),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Alert:
-        """Rebuild an alert from `to_dict` output (also accepts the old `AlertSeverity.HIGH` text)."""
-        severity = str(data["severity"])
-        if severity.startswith("AlertSeverity."):
-            severity = severity.split(".", 1)[1].lower()
+        """Rebuild an alert from `to_dict` output, or from a line the original engine persisted
+        (severity `AlertSeverity.HIGH`, `str(datetime)` time, samples as repr text)."""
         return cls(
             rule_name=data["rule_name"],
             message=data["message"],
-            severity=AlertSeverity(severity),
-            triggered_at=float(data["triggered_at"]),
+            severity=severity_from(data["severity"]),
+            triggered_at=alert_time(data["triggered_at"]),
             count=int(data["count"]),
-            sample_logs=[dict(s) for s in data.get("sample_logs") or [] if isinstance(s, dict)],
+            sample_logs=[sample_entry(s) for s in data.get("sample_logs") or []],
             metadata=dict(data.get("metadata") or {}),
             status=str(data.get("status") or FIRING),
             labels={str(k): str(v) for k, v in (data.get("labels") or {}).items()},
             annotations={str(k): str(v) for k, v in (data.get("annotations") or {}).items()},
             query=data.get("query"),
             window=None if data.get("window") is None else float(data["window"]),
-            resolved_at=None if data.get("resolved_at") is None else float(data["resolved_at"]),
+            resolved_at=None if data.get("resolved_at") is None else alert_time(data["resolved_at"]),
         )
 
-    def key(self) -> tuple[str, float, int]:
+    def key(self) -> tuple[str, dt.datetime, int]:
         """Identity used to de-duplicate alerts loaded from files."""
         return (self.rule_name, self.triggered_at, self.count)
 
     def __str__(self) -> str:
-        when = dt.datetime.fromtimestamp(self.triggered_at, dt.UTC).isoformat()
-        return f"[{self.severity.value.upper()}] {self.message} at {when}"
+        return f"[{self.severity.value.upper()}] {self.message} at {self.triggered_at.isoformat()}"
+
+
+def severity_from(value: object) -> AlertSeverity:
+    """A severity from the enum, its value (`"high"`) or the original's persisted `AlertSeverity.HIGH`."""
+    if isinstance(value, AlertSeverity):
+        return value
+    text = str(value)
+    if text.startswith("AlertSeverity."):
+        text = text.split(".", 1)[1]
+    try:
+        return AlertSeverity(text.lower())
+    except ValueError:
+        known = ", ".join(s.value for s in AlertSeverity)
+        raise ValueError(f"unknown severity {value!r}; known: {known}") from None
 
 
 def _has_relative_time(node: Node) -> bool:

@@ -2,7 +2,9 @@
 
 A hook is a plain callable `LogEntry -> LogEntry | None` (None drops the entry). Listeners
 (alert evaluation, counters) are called once per committed write with its seq range, outside
-the store's write lock.
+the store's write lock. A listener may return a follow-up (alert notification hooks), which the
+ingest call runs on its own thread before it returns, once it holds no lock at all: not even a
+group commit's, so other callers' batches never wait for it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from log_analytics_engine.model import LogEntry
 from log_analytics_engine.storage.embedded import EmbeddedStore, WriteResult
 
 Hook = Callable[[LogEntry], LogEntry | None]
-Listener = Callable[[WriteResult], None]
+FollowUp = Callable[[], None]
+Listener = Callable[[WriteResult], FollowUp | None]
 log = logging.getLogger(__name__)
 
 
@@ -98,7 +101,7 @@ class Pipeline:
         write = dataclasses.replace(
             write, bad_timestamps=batch.bad_timestamps, entries=kept, table=batch.table
         )
-        self._notify(write)
+        self._follow_up(self._notify(write))
         return EntriesResult(write, len(entries) - len(kept))
 
     def ingest_batch(self, batch: Batch) -> WriteResult:
@@ -118,21 +121,24 @@ class Pipeline:
         if not slot.lead:
             slot.wake.wait()
         if not slot.written:  # this thread leads the next group (its own batch is in it)
-            self._write_group()
+            self._follow_up(self._write_group())
         if slot.error is not None:
             raise slot.error
         assert slot.write is not None
         return slot.write
 
-    def _write_group(self) -> None:
+    def _write_group(self) -> list[FollowUp]:
+        """Write the waiting batches as one; returns the listeners' follow-ups, for the leader to run
+        after every caller of the group has been released."""
         with self._group_lock:
             group, self._pending = self._pending, []
+        later: list[FollowUp] = []
         try:
             tables = [s.batch.table for s in group]
             table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
             write = self.store.append(table)
             bad = sum(s.batch.bad_timestamps for s in group)
-            self._notify(dataclasses.replace(write, bad_timestamps=bad, table=table))
+            later = self._notify(dataclasses.replace(write, bad_timestamps=bad, table=table))
             for s in group:
                 s.write = dataclasses.replace(write, rows=s.batch.table.num_rows)
         except Exception as exc:  # every caller of the group hears of it
@@ -149,22 +155,38 @@ class Pipeline:
                     following.wake.set()
                 else:
                     self._leading = False
+        return later
 
     def ingest_select(self, select_sql: str, chunk: pa.Table) -> WriteResult:
         """Insert a format's SELECT over a chunk of lines (the no-hook fast path)."""
         now = time.time_ns()
         write = self.store.append_select(select_sql, [now, now], chunk)
-        self._notify(write)
+        self._follow_up(self._notify(write))
         return write
 
-    def _notify(self, write: WriteResult) -> None:
-        """Tell the listeners of a committed write. The write is durable already, so a listener that
-        fails is logged and counted, and the ingest still succeeds (a client must not resend it)."""
+    def _notify(self, write: WriteResult) -> list[FollowUp]:
+        """Tell the listeners of a committed write; returns their follow-ups. The write is durable
+        already, so a listener that fails is logged and counted, and the ingest still succeeds (a
+        client must not resend it)."""
+        later: list[FollowUp] = []
         if write.rows == 0:
-            return
+            return later
         for listener in self._listeners:
             try:
-                listener(write)
+                after = listener(write)
             except Exception:
                 self.listener_failures += 1
                 log.exception("write listener %r failed after a committed write", listener)
+            else:
+                if after is not None:
+                    later.append(after)
+        return later
+
+    def _follow_up(self, later: list[FollowUp]) -> None:
+        """Run the listeners' follow-ups (the caller holds no lock); a failure is logged and counted."""
+        for after in later:
+            try:
+                after()
+            except Exception:
+                self.listener_failures += 1
+                log.exception("write follow-up %r failed after a committed write", after)

@@ -12,6 +12,7 @@ from log_analytics_engine.query.ast import (
     FieldEq,
     FieldIn,
     Node,
+    Or,
     Phrase,
     Scalar,
     TimeRange,
@@ -34,7 +35,16 @@ def _listed(value: object) -> list[Any]:
     return [value]
 
 
+def _listed_some(value: object, key: str) -> list[Any]:
+    values = _listed(value)
+    if not values:
+        raise QueryError(f"filter {key!r}: an empty list matches nothing; leave the key out instead")
+    return values
+
+
 def _one_of(field: str, values: list[Scalar]) -> Node:
+    if not values:
+        raise QueryError(f"filter {field!r}: an empty list matches nothing; leave the key out instead")
     return FieldEq(field, values[0]) if len(values) == 1 else FieldIn(field, tuple(values))
 
 
@@ -58,7 +68,13 @@ def _keyword(value: object) -> Node:
 
 
 def _keywords(value: object) -> Node:
-    return conjoin([_words(v, "keywords") for v in _listed(value)])
+    # any of them, as the original's rules matched (`keywords_all` asks for every one)
+    words = [_words(v, "keywords") for v in _listed_some(value, "keywords")]
+    return words[0] if len(words) == 1 else Or(tuple(words))
+
+
+def _keywords_all(value: object) -> Node:
+    return conjoin([_words(v, "keywords_all") for v in _listed_some(value, "keywords_all")])
 
 
 def _tags(value: object) -> Node:
@@ -66,7 +82,7 @@ def _tags(value: object) -> Node:
 
 
 def _tags_all(value: object) -> Node:
-    return conjoin([FieldEq("tags", str(v)) for v in _listed(value)])
+    return conjoin([FieldEq("tags", str(v)) for v in _listed_some(value, "tags_all")])
 
 
 def _severity(op: str) -> Callable[[object], Node]:
@@ -92,6 +108,7 @@ _BUILDERS: Mapping[str, Callable[[object], Node]] = {
     "source": _source,
     "keyword": _keyword,
     "keywords": _keywords,
+    "keywords_all": _keywords_all,
     "tags": _tags,
     "tags_all": _tags_all,
     "min_severity": _severity(">="),
