@@ -83,6 +83,7 @@ def test_busy_directory_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_bad_query_value_is_a_clear_error(tmp_path: Path) -> None:
     """An unparseable --since is reported as an error naming the filter, exit status 2."""
+    (tmp_path / "d").mkdir()
     result = runner.invoke(app, ["query", "--data", str(tmp_path / "d"), "--since", "yesterday-ish"])
     assert result.exit_code == 2
     assert "start_time" in result.output
@@ -126,12 +127,14 @@ def test_query_language_json_csv_and_pipes(tmp_path: Path) -> None:
 
 
 def test_rules_need_a_server(tmp_path: Path) -> None:
+    """`rules` on a data directory says that rules live in a server, exit status 2."""
     result = runner.invoke(app, ["rules", "list", "--data", str(tmp_path / "d")])
     assert result.exit_code == 2
     assert "alert rules live in a running server" in result.output
 
 
 def test_keygen_prints_a_key_and_its_hash() -> None:
+    """`keygen` prints a key and config lines holding its SHA-256; an unknown scope is exit status 2."""
     result = runner.invoke(app, ["keygen", "--name", "ci", "--scopes", "ingest,query"])
     assert result.exit_code == 0, result.output
     key = result.output.splitlines()[0].removeprefix("key: ")
