@@ -437,7 +437,8 @@ def test_multi_member_gzip_reads_every_member(engine: LogAnalyticsEngine, tmp_pa
     path = write(tmp_path / "multi.jsonl.gz", members + b"\0" * 512)
     report = engine.ingest_logs_from_file(path, file_type="auto")
     assert report["count"] == 3_000
-    assert report["damaged"] == 0 and report["damaged_files"] == []
+    assert report["damaged"] == 0
+    assert report["damaged_files"] == []
     assert {engine.count({"keyword": f"m{k}"}) for k in range(3)} == {1_000}
 
 
@@ -507,7 +508,8 @@ def test_directory_skips_binary_files_and_reports_them(engine: LogAnalyticsEngin
     assert report["skipped"] == 2
     skipped = {Path(x["file"]).name: x["reason"] for x in report["skipped_files"]}
     assert set(skipped) == {"core", "shot.png"}
-    assert "ELF" in skipped["core"] and "PNG" in skipped["shot.png"]
+    assert "ELF" in skipped["core"]
+    assert "PNG" in skipped["shot.png"]
     assert engine.get_stats()["ingest_errors"]["skipped_file"] == 2
 
 

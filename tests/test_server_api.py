@@ -108,7 +108,8 @@ def test_damaged_gzip_body_is_400_and_stores_nothing(
     answer = client.post("/api/v1/logs", content=body, headers={"Content-Encoding": "gzip"})
     assert answer.status_code == 400
     detail = answer.json()["detail"]
-    assert "damaged gzip at byte" in detail and "nothing stored" in detail
+    assert "damaged gzip at byte" in detail
+    assert "nothing stored" in detail
     assert {"truncated": "truncated", "corrupt": "invalid block type", "trailing garbage": "not another"}[
         damage
     ] in detail

@@ -8,11 +8,12 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -261,3 +262,85 @@ def test_cli_against_the_server_with_an_api_key(tmp_path: Path, data_dir: Path) 
         assert "answered 401: an API key is required" in refused.stderr
     finally:
         server.stop()
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `condition` until it holds, failing the test (not hanging it) after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+        time.sleep(0.1)
+
+
+def test_ingest_stdin_streams_to_the_server(server: Server) -> None:
+    """`ingest - --url` sends lines as they arrive on an open stdin (as `tail -f app.log |` feeds it),
+    not at its end; closing stdin ends it with the report of everything sent."""
+    feeder = subprocess.Popen(
+        [*CLI, "ingest", "-", "--url", server.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert feeder.stdin is not None
+
+    def total() -> int:
+        found = httpx.get(server.url + "/api/v1/search", params={"q": "streamed", "limit": 1}).json()
+        return int(found["total"])
+
+    try:
+        feeder.stdin.write(_ndjson([{"message": f"streamed {i}"} for i in range(3)]))
+        feeder.stdin.flush()
+        _wait_for(lambda: total() == 3, 60, "the first lines reach the server while stdin is open")
+        assert feeder.poll() is None
+        feeder.stdin.write(_ndjson([{"message": "streamed late"}]) + b"not json\n")
+        feeder.stdin.flush()
+        _wait_for(lambda: total() == 4, 60, "a later line reaches the server")
+        out, err = feeder.communicate(timeout=60)  # closes stdin: the end of the input
+    finally:
+        if feeder.poll() is None:
+            feeder.kill()
+            feeder.wait()
+    assert feeder.returncode == 0, err
+    assert b"stored 4 logs from -" in out
+    assert b"line 5" in out
+
+
+def test_tail_follows_a_data_directory(tmp_path: Path, data_dir: Path) -> None:
+    """`tail --data DIR` shows logs another command stores in DIR meanwhile (it holds the directory
+    only while it looks, so that `ingest --data DIR` succeeds)."""
+    first = tmp_path / "first.jsonl"
+    first.write_text('{"message": "before", "level": "error"}\n')
+    assert _cli("ingest", str(first), "--data", str(data_dir)).returncode == 0
+    follow = subprocess.Popen(
+        [*CLI, "tail", "level:ERROR", "--data", str(data_dir), "--ndjson"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follow.stdout is not None
+        assert follow.stderr is not None
+        assert "following 'level:ERROR'" in _line_within(follow.stderr, 60)
+        later = tmp_path / "later.jsonl"
+        later.write_text('{"message": "quiet", "level": "info"}\n{"message": "after", "level": "error"}\n')
+        for _ in range(3):  # each run meets the tail's polls at a different moment
+            ingested = _cli("ingest", str(later), "--data", str(data_dir))
+            assert ingested.returncode == 0, ingested.stderr
+        for _ in range(3):
+            assert json.loads(_line_within(follow.stdout, 30))["message"] == "after"
+    finally:
+        follow.kill()
+        follow.wait()
+
+
+def test_serve_on_a_port_in_use_exits_saying_so(data_dir: Path) -> None:
+    """`serve` on a port another socket holds exits with status 2 naming the address, and never
+    claims to be serving."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = _cli("serve", "--data", str(data_dir), "--port", str(port))
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}: the address is already in use" in result.stderr
+    assert "serving on" not in result.stdout
