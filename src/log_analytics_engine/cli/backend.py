@@ -282,9 +282,15 @@ _NDJSON = {"Content-Type": "application/x-ndjson"}
 def _line_batches(path: Path) -> Iterator[tuple[int, list[str], int]]:
     """(number of the first line, lines, bytes) of up to REMOTE_BATCH lines at a time, from a file, or
     from stdin as its lines arrive (a pause in the input sends what came)."""
-    chunks: Iterator[Chunk] = stream_chunks(sys.stdin.buffer) if str(path) == "-" else read_chunks(path)
+    if str(path) == "-":
+        chunks: Iterator[Chunk] = stream_chunks(sys.stdin.buffer)
+    else:
+        chunks = read_chunks(path, rows=REMOTE_BATCH)
     for chunk in chunks:
         lines = [line.rstrip("\r\n") for line in chunk.lines.to_pylist()]
-        for start in range(0, len(lines), REMOTE_BATCH):
+        if len(lines) <= REMOTE_BATCH:
+            yield chunk.first_line, lines, chunk.nbytes
+            continue
+        for start in range(0, len(lines), REMOTE_BATCH):  # a large burst on stdin
             batch = lines[start : start + REMOTE_BATCH]
             yield chunk.first_line + start, batch, sum(len(line) + 1 for line in batch)

@@ -298,9 +298,9 @@ def _arrivals(stream: IO[bytes]) -> Iterator[bytes]:
             pieces.put(None)
 
     threading.Thread(target=pump, name="log-analytics-stdin", daemon=True).start()
-    ended = False
-    while not ended:
-        item = pieces.get()
+    held: list[bytes | OSError | None] = []  # the end (or error) met while grouping, for after it
+    while True:
+        item = held.pop() if held else pieces.get()
         if isinstance(item, OSError):
             raise item
         if item is None:
@@ -316,8 +316,7 @@ def _arrivals(stream: IO[bytes]) -> Iterator[bytes]:
             except queue.Empty:
                 break
             if item is None or isinstance(item, OSError):
-                pieces.put(item)  # seen again by the outer loop, after this group is stored
-                ended = item is None
+                held.append(item)
                 break
             group.append(item)
             size += len(item)
