@@ -10,12 +10,13 @@ import json
 import socket
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -89,7 +90,9 @@ def _add_column(table: Table, column: str) -> None:
         table.add_column(column, overflow="fold")
 
 
-def _rules_backend(data: Path | None, url: str | None, api_key: str | None) -> Any:
+def _rules_backend(
+    data: Path | None, url: str | None, api_key: str | None
+) -> AbstractContextManager[Backend]:
     """The server whose rules a `rules` command works on (a data directory has none)."""
     if url is None:
         raise _fail(LogAnalyticsError(RULES_NEED_A_SERVER))
@@ -168,11 +171,12 @@ def ingest(
     )
     for item in report["rejected_lines"][:10]:
         where = f"{item['file']}:" if "file" in item else ""
-        console.print(f"  [yellow]line {where}{item['line']}[/yellow]: {item['reason']}")
+        console.print(f"  [yellow]line {escape(where)}{item['line']}[/yellow]: {escape(item['reason'])}")
     if report["rejected"] > 10:
         console.print(f"  … and {report['rejected'] - 10:,} more rejected lines")
     for item in report["skipped_files"]:
-        console.print(f"  [yellow]skipped {item['file']}[/yellow]: not a log: {item['reason']}")
+        skipped, why = escape(item["file"]), escape(item["reason"])
+        console.print(f"  [yellow]skipped {skipped}[/yellow]: not a log: {why}")
     if report["skipped"] > len(report["skipped_files"]):
         console.print(f"  … and {report['skipped'] - len(report['skipped_files']):,} more skipped files")
     for item in report["damaged_files"]:
