@@ -4,6 +4,7 @@ ingest and restarted (every acknowledged log is there), and stopped gracefully w
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -344,3 +346,19 @@ def test_serve_on_a_port_in_use_exits_saying_so(data_dir: Path) -> None:
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}: the address is already in use" in result.stderr
     assert "serving on" not in result.stdout
+
+
+def test_damaged_gzip_to_a_server_sends_the_lines_before_it(tmp_path: Path, server: Server) -> None:
+    """`ingest FILE.gz --url` of a truncated file sends its whole lines before the cut, then names the
+    file and the byte offset, with exit status 2."""
+    body = _ndjson([{"message": f"remote {i} {i * 7919 % 10007}"} for i in range(20_000)])
+    cut = gzip.compress(body)[:60_000]
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(cut)
+    kept = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(cut).count(b"\n")  # zlib's own reading
+    assert 0 < kept < 20_000
+    result = _cli("ingest", str(path), "--url", server.url)
+    assert result.returncode == 2, result.stderr
+    assert f"error: {path}: damaged gzip at byte {len(cut):,}: truncated" in result.stderr
+    found = httpx.get(server.url + "/api/v1/search", params={"q": "remote", "limit": 1}).json()
+    assert found["total"] == kept
