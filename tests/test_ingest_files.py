@@ -17,7 +17,8 @@ import orjson
 import pytest
 
 from log_analytics_engine import IngestError, LogAnalyticsEngine, LogEntry
-from log_analytics_engine.ingest import files
+from log_analytics_engine.errors import DamagedGzipError
+from log_analytics_engine.ingest import files, gzipstream
 
 REPORT_KEYS = {
     "file",
@@ -440,6 +441,24 @@ def test_multi_member_gzip_reads_every_member(engine: LogAnalyticsEngine, tmp_pa
     assert report["damaged"] == 0
     assert report["damaged_files"] == []
     assert {engine.count({"keyword": f"m{k}"}) for k in range(3)} == {1_000}
+
+
+def test_gunzip_in_pieces_matches_whole() -> None:
+    """Fed in pieces of any size (a member boundary, even its magic number, split between pieces), the
+    decoder gives the same bytes as zlib, and says where a cut stream ends inside a member."""
+    body = _lines_body(2_000)
+    members = gzip.compress(body[:30_000]) + gzip.compress(body[30_000:])
+    for size in (1, 7, 1_000, 70_000):
+        decoder = gzipstream.Gunzip()
+        out = b"".join(decoder.decompress(members[i : i + size]) for i in range(0, len(members), size))
+        decoder.finish()
+        assert out == body
+    cut = members[:-3]
+    decoder = gzipstream.Gunzip()
+    decoder.decompress(cut)
+    with pytest.raises(DamagedGzipError, match=f"at byte {len(cut):,}: truncated") as raised:
+        decoder.finish()
+    assert raised.value.offset == len(cut)
 
 
 def test_directory_goes_on_after_damaged_gzip(engine: LogAnalyticsEngine, tmp_path: Path) -> None:
