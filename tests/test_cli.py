@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
 import json
+import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from log_analytics_engine import LogAnalyticsEngine
+from log_analytics_engine import AlertRule, AlertSeverity, LogAnalyticsEngine, LogEntry
 from log_analytics_engine.cli.app import app
 
 runner = CliRunner()
@@ -83,6 +88,7 @@ def test_busy_directory_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_bad_query_value_is_a_clear_error(tmp_path: Path) -> None:
     """An unparseable --since is reported as an error naming the filter, exit status 2."""
+    (tmp_path / "d").mkdir()
     result = runner.invoke(app, ["query", "--data", str(tmp_path / "d"), "--since", "yesterday-ish"])
     assert result.exit_code == 2
     assert "start_time" in result.output
@@ -126,6 +132,7 @@ def test_query_language_json_csv_and_pipes(tmp_path: Path) -> None:
 
 
 def test_keygen_prints_a_key_and_its_hash() -> None:
+    """`keygen` prints a key and config lines holding its SHA-256; an unknown scope is exit status 2."""
     result = runner.invoke(app, ["keygen", "--name", "ci", "--scopes", "ingest,query"])
     assert result.exit_code == 0, result.output
     key = result.output.splitlines()[0].removeprefix("key: ")
@@ -137,3 +144,114 @@ def test_keygen_prints_a_key_and_its_hash() -> None:
         "scopes": ["ingest", "query"],
     }
     assert runner.invoke(app, ["keygen", "--scopes", "root"]).exit_code == 2
+
+
+def test_damaged_gzip_exits_2_naming_file_and_offset(tmp_path: Path) -> None:
+    """`ingest` of a truncated .gz stores the whole lines before the cut, then says which file is
+    damaged at which byte, with exit status 2."""
+    body = b"".join(
+        json.dumps({"message": f"gz {i} {i * 7919 % 10007}"}).encode() + b"\n" for i in range(5000)
+    )
+    whole = gzip.compress(body)
+    cut = whole[: len(whole) // 2]
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(cut)
+    result = runner.invoke(app, ["ingest", str(path), "--data", str(tmp_path / "d")])
+    assert result.exit_code == 2, result.output
+    assert f"error: {path}: damaged gzip at byte {len(cut):,}: truncated" in result.output
+    stored = int(re.search(r"stored ([\d,]+) logs", result.output).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert 0 < stored < 5000
+    with LogAnalyticsEngine(tmp_path / "d") as engine:
+        assert engine.count() == stored
+
+
+def test_binary_file_is_refused_and_skipped_in_a_directory(tmp_path: Path) -> None:
+    """`ingest` refuses a binary file with its reason (exit 2); in a directory it is skipped and listed
+    while the logs beside it are stored."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_text('{"message": "kept"}\n')
+    (logs / "prog").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(64))
+    data = str(tmp_path / "d")
+    single = runner.invoke(app, ["ingest", str(logs / "prog"), "--data", data])
+    assert single.exit_code == 2
+    assert f"{logs / 'prog'} is not a log: an ELF executable" in single.output
+    whole = runner.invoke(app, ["ingest", str(logs), "--data", data])
+    assert whole.exit_code == 0, whole.output
+    assert "stored 1 logs" in whole.output
+    assert f"skipped {logs / 'prog'}: not a log: an ELF executable" in " ".join(whole.output.split())
+
+
+def test_stdin_with_dead_letter_on_a_data_directory(tmp_path: Path) -> None:
+    """`ingest -` stores standard input in a data directory, and --dead-letter gets its rejected lines."""
+    dead = tmp_path / "dead.txt"
+    result = runner.invoke(
+        app,
+        ["ingest", "-", "--data", str(tmp_path / "d"), "--dead-letter", str(dead)],
+        input='{"message": "from stdin"}\nnot json\n',
+    )
+    assert result.exit_code == 0, result.output
+    assert "stored 1 logs" in result.output
+    assert "line 2" in result.output
+    assert dead.read_text() == "not json\n"
+
+
+@pytest.mark.parametrize("command", [["query", "*"], ["stats"], ["alerts"], ["tail"]])
+def test_read_commands_refuse_a_missing_data_directory(tmp_path: Path, command: list[str]) -> None:
+    """A read command on a data directory that does not exist is exit status 2 naming it, and makes
+    no empty store there (run as a process with a timeout: `tail` used to follow it forever)."""
+    missing = tmp_path / "nowhere"
+    cli = [sys.executable, "-m", "log_analytics_engine.cli", *command, "--data", str(missing)]
+    result = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"no data directory {missing}: it does not exist" in result.stderr
+    assert not missing.exists()
+
+
+def test_limit_applies_to_pipe_queries(tmp_path: Path) -> None:
+    """`--limit N` shows N rows of a pipe query too (and says on stderr that it cut the result)."""
+    data = tmp_path / "d"
+    with LogAnalyticsEngine(data) as engine:
+        engine.ingest_logs(LogEntry(f"2025-07-21T12:00:{i:02d}Z", "INFO", f"n{i}") for i in range(12))
+    result = runner.invoke(
+        app, ["query", "* | sort by (_time desc)", "--data", str(data), "--limit", "5", "--ndjson"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [row["message"] for row in rows] == ["n11", "n10", "n9", "n8", "n7"]
+    assert "the first 5 rows shown (--limit 5)" in result.output
+    table = runner.invoke(app, ["query", "* | sort by (_time desc)", "--data", str(data), "--limit", "3"])
+    assert sum(" n1" in line for line in table.output.splitlines()) == 2  # n11, n10
+    assert " n9 " in table.output
+    assert " n8 " not in table.output
+
+
+def test_tables_never_break_a_timestamp(tmp_path: Path) -> None:
+    """Printed to a pipe (80 columns), log and pipe-query tables keep every timestamp on one line."""
+    data = tmp_path / "d"
+    times = [f"2025-07-21T12:00:{i:02d}.{i:03d}Z" for i in range(1, 4)]
+    with LogAnalyticsEngine(data) as engine:
+        engine.ingest_logs(
+            LogEntry(t, "ERROR", "a long message " * 12, "a-rather-long-source-name", request_id="r" * 30)
+            for t in times
+        )
+    for query in ["*", "* | fields _time, level, source, message, request_id"]:
+        result = runner.invoke(app, ["query", query, "--data", str(data)])
+        assert result.exit_code == 0, result.output
+        for t in times:
+            assert t in result.output, f"{t} broken across lines in:\n{result.output}"
+
+
+def test_alert_times_print_as_rfc3339(tmp_path: Path) -> None:
+    """The `alerts` table shows when each alert fired as RFC 3339 UTC text, not epoch seconds."""
+    data = tmp_path / "d"
+    fired_at = 1_753_099_200.25  # 2025-07-21T12:00:00.250Z
+    with LogAnalyticsEngine(data, clock=lambda: fired_at) as engine:
+        engine.add_alert_rule(AlertRule("db down", "", {"level": "ERROR"}, AlertSeverity.HIGH, 1, 300, 600))
+        engine.ingest_log(LogEntry("2025-07-21T12:00:00.100Z", "ERROR", "db down"))
+        engine.flush()
+        assert engine.get_alerts()
+    result = runner.invoke(app, ["alerts", "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "2025-07-21T12:00:00.250Z" in result.output
+    assert "1753099200" not in result.output

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import gzip
 import inspect
+import os
+import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,8 @@ import orjson
 import pytest
 
 from log_analytics_engine import IngestError, LogAnalyticsEngine, LogEntry
-from log_analytics_engine.ingest import files
+from log_analytics_engine.errors import DamagedGzipError
+from log_analytics_engine.ingest import files, gzipstream
 
 REPORT_KEYS = {
     "file",
@@ -373,6 +377,187 @@ def test_directory_of_mixed_files(engine: LogAnalyticsEngine, tmp_path: Path) ->
     }
     assert engine.count({"source": "db"}) == 1
     assert engine.count({"level": "WARN"}) == 1
+
+
+def _lines_body(n: int, word: str = "zip") -> bytes:
+    """`n` distinct JSON lines (varied so that gzip has real work to do)."""
+    return b"".join(jline(message=f"{word} {i} {i * 7919 % 10007}", level="INFO") for i in range(n))
+
+
+def _whole_lines_zlib_reads(damaged: bytes) -> int:
+    """How many whole lines zlib itself gets out of damaged gzip bytes (the oracle for what is kept)."""
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = b""
+    for i in range(0, len(damaged), 256):
+        try:
+            out += inflate.decompress(damaged[i : i + 256])
+        except zlib.error:
+            break
+    return out.count(b"\n")
+
+
+def test_truncated_gzip_keeps_whole_lines_and_reports_offset(
+    engine: LogAnalyticsEngine, tmp_path: Path
+) -> None:
+    """A truncated .gz stores every whole line before the cut and reports the file and byte offset."""
+    whole = gzip.compress(_lines_body(20_000))
+    cut = whole[: len(whole) // 2]
+    path = write(tmp_path / "cut.jsonl.gz", cut)
+    report = engine.ingest_logs_from_file(path, file_type="auto")
+    expected = _whole_lines_zlib_reads(cut)
+    assert 0 < expected < 20_000
+    assert report["count"] == engine.count() == expected
+    assert report["damaged"] == 1
+    [damage] = report["damaged_files"]
+    assert damage["file"] == str(path)
+    assert damage["offset"] == len(cut)
+    assert "truncated" in damage["reason"]
+    messages = [log["message"] for log in stored(engine)]
+    assert messages[-1].startswith(f"zip {expected - 1} ")
+    assert engine.get_stats()["ingest_errors"]["damaged_gzip"] == 1
+
+
+def test_corrupt_gzip_member_reports_the_byte(engine: LogAnalyticsEngine, tmp_path: Path) -> None:
+    """A second gzip member with an invalid deflate block: the first member's lines are stored and the
+    damage is reported at the byte of that block (10 bytes into the member, after its header)."""
+    first = gzip.compress(_lines_body(300, "first"))
+    second = bytearray(gzip.compress(_lines_body(300, "second")))
+    second[10] = 0xFF  # final block, type 3: reserved, invalid
+    path = write(tmp_path / "bad.log.gz", first + bytes(second))
+    report = engine.ingest_logs_from_file(path, file_type="jsonl")
+    assert report["count"] == 300
+    assert report["damaged_files"] == [
+        {"file": str(path), "offset": len(first) + 10, "reason": "corrupt gzip data: invalid block type"}
+    ]
+
+
+def test_multi_member_gzip_reads_every_member(engine: LogAnalyticsEngine, tmp_path: Path) -> None:
+    """Concatenated gzip members (as `cat a.gz b.gz` or appending writers make) are all read, zero
+    padding after the last one is ignored, and nothing is reported damaged."""
+    members = b"".join(gzip.compress(_lines_body(1_000, f"m{k}")) for k in range(3))
+    path = write(tmp_path / "multi.jsonl.gz", members + b"\0" * 512)
+    report = engine.ingest_logs_from_file(path, file_type="auto")
+    assert report["count"] == 3_000
+    assert report["damaged"] == 0
+    assert report["damaged_files"] == []
+    assert {engine.count({"keyword": f"m{k}"}) for k in range(3)} == {1_000}
+
+
+def test_gunzip_in_pieces_matches_whole() -> None:
+    """Fed in pieces of any size (a member boundary, even its magic number, split between pieces), the
+    decoder gives the same bytes as zlib, and says where a cut stream ends inside a member."""
+    body = _lines_body(2_000)
+    members = gzip.compress(body[:30_000]) + gzip.compress(body[30_000:])
+    for size in (1, 7, 1_000, 70_000):
+        decoder = gzipstream.Gunzip()
+        out = b"".join(decoder.decompress(members[i : i + size]) for i in range(0, len(members), size))
+        decoder.finish()
+        assert out == body
+    cut = members[:-3]
+    decoder = gzipstream.Gunzip()
+    decoder.decompress(cut)
+    with pytest.raises(DamagedGzipError, match=f"at byte {len(cut):,}: truncated") as raised:
+        decoder.finish()
+    assert raised.value.offset == len(cut)
+
+
+def test_directory_goes_on_after_damaged_gzip(engine: LogAnalyticsEngine, tmp_path: Path) -> None:
+    """In a directory a truncated .gz and one with trailing garbage are stored up to their damage and
+    reported, and the good files after them are ingested too."""
+    d = tmp_path / "logs"
+    whole = gzip.compress(_lines_body(5_000, "a"))
+    cut = whole[: len(whole) * 2 // 3]
+    write(d / "a.jsonl.gz", cut)
+    garbage = gzip.compress(_lines_body(40, "b"))
+    write(d / "b.jsonl.gz", garbage + b"not gzip at all\n")
+    write(d / "c.jsonl", _lines_body(7, "c"))
+    report = engine.ingest_logs_from_file(d, file_type="auto")
+    kept_a = _whole_lines_zlib_reads(cut)
+    assert report["count"] == engine.count() == kept_a + 40 + 7
+    assert engine.count({"keyword": "c"}) == 7
+    assert report["damaged"] == 2
+    by_file = {Path(x["file"]).name: x for x in report["damaged_files"]}
+    assert by_file["a.jsonl.gz"]["offset"] == len(cut)
+    assert by_file["b.jsonl.gz"]["offset"] == len(garbage)
+    assert "not another member" in by_file["b.jsonl.gz"]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("head", "why"),
+    [
+        (b"\x7fELF\x02\x01\x01" + b"\x00" * 9, "ELF"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "PNG"),
+        (b"PK\x03\x04\x14\x00", "zip"),
+        (b"2025-07-21 12:00:00 INFO fine\n\x00\x00\x00binary tail\n", "NUL bytes"),
+        ("2025-07-21 INFO utf-16 text\n".encode("utf-16"), "UTF-16"),
+    ],
+    ids=["elf", "png", "zip", "nul", "utf-16"],
+)
+def test_binary_file_is_refused_with_its_reason(
+    engine: LogAnalyticsEngine, tmp_path: Path, head: bytes, why: str
+) -> None:
+    """A file that is plainly not a log is an IngestError naming the file and why; nothing is stored."""
+    path = write(tmp_path / "thing.log", head + bytes(range(256)) * 8)
+    with pytest.raises(IngestError, match=rf"thing\.log is not a log: .*{why}"):
+        engine.ingest_logs_from_file(path, file_type="auto")
+    assert engine.count() == 0
+
+
+def test_binary_gzip_content_is_refused_but_gzip_text_is_read(
+    engine: LogAnalyticsEngine, tmp_path: Path
+) -> None:
+    """The check looks inside gzip: a gzipped ELF is refused, gzipped lines are ingested."""
+    elf = write(tmp_path / "prog.gz", gzip.compress(b"\x7fELF\x02\x01\x01" + bytes(200)))
+    with pytest.raises(IngestError, match="ELF"):
+        engine.ingest_logs_from_file(elf, file_type="auto")
+    text_gz = write(tmp_path / "app.log.gz", gzip.compress(b"2025-07-21 12:00:00 ERROR boom\n"))
+    assert engine.ingest_logs_from_file(text_gz, file_type="auto")["count"] == 1
+
+
+def test_directory_skips_binary_files_and_reports_them(engine: LogAnalyticsEngine, tmp_path: Path) -> None:
+    """In a directory, binary files are skipped, listed with their reason and counted; the logs beside
+    them are ingested."""
+    d = tmp_path / "logs"
+    write(d / "a.jsonl", _lines_body(5, "good"))
+    write(d / "core", b"\x7fELF\x02\x01\x01" + bytes(100))
+    write(d / "shot.png", b"\x89PNG\r\n\x1a\n" + bytes(100))
+    write(d / "z.log", b"2025-07-21 12:00:00 WARN text\n")
+    report = engine.ingest_logs_from_file(d, file_type="auto")
+    assert report["count"] == engine.count() == 6
+    assert report["skipped"] == 2
+    skipped = {Path(x["file"]).name: x["reason"] for x in report["skipped_files"]}
+    assert set(skipped) == {"core", "shot.png"}
+    assert "ELF" in skipped["core"]
+    assert "PNG" in skipped["shot.png"]
+    assert engine.get_stats()["ingest_errors"]["skipped_file"] == 2
+
+
+def test_stream_is_stored_as_it_arrives(engine: LogAnalyticsEngine) -> None:
+    """A stream (a pipe, as standard input is) is stored while it stays open: lines written are
+    counted in the store before the writer closes it; the report comes at its end."""
+    read_fd, write_fd = os.pipe()
+    reports: list[dict[str, Any]] = []
+    with os.fdopen(read_fd, "rb") as reader, os.fdopen(write_fd, "wb") as writer:
+        worker = threading.Thread(
+            target=lambda: reports.append(engine.ingest_logs_from_file(reader, file_type="auto"))
+        )
+        worker.start()
+        try:
+            writer.write(_lines_body(3, "early"))
+            writer.flush()
+            deadline = time.monotonic() + 30
+            while engine.count() < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert engine.count() == 3, "lines written to the open stream were not stored"
+            assert worker.is_alive()
+            writer.write(_lines_body(2, "late") + b"not json")
+        finally:
+            writer.close()
+            worker.join(30)
+    [report] = reports
+    assert (report["count"], report["rejected"], report["type"]) == (5, 1, "jsonl")
+    assert report["rejected_lines"][0]["line"] == 6
+    assert engine.count() == 5
 
 
 # -- hooks ----------------------------------------------------------------------------------------

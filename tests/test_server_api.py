@@ -95,6 +95,37 @@ def test_malformed_payloads_are_400_with_position(client: TestClient) -> None:
     assert "gzip" in answer.json()["detail"]
 
 
+@pytest.mark.parametrize("damage", ["truncated", "corrupt", "trailing garbage"])
+def test_damaged_gzip_body_is_400_and_stores_nothing(
+    client: TestClient, engine: LogAnalyticsEngine, damage: str
+) -> None:
+    """A gzip body that does not decompress whole (cut short, a corrupt block, bytes after the last
+    member) is a 400 naming the problem and its byte, and none of its logs are stored."""
+    whole = gzip.compress(_ndjson(*({"message": f"log {i} {i * 7919 % 10007}"} for i in range(2_000))))
+    body = {
+        "truncated": whole[: len(whole) // 2],
+        "corrupt": whole[:10] + b"\xff" + whole[11:],
+        "trailing garbage": whole + b"garbage",
+    }[damage]
+    answer = client.post("/api/v1/logs", content=body, headers={"Content-Encoding": "gzip"})
+    assert answer.status_code == 400
+    detail = answer.json()["detail"]
+    assert "damaged gzip at byte" in detail
+    assert "nothing stored" in detail
+    assert {"truncated": "truncated", "corrupt": "invalid block type", "trailing garbage": "not another"}[
+        damage
+    ] in detail
+    assert engine.count() == 0
+
+
+def test_multi_member_gzip_body_is_read_whole(client: TestClient, engine: LogAnalyticsEngine) -> None:
+    """A gzip body of several members (concatenated streams) stores the logs of every member."""
+    body = gzip.compress(_ndjson({"message": "one"})) + gzip.compress(_ndjson({"message": "two"}))
+    answer = client.post("/api/v1/logs", content=body, headers={"Content-Encoding": "gzip"})
+    assert answer.json()["accepted"] == 2
+    assert engine.count() == 2
+
+
 def test_body_limit_is_413_also_after_decompression(engine: LogAnalyticsEngine) -> None:
     client = TestClient(create_app(engine, Settings(max_body_bytes=1000)))
     big = _ndjson(*({"message": "x" * 50} for _ in range(40)))

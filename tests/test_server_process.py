@@ -4,15 +4,18 @@ ingest and restarted (every acknowledged log is there), and stopped gracefully w
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -261,3 +264,101 @@ def test_cli_against_the_server_with_an_api_key(tmp_path: Path, data_dir: Path) 
         assert "answered 401: an API key is required" in refused.stderr
     finally:
         server.stop()
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `condition` until it holds, failing the test (not hanging it) after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+        time.sleep(0.1)
+
+
+def test_ingest_stdin_streams_to_the_server(server: Server) -> None:
+    """`ingest - --url` sends lines as they arrive on an open stdin (as `tail -f app.log |` feeds it),
+    not at its end; closing stdin ends it with the report of everything sent."""
+    feeder = subprocess.Popen(
+        [*CLI, "ingest", "-", "--url", server.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert feeder.stdin is not None
+
+    def total() -> int:
+        found = httpx.get(server.url + "/api/v1/search", params={"q": "streamed", "limit": 1}).json()
+        return int(found["total"])
+
+    try:
+        feeder.stdin.write(_ndjson([{"message": f"streamed {i}"} for i in range(3)]))
+        feeder.stdin.flush()
+        _wait_for(lambda: total() == 3, 60, "the first lines reach the server while stdin is open")
+        assert feeder.poll() is None
+        feeder.stdin.write(_ndjson([{"message": "streamed late"}]) + b"not json\n")
+        feeder.stdin.flush()
+        _wait_for(lambda: total() == 4, 60, "a later line reaches the server")
+        out, err = feeder.communicate(timeout=60)  # closes stdin: the end of the input
+    finally:
+        if feeder.poll() is None:
+            feeder.kill()
+            feeder.wait()
+    assert feeder.returncode == 0, err
+    assert b"stored 4 logs from -" in out
+    assert b"line 5" in out
+
+
+def test_tail_follows_a_data_directory(tmp_path: Path, data_dir: Path) -> None:
+    """`tail --data DIR` shows logs another command stores in DIR meanwhile (it holds the directory
+    only while it looks, so that `ingest --data DIR` succeeds)."""
+    first = tmp_path / "first.jsonl"
+    first.write_text('{"message": "before", "level": "error"}\n')
+    assert _cli("ingest", str(first), "--data", str(data_dir)).returncode == 0
+    follow = subprocess.Popen(
+        [*CLI, "tail", "level:ERROR", "--data", str(data_dir), "--ndjson"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follow.stdout is not None
+        assert follow.stderr is not None
+        assert "following 'level:ERROR'" in _line_within(follow.stderr, 60)
+        later = tmp_path / "later.jsonl"
+        later.write_text('{"message": "quiet", "level": "info"}\n{"message": "after", "level": "error"}\n')
+        for _ in range(3):  # each run meets the tail's polls at a different moment
+            ingested = _cli("ingest", str(later), "--data", str(data_dir))
+            assert ingested.returncode == 0, ingested.stderr
+        for _ in range(3):
+            assert json.loads(_line_within(follow.stdout, 30))["message"] == "after"
+    finally:
+        follow.kill()
+        follow.wait()
+
+
+def test_serve_on_a_port_in_use_exits_saying_so(data_dir: Path) -> None:
+    """`serve` on a port another socket holds exits with status 2 naming the address, and never
+    claims to be serving."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = _cli("serve", "--data", str(data_dir), "--port", str(port))
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}: the address is already in use" in result.stderr
+    assert "serving on" not in result.stdout
+
+
+def test_damaged_gzip_to_a_server_sends_the_lines_before_it(tmp_path: Path, server: Server) -> None:
+    """`ingest FILE.gz --url` of a truncated file sends its whole lines before the cut, then names the
+    file and the byte offset, with exit status 2."""
+    body = _ndjson([{"message": f"remote {i} {i * 7919 % 10007}"} for i in range(20_000)])
+    cut = gzip.compress(body)[:60_000]
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(cut)
+    kept = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(cut).count(b"\n")  # zlib's own reading
+    assert 0 < kept < 20_000
+    result = _cli("ingest", str(path), "--url", server.url)
+    assert result.returncode == 2, result.stderr
+    assert f"error: {path}: damaged gzip at byte {len(cut):,}: truncated" in result.stderr
+    found = httpx.get(server.url + "/api/v1/search", params={"q": "remote", "limit": 1}).json()
+    assert found["total"] == kept

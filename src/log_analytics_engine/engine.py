@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 from log_analytics_engine.alerting.alertfile import read_alerts, write_alerts
 from log_analytics_engine.alerting.evaluator import AlertEvaluator, AlertHook, Ticker
@@ -132,7 +132,7 @@ class LogAnalyticsEngine:
 
     def ingest_logs_from_file(
         self,
-        file_path: str | Path,
+        file_path: str | Path | IO[bytes],
         file_type: str = "jsonl",
         *,
         dead_letter: str | Path | None = None,
@@ -142,13 +142,21 @@ class LogAnalyticsEngine:
 
         `file_type` is `jsonl`, `text` or `auto`; files in a directory are typed one by one.
         Lines that cannot be read are reported (line number and reason) and, with `dead_letter`,
-        appended to that file; everything else is stored. `progress(bytes_read, logs_stored)` is
-        called after every chunk (122,880 lines).
+        appended to that file; everything else is stored. A damaged gzip file keeps the lines
+        before the damage (`damaged_files`: file, byte offset, reason); a file that is not a log
+        is an IngestError, or in a directory skipped (`skipped_files`). `progress(bytes_read,
+        logs_stored)` is called after every chunk (122,880 lines). An open binary stream (such as
+        `sys.stdin.buffer`) is stored as its data arrives, until it ends.
         """
         ingest = FileIngest(self._pipeline, None if dead_letter is None else Path(dead_letter), progress)
-        report = ingest.run(Path(file_path), file_type)
+        if isinstance(file_path, str | Path):
+            report = ingest.run(Path(file_path), file_type)
+        else:
+            report = ingest.run_stream(file_path, file_type)
         self._counters.add_ingest("file", report["count"], report["bytes"], report["dropped"])
         self._counters.add_errors("rejected_line", report["rejected"])
+        self._counters.add_errors("damaged_gzip", report["damaged"])
+        self._counters.add_errors("skipped_file", report["skipped"])
         self._counters.add_errors("invalid_utf8", report["replaced_utf8_lines"])
         return report
 

@@ -3,7 +3,8 @@
 LogAnalyticsError (500)
 ├── QueryError (400)          a filter, sort key or query that cannot be run as given
 │   └── QuerySyntaxError (400)  query text that does not follow the grammar (position, found, expected)
-├── IngestError (400)         input that cannot be ingested at all (missing file, unknown type)
+├── IngestError (400)         input that cannot be ingested at all (missing file, unknown type, not a log)
+│   └── DamagedGzipError (400)  gzip data that stops decompressing at a byte offset (truncated, corrupt)
 ├── ConfigError (400)         an invalid setting or rule definition
 └── StorageError (503)        the store cannot be opened or written (e.g. locked by another process)
 """
@@ -42,6 +43,26 @@ class IngestError(LogAnalyticsError):
     """Input that cannot be ingested at all, such as a missing file or an unknown file type."""
 
     status = 400
+
+
+class DamagedGzipError(IngestError):
+    """Gzip data that cannot be decompressed past `offset` (a 0-based byte offset into the compressed
+    data; its length when truncated): why, and the output `decoded` before it. `where` names the file
+    or body once known."""
+
+    def __init__(self, offset: int, reason: str, decoded: bytes = b"", where: str | None = None) -> None:
+        self.offset = offset
+        self.reason = reason
+        self.decoded = decoded
+        self.where = where
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        prefix = f"{self.where}: " if self.where else ""
+        return f"{prefix}damaged gzip at byte {self.offset:,}: {self.reason}"
+
+    def __reduce__(self) -> tuple[type[DamagedGzipError], tuple[int, str, bytes, str | None]]:
+        return (type(self), (self.offset, self.reason, self.decoded, self.where))
 
 
 class ConfigError(LogAnalyticsError):

@@ -5,7 +5,9 @@ directory (`--data`), or on a running server (`--url`, with `--api-key` when it 
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,12 +16,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from log_analytics_engine.cli.backend import Backend, Embedded, Remote
 from log_analytics_engine.engine import LogAnalyticsEngine
-from log_analytics_engine.errors import LogAnalyticsError
+from log_analytics_engine.errors import ConfigError, LogAnalyticsError
 from log_analytics_engine.query.ast import Node, conjoin
 from log_analytics_engine.query.dictfilters import compile_filters
 from log_analytics_engine.query.parser import parse_filter
@@ -27,7 +30,9 @@ from log_analytics_engine.query.printer import to_text
 
 DEFAULT_DATA = Path("log-analytics-data")
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-rules_app = typer.Typer(no_args_is_help=True, help="List, add and remove a server's alert rules.")
+rules_app = typer.Typer(
+    no_args_is_help=True, help="List, add and remove alert rules (of a data directory or a server)."
+)
 app.add_typer(rules_app, name="rules")
 
 DataDir = Annotated[
@@ -54,13 +59,16 @@ def _fail(exc: LogAnalyticsError) -> typer.Exit:
 
 
 @contextmanager
-def _backend(data: Path | None, url: str | None, api_key: str | None) -> Iterator[Backend]:
-    """The store the command works on; errors (busy directory, unreachable server…) exit with 2."""
+def _backend(
+    data: Path | None, url: str | None, api_key: str | None, create: bool = False
+) -> Iterator[Backend]:
+    """The store the command works on; errors (busy or missing directory, unreachable server…) exit
+    with 2. Only `create` (ingest) makes a data directory that does not exist."""
     if data is not None and url is not None:
         typer.echo("error: give --data or --url, not both", err=True)
         raise typer.Exit(2)
     try:
-        backend: Backend = Remote(url, api_key) if url else Embedded(data or DEFAULT_DATA)
+        backend: Backend = Remote(url, api_key) if url else Embedded(data or DEFAULT_DATA, create)
     except LogAnalyticsError as exc:
         raise _fail(exc) from exc
     try:
@@ -71,10 +79,22 @@ def _backend(data: Path | None, url: str | None, api_key: str | None) -> Iterato
         backend.close()
 
 
+# Columns holding times: never wrapped or folded (a timestamp broken over two lines cannot be read
+# back or grepped); the table narrows the other columns instead.
+TIME_COLUMNS = {"timestamp", "_time", "time", "ingested_at", "triggered_at", "resolved_at"}
+
+
+def _add_column(table: Table, column: str) -> None:
+    if column in TIME_COLUMNS:
+        table.add_column(column, no_wrap=True, overflow="ignore")
+    else:
+        table.add_column(column, overflow="fold")
+
+
 def _logs_table(logs: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title, show_lines=False)
     for column in ("timestamp", "level", "source", "message"):
-        table.add_column(column, overflow="fold")
+        _add_column(table, column)
     for log in logs:
         table.add_row(log["timestamp"], log["level"], log["source"], str(log["message"])[:200])
     return table
@@ -83,7 +103,7 @@ def _logs_table(logs: list[dict[str, Any]], title: str) -> Table:
 def _rows_table(columns: list[str], rows: list[dict[str, Any]]) -> Table:
     table = Table(show_lines=False)
     for column in columns:
-        table.add_column(column, overflow="fold")
+        _add_column(table, column)
     for row in rows:
         table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
     return table
@@ -104,7 +124,10 @@ def _write(records: list[dict[str, Any]], columns: list[str], fmt: str) -> None:
 @app.command()
 def ingest(
     path: Annotated[
-        Path, typer.Argument(help="A JSONL or text file (gzip too), a directory, or - for stdin.")
+        Path,
+        typer.Argument(
+            help="A JSONL or text file (gzip too), a directory, or - for stdin (stored as it arrives)."
+        ),
     ],
     data: DataDir = None,
     url: Url = None,
@@ -112,13 +135,10 @@ def ingest(
     file_type: Annotated[str, typer.Option("--type", help="jsonl, text or auto.")] = "auto",
     dead_letter: Annotated[Path | None, typer.Option(help="Append rejected lines to this file.")] = None,
 ) -> None:
-    """Ingest a file, a directory or stdin, with a progress bar, then print the report."""
+    """Ingest a file, a directory or stdin, with a progress bar, then print the report. Exit status 2
+    when a gzip file is damaged (the lines before the damage are stored)."""
     console = _console()
-    with _backend(data, url, api_key) as backend:
-        if dead_letter is not None and isinstance(backend, Embedded):
-            report_kw = {"dead_letter": dead_letter}
-        else:
-            report_kw = {}
+    with _backend(data, url, api_key, create=True) as backend:
         columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
         with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task(f"ingesting {path} into {backend.where}")
@@ -128,11 +148,7 @@ def ingest(
                 text = f"{nbytes / 1e6:,.1f} MB, {logs:,} logs ({logs / seconds:,.0f} logs/s)"
                 bar.update(task, description=f"ingesting {path}: {text}")
 
-            if report_kw:
-                assert isinstance(backend, Embedded)
-                report = backend.engine.ingest_logs_from_file(path, file_type, progress=progress, **report_kw)
-            else:
-                report = backend.ingest(path, file_type, progress)
+            report = backend.ingest(path, file_type, progress, dead_letter)
     console.print(
         f"stored {report['count']:,} logs from {report['file']} in {report['duration_sec']:.2f} s "
         f"({report['logs_per_sec']:,.0f} logs/s, {report['mb_per_sec']:.1f} MB/s); "
@@ -140,9 +156,22 @@ def ingest(
     )
     for item in report["rejected_lines"][:10]:
         where = f"{item['file']}:" if "file" in item else ""
-        console.print(f"  [yellow]line {where}{item['line']}[/yellow]: {item['reason']}")
+        console.print(f"  [yellow]line {escape(where)}{item['line']}[/yellow]: {escape(item['reason'])}")
     if report["rejected"] > 10:
         console.print(f"  … and {report['rejected'] - 10:,} more rejected lines")
+    for item in report["skipped_files"]:
+        skipped, why = escape(item["file"]), escape(item["reason"])
+        console.print(f"  [yellow]skipped {skipped}[/yellow]: not a log: {why}")
+    if report["skipped"] > len(report["skipped_files"]):
+        console.print(f"  … and {report['skipped'] - len(report['skipped_files']):,} more skipped files")
+    for item in report["damaged_files"]:
+        typer.echo(
+            f"error: {item['file']}: damaged gzip at byte {item['offset']:,}: {item['reason']}; "
+            "the whole lines before the damage were stored, nothing after it",
+            err=True,
+        )
+    if report["damaged"]:
+        raise typer.Exit(2)
 
 
 def _query_text(query: str, filters: dict[str, Any]) -> str:
@@ -170,7 +199,10 @@ def query(
     tag: Annotated[list[str] | None, typer.Option(help="Has this tag (repeat for any of several).")] = None,
     since: Annotated[str | None, typer.Option(help="Event time at or after (RFC 3339 or epoch).")] = None,
     until: Annotated[str | None, typer.Option(help="Event time at or before.")] = None,
-    limit: Annotated[int, typer.Option(help="How many logs to show.")] = 20,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="How many logs (or rows of a pipe query) to show [default: 20 logs, all rows]."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     as_ndjson: Annotated[bool, typer.Option("--ndjson", help="Print one JSON object per line.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV with a header.")] = False,
@@ -181,14 +213,18 @@ def query(
     with _backend(data, url, api_key) as backend:
         q = _query_text(text, filters)
         if "|" in q:
-            result = backend.run(q)
+            # One row more than asked shows whether the limit cut the result (said on stderr).
+            result = backend.run(q if limit is None else f"{q} | limit {limit + 1}")
+            if limit is not None and len(result["rows"]) > limit:
+                result["rows"] = result["rows"][:limit]
+                typer.echo(f"note: the first {limit:,} rows shown (--limit {limit})", err=True)
             columns, records = result["columns"], result["rows"]
             for warning in result.get("warnings", []):
                 typer.echo(f"warning: {warning}", err=True)
             document: Any = result
             title = None
         else:
-            result = backend.search(q, limit)
+            result = backend.search(q, 20 if limit is None else limit)
             columns = ["timestamp", "level", "source", "message", "tags", "metadata"]
             records, document = result["logs"], result
             title = f"{len(records)} of {result['total']:,} matching logs"
@@ -210,7 +246,8 @@ def tail(
     api_key: ApiKeyOpt = None,
     as_ndjson: Annotated[bool, typer.Option("--ndjson", help="Print one JSON object per line.")] = False,
 ) -> None:
-    """Follow new logs matching the query as they arrive (Ctrl-C stops)."""
+    """Follow new logs matching the query as they arrive (Ctrl-C stops). On a data directory it
+    looks for new logs every second, releasing the directory in between so other commands write."""
     console = _console()
     with _backend(data, url, api_key) as backend:
         if "|" in text:
@@ -220,8 +257,11 @@ def tail(
         def ready() -> None:
             typer.echo(f"following {text!r} on {backend.where} (Ctrl-C stops)", err=True)
 
+        def notice(message: str) -> None:
+            typer.echo(message, err=True)
+
         try:
-            for log in backend.tail(text, ready):
+            for log in backend.tail(text, ready, notice):
                 if as_ndjson:
                     sys.stdout.write(json.dumps(log) + "\n")
                     sys.stdout.flush()
@@ -250,7 +290,7 @@ def rules_list(
     data: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (the rules-file schema).")] = False,
 ) -> None:
-    """The server's alert rules."""
+    """The alert rules of a data directory or a server."""
     with _backend(data, url, api_key) as backend:
         rules = backend.rules()
     if as_json:
@@ -276,10 +316,10 @@ def rules_add(
     api_key: ApiKeyOpt = None,
     data: DataDir = None,
 ) -> None:
-    """Add or replace an alert rule on the server."""
+    """Add or replace an alert rule (kept across restarts) in a data directory or on a server."""
     rule = {"name": name, "query": query_text, "threshold": threshold, "time_window": window}
     rule |= {"cooldown": cooldown, "severity": severity, "description": description}
-    with _backend(data, url, api_key) as backend:
+    with _backend(data, url, api_key, create=True) as backend:
         stored = backend.put_rule(rule)
     _console().print(f"rule {stored['name']!r} saved")
 
@@ -291,7 +331,7 @@ def rules_rm(
     api_key: ApiKeyOpt = None,
     data: DataDir = None,
 ) -> None:
-    """Remove an alert rule from the server."""
+    """Remove an alert rule from a data directory or a server."""
     with _backend(data, url, api_key) as backend:
         backend.delete_rule(name)
     _console().print(f"rule {name!r} removed")
@@ -313,7 +353,7 @@ def alerts(
         sys.stdout.write(json.dumps(found, indent=2) + "\n")
         return
     columns = ["triggered_at", "rule_name", "severity", "count", "status", "message"]
-    _console().print(_rows_table(columns, found))
+    _console().print(_rows_table(columns, found))  # times are RFC 3339 text (Alert.to_dict)
 
 
 @app.command()
@@ -351,8 +391,13 @@ def serve(
     try:
         settings = load_settings(config, host=host, port=port, data=data, insecure=insecure or None)
         settings.check_bind()
+        listener = _listen(settings.host, settings.port)  # before anything says "serving"
         path = settings.data if settings.data is not None or demo else DEFAULT_DATA
-        engine = LogAnalyticsEngine(path=path)
+        try:
+            engine = LogAnalyticsEngine(path=path)
+        except LogAnalyticsError:
+            listener.close()
+            raise
     except LogAnalyticsError as exc:
         raise _fail(exc) from exc
     console = _console()
@@ -373,11 +418,28 @@ def serve(
         console.print(f"serving on http://{settings.host}:{settings.port} (data {where}); Ctrl-C stops")
         console.file.flush()
         app_ = create_app(engine, settings, on_shutdown=stop)
-        uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
+        server = uvicorn.Server(uvicorn.Config(app_, log_level="warning"))
+        server.run(sockets=[listener])
     except LogAnalyticsError as exc:
         raise _fail(exc) from exc
     finally:
+        listener.close()
         engine.close()  # a no-op after a graceful stop
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (as uvicorn binds it), or ConfigError saying why not (in use)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(2048)
+    except OSError as exc:
+        listener.close()
+        why = "the address is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        raise ConfigError(f"cannot listen on {host}:{port}: {why}") from exc
+    return listener
 
 
 @app.command()

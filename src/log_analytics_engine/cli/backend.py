@@ -9,22 +9,33 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import httpx
 
 from log_analytics_engine.alerting.rulefile import rule_from_dict
 from log_analytics_engine.engine import LogAnalyticsEngine
-from log_analytics_engine.errors import ConfigError, LogAnalyticsError
-from log_analytics_engine.ingest.files import detect_type, read_chunks
+from log_analytics_engine.errors import (
+    ConfigError,
+    DamagedGzipError,
+    IngestError,
+    LogAnalyticsError,
+    StorageError,
+)
+from log_analytics_engine.ingest.files import Chunk, detect_type, not_a_log, read_chunks, stream_chunks
 
 Progress = Callable[[int, int], None]  # (bytes read, logs stored) so far
+Notice = Callable[[str], None]
 REMOTE_BATCH = 5_000  # lines per ingest request
 TAIL_POLL_SECONDS = 0.2
+# tail --data opens the directory for each poll (~30 ms) and releases it in between, so other
+# commands can write to it; a command that finds it taken retries for this long first.
+EMBEDDED_TAIL_POLL_SECONDS = 1.0
+BUSY_RETRY_SECONDS = 2.0
+BUSY_NOTICE_SECONDS = 10.0
 
 
 class Backend(Protocol):
@@ -32,10 +43,12 @@ class Backend(Protocol):
 
     where: str
 
-    def ingest(self, path: Path, file_type: str, progress: Progress) -> dict[str, Any]: ...
+    def ingest(
+        self, path: Path, file_type: str, progress: Progress, dead_letter: Path | None = None
+    ) -> dict[str, Any]: ...
     def search(self, query: str, limit: int) -> dict[str, Any]: ...
     def run(self, query: str) -> dict[str, Any]: ...
-    def tail(self, query: str, ready: Callable[[], None]) -> Iterator[dict[str, Any]]: ...
+    def tail(self, query: str, ready: Callable[[], None], notice: Notice) -> Iterator[dict[str, Any]]: ...
     def stats(self) -> dict[str, Any]: ...
     def metrics(self) -> str: ...
     def rules(self) -> list[dict[str, Any]]: ...
@@ -46,19 +59,30 @@ class Backend(Protocol):
 
 
 class Embedded:
-    """The embedded store in a data directory (owned by this process while the command runs)."""
+    """The embedded store in a data directory (owned by this process while the command runs).
 
-    def __init__(self, data: Path) -> None:
-        self.engine = LogAnalyticsEngine(path=data)
+    `create=False` (the read commands) refuses a directory that does not exist instead of making an
+    empty store there. A directory another engine owns is retried for BUSY_RETRY_SECONDS (a `tail
+    --data` holds it only for moments) before the owner's error is raised.
+    """
+
+    def __init__(self, data: Path, create: bool = True) -> None:
+        if not create and not data.is_dir():
+            raise LogAnalyticsError(
+                f"no data directory {data}: it does not exist (ingest into it first, give --data "
+                "DIR of an existing store, or --url of a server)"
+            )
+        self.data = data
+        self.engine = _open_engine(data, BUSY_RETRY_SECONDS)
         self.where = f"the store in {data}"
 
-    def ingest(self, path: Path, file_type: str, progress: Progress) -> dict[str, Any]:
-        if str(path) == "-":
-            with tempfile.NamedTemporaryFile("wb", suffix=".log") as spool:
-                spool.write(sys.stdin.buffer.read())
-                spool.flush()
-                return self.engine.ingest_logs_from_file(spool.name, file_type, progress=progress)
-        return self.engine.ingest_logs_from_file(path, file_type, progress=progress)
+    def ingest(
+        self, path: Path, file_type: str, progress: Progress, dead_letter: Path | None = None
+    ) -> dict[str, Any]:
+        source: Path | IO[bytes] = sys.stdin.buffer if str(path) == "-" else path
+        return self.engine.ingest_logs_from_file(
+            source, file_type, dead_letter=dead_letter, progress=progress
+        )
 
     def search(self, query: str, limit: int) -> dict[str, Any]:
         result = self.engine.search(query, limit=limit)
@@ -68,14 +92,37 @@ class Embedded:
         result = self.engine.run(query)
         return {"columns": result.columns, "rows": result.rows, "warnings": result.warnings}
 
-    def tail(self, query: str, ready: Callable[[], None]) -> Iterator[dict[str, Any]]:
+    def tail(self, query: str, ready: Callable[[], None], notice: Notice) -> Iterator[dict[str, Any]]:
+        """New logs, by opening the directory every EMBEDDED_TAIL_POLL_SECONDS and releasing it in
+        between: other commands (`ingest --data`) write to it meanwhile. While another process keeps
+        it open (a server, a streaming `ingest -`) nothing can be read: say so, and keep waiting."""
         _, position = self.engine.tail(query)
+        self.engine.close()
         ready()
+        busy_since: float | None = None
         while True:
-            logs, position = self.engine.tail(query, position)
-            yield from (log.to_dict() for log in logs)
-            if not logs:
-                time.sleep(TAIL_POLL_SECONDS)
+            time.sleep(EMBEDDED_TAIL_POLL_SECONDS)
+            try:
+                engine = _open_engine(self.data, 0.0)
+            except StorageError as exc:
+                busy_since = time.monotonic() if busy_since is None else busy_since
+                if time.monotonic() - busy_since >= BUSY_NOTICE_SECONDS:
+                    notice(
+                        f"waiting: {exc}. tail --data reads the directory between other processes' "
+                        "runs; to follow logs while one keeps it open, run `log-analytics serve --data "
+                        f"{self.data}` and tail with --url"
+                    )
+                    busy_since = float("inf")  # said once per wait
+                continue
+            busy_since = None
+            try:
+                while True:
+                    logs, position = engine.tail(query, position)
+                    if not logs:
+                        break
+                    yield from (log.to_dict() for log in logs)
+            finally:
+                engine.close()
 
     def stats(self) -> dict[str, Any]:
         return self.engine.get_stats()
@@ -100,7 +147,19 @@ class Embedded:
         return [a.to_dict() for a in self.engine.get_alerts(rule=rule, limit=limit)]
 
     def close(self) -> None:
-        self.engine.close()
+        self.engine.close()  # a no-op when already closed
+
+
+def _open_engine(data: Path, retry_seconds: float) -> LogAnalyticsEngine:
+    """The engine on `data`; StorageError (directory owned by another engine) retried for a while."""
+    deadline = time.monotonic() + retry_seconds
+    while True:
+        try:
+            return LogAnalyticsEngine(path=data)
+        except StorageError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
 
 
 class Remote:
@@ -124,24 +183,41 @@ class Remote:
             raise LogAnalyticsError(f"{self.where} answered {answer.status_code}: {detail}")
         return answer.json() if answer.content and method != "DELETE" else None
 
-    def ingest(self, path: Path, file_type: str, progress: Progress) -> dict[str, Any]:
-        if str(path) != "-" and (path.is_dir() or detect_type(path) != "jsonl" or file_type == "text"):
-            raise LogAnalyticsError(
-                "a server takes JSON logs (one object per line); ingest text files into a data directory "
-                "(--data), or ship them with a syslog/JSON shipper"
-            )
+    def ingest(
+        self, path: Path, file_type: str, progress: Progress, dead_letter: Path | None = None
+    ) -> dict[str, Any]:
+        if dead_letter is not None:
+            raise LogAnalyticsError("--dead-letter works with --data; a server answers rejected lines")
+        if str(path) != "-":
+            if path.is_dir() or not path.exists() or file_type == "text" or detect_type(path) != "jsonl":
+                if not path.exists():
+                    raise IngestError(f"no such file: {path}")
+                raise LogAnalyticsError(
+                    "a server takes JSON logs (one object per line); ingest text files into a data "
+                    "directory (--data), or ship them with a syslog/JSON shipper"
+                )
+            reason = not_a_log(path)
+            if reason is not None:
+                raise IngestError(f"{path} is not a log: {reason}; nothing was ingested")
         report: dict[str, Any] = {"file": str(path), "count": 0, "rejected": 0, "rejected_lines": []}
+        report |= {"damaged": 0, "damaged_files": [], "skipped": 0, "skipped_files": []}
         sent_bytes = 0
         started = time.perf_counter()
-        for first_line, lines, nbytes in _line_batches(path):
-            answer = self._call("POST", "/api/v1/logs", content="\n".join(lines).encode(), headers=_NDJSON)
-            report["count"] += answer["accepted"]
-            report["rejected"] += len(answer["rejected"])
-            report["rejected_lines"] += [
-                {"line": first_line + r["index"], "reason": r["reason"]} for r in answer["rejected"]
-            ]
-            sent_bytes += nbytes
-            progress(sent_bytes, report["count"])
+        try:
+            for first_line, lines, nbytes in _line_batches(path):
+                answer = self._call(
+                    "POST", "/api/v1/logs", content="\n".join(lines).encode(), headers=_NDJSON
+                )
+                report["count"] += answer["accepted"]
+                report["rejected"] += len(answer["rejected"])
+                report["rejected_lines"] += [
+                    {"line": first_line + r["index"], "reason": r["reason"]} for r in answer["rejected"]
+                ]
+                sent_bytes += nbytes
+                progress(sent_bytes, report["count"])
+        except DamagedGzipError as exc:  # the lines before it were sent
+            report["damaged"] += 1
+            report["damaged_files"].append({"file": str(path), "offset": exc.offset, "reason": exc.reason})
         elapsed = time.perf_counter() - started
         report.update(
             duration_sec=elapsed,
@@ -159,7 +235,7 @@ class Remote:
         result: dict[str, Any] = self._call("GET", "/api/v1/query", params={"q": query})
         return result
 
-    def tail(self, query: str, ready: Callable[[], None]) -> Iterator[dict[str, Any]]:
+    def tail(self, query: str, ready: Callable[[], None], notice: Notice) -> Iterator[dict[str, Any]]:
         try:
             with self.client.stream("GET", "/api/v1/tail", params={"q": query}, timeout=None) as stream:
                 if stream.status_code >= 400:
@@ -211,18 +287,17 @@ _NDJSON = {"Content-Type": "application/x-ndjson"}
 
 
 def _line_batches(path: Path) -> Iterator[tuple[int, list[str], int]]:
-    """(number of the first line, lines, bytes) of REMOTE_BATCH lines at a time, from a file or stdin."""
+    """(number of the first line, lines, bytes) of up to REMOTE_BATCH lines at a time, from a file, or
+    from stdin as its lines arrive (a pause in the input sends what came)."""
     if str(path) == "-":
-        batch: list[str] = []
-        first, size = 1, 0
-        for number, line in enumerate(sys.stdin, start=1):
-            batch.append(line.rstrip("\n"))
-            size += len(line)
-            if len(batch) == REMOTE_BATCH:
-                yield first, batch, size
-                batch, first, size = [], number + 1, 0
-        if batch:
-            yield first, batch, size
-        return
-    for chunk in read_chunks(path, rows=REMOTE_BATCH):
-        yield chunk.first_line, [line.rstrip("\r\n") for line in chunk.lines.to_pylist()], chunk.nbytes
+        chunks: Iterator[Chunk] = stream_chunks(sys.stdin.buffer)
+    else:
+        chunks = read_chunks(path, rows=REMOTE_BATCH)
+    for chunk in chunks:
+        lines = [line.rstrip("\r\n") for line in chunk.lines.to_pylist()]
+        if len(lines) <= REMOTE_BATCH:
+            yield chunk.first_line, lines, chunk.nbytes
+            continue
+        for start in range(0, len(lines), REMOTE_BATCH):  # a large burst on stdin
+            batch = lines[start : start + REMOTE_BATCH]
+            yield chunk.first_line + start, batch, sum(len(line) + 1 for line in batch)

@@ -1,14 +1,20 @@
-"""File and directory ingest: stream a file in chunks of whole lines and hand each to the pipeline.
+"""File, directory and stream ingest: read in chunks of whole lines and hand each to the pipeline.
 
 Memory stays bounded by the chunk size whatever the file size; each chunk is one commit, so a
-crash loses at most the chunk in flight. Gzip is read transparently. Bytes that are not UTF-8 are
-replaced (U+FFFD) and counted, never fatal.
+crash loses at most the chunk in flight. Gzip is read transparently (any number of members); a
+damaged one keeps every whole line before the damage and is reported with the byte offset. Bytes
+that are not UTF-8 are replaced (U+FFFD) and counted, never fatal. A file that is plainly not a
+log (NUL bytes, an executable, image or archive header) is refused, or skipped and reported in a
+directory. A stream (standard input) is stored as its data arrives, not at its end.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
+import io
+import itertools
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +28,10 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from log_analytics_engine.errors import IngestError
+from log_analytics_engine.errors import DamagedGzipError, IngestError
 from log_analytics_engine.ingest import jsonl, text
+from log_analytics_engine.ingest.gzipstream import MAGIC as GZIP_MAGIC
+from log_analytics_engine.ingest.gzipstream import Gunzip, GzipReader
 from log_analytics_engine.ingest.pipeline import Pipeline
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp
@@ -45,6 +53,31 @@ FILE_TYPES = {
 }
 _JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _TEXT_SUFFIXES = {".log", ".txt", ".out", ".err"}
+# A stream's bytes are stored once the source pauses this long, or this long after they arrived.
+STREAM_IDLE_SECONDS = 0.2
+STREAM_FLUSH_SECONDS = 1.0
+STREAM_READ_BYTES = 1 << 20
+SNIFF_BYTES = 4096  # the first block, where a binary file shows what it is
+_MAGICS = (
+    (b"\x7fELF", "an ELF executable or library"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a zip archive (or jar, docx, xlsx)"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"\x28\xb5\x2f\xfd", "a zstd archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"\xca\xfe\xba\xbe", "a Mach-O universal binary or Java class"),
+    (b"\xcf\xfa\xed\xfe", "a Mach-O executable"),
+    (b"\xce\xfa\xed\xfe", "a Mach-O executable"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\x00asm", "a WebAssembly module"),
+    (GZIP_MAGIC, "gzip data inside gzip (compressed twice)"),
+    (b"\xff\xfe", "UTF-16 text (little-endian byte order mark): convert it to UTF-8 first"),
+    (b"\xfe\xff", "UTF-16 text (big-endian byte order mark): convert it to UTF-8 first"),
+)
 
 
 @dataclass
@@ -70,6 +103,10 @@ class FileReport:
     bad_timestamps: int = 0
     replaced_utf8_lines: int = 0
     rejected_lines: list[dict[str, Any]] = field(default_factory=list)
+    damaged: int = 0
+    damaged_files: list[dict[str, Any]] = field(default_factory=list)
+    skipped: int = 0
+    skipped_files: list[dict[str, Any]] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
     dead_letter: str | None = None
     started: float = field(default_factory=time.perf_counter)
@@ -78,6 +115,18 @@ class FileReport:
         self.rejected += 1
         if len(self.rejected_lines) < MAX_REPORTED:
             self.rejected_lines.append({"line": line, "reason": reason})
+
+    def damage(self, exc: DamagedGzipError) -> None:
+        """The file stopped decompressing at `exc.offset`: what came before it is stored."""
+        self.damaged += 1
+        if len(self.damaged_files) < MAX_REPORTED:
+            self.damaged_files.append({"file": self.file, "offset": exc.offset, "reason": exc.reason})
+
+    def skip(self, path: Path, reason: str) -> None:
+        """A file of the directory that is not a log: not ingested."""
+        self.skipped += 1
+        if len(self.skipped_files) < MAX_REPORTED:
+            self.skipped_files.append({"file": str(path), "reason": reason})
 
     def add(self, other: FileReport) -> None:
         self.count += other.count
@@ -88,6 +137,8 @@ class FileReport:
         self.replaced_utf8_lines += other.replaced_utf8_lines
         room = MAX_REPORTED - len(self.rejected_lines)
         self.rejected_lines.extend({"file": other.file, **r} for r in other.rejected_lines[:room])
+        self.damaged += other.damaged
+        self.damaged_files.extend(other.damaged_files[: MAX_REPORTED - len(self.damaged_files)])
         self.files.append(other.as_dict(include_files=False))
 
     def as_dict(self, include_files: bool = True) -> dict[str, Any]:
@@ -105,6 +156,10 @@ class FileReport:
             "bad_timestamps": self.bad_timestamps,
             "replaced_utf8_lines": self.replaced_utf8_lines,
             "rejected_lines": list(self.rejected_lines),
+            "damaged": self.damaged,
+            "damaged_files": list(self.damaged_files),
+            "skipped": self.skipped,
+            "skipped_files": list(self.skipped_files),
         }
         if self.dead_letter:
             out["dead_letter"] = self.dead_letter
@@ -116,9 +171,35 @@ class FileReport:
 def _open(path: Path) -> IO[bytes]:
     with path.open("rb") as probe:
         magic = probe.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # a binary IO
+    if magic == GZIP_MAGIC:
+        return GzipReader(path.open("rb"))  # type: ignore[return-value]  # reads like a binary IO
     return path.open("rb")
+
+
+def binary_reason(head: bytes) -> str | None:
+    """Why bytes that start a file (its first block, decompressed) are plainly not a log, or None."""
+    for magic, what in _MAGICS:
+        if head.startswith(magic):
+            return f"{what} (starts with {magic[:8]!r})"
+    if head[:3] == b"BZh" and head[4:10] == b"1AY&SY":
+        return "a bzip2 archive (starts with b'BZh')"
+    if head[257:262] == b"ustar":
+        return "a tar archive"
+    nul = head.find(b"\0")
+    if nul >= 0:
+        where = f"NUL bytes in its first {len(head):,} bytes (the first at byte {nul})"
+        return f"{where}: binary data, or UTF-16 text"
+    return None
+
+
+def not_a_log(path: Path) -> str | None:
+    """Why the file is plainly not a log (read after decompressing gzip), or None."""
+    try:
+        with _open(path) as handle:
+            head = handle.read(SNIFF_BYTES)
+    except DamagedGzipError:
+        return None  # damage at the very start: ingesting it reports where
+    return binary_reason(head)
 
 
 def _lines(block: bytes) -> pa.StringArray:
@@ -135,19 +216,25 @@ def _blocks(handle: IO[bytes], rows: int, max_bytes: int) -> Iterator[bytes]:
     `max_bytes` unless a single line is longer."""
     buf = b""
     eof = False
+    damage: DamagedGzipError | None = None
     while True:
         parts, size, newlines = [buf], len(buf), buf.count(b"\n")
         while not eof and (newlines == 0 or (size < max_bytes and newlines < rows)):
-            data = handle.read(READ_BYTES)
+            try:
+                data = handle.read(READ_BYTES)
+            except DamagedGzipError as exc:  # everything before it was read
+                damage, data = exc, b""
             eof = not data
             parts.append(data)
             size += len(data)
             newlines += data.count(b"\n")
         buf = b"".join(parts)
         if not buf:
-            return
+            break
         ends = np.flatnonzero(np.frombuffer(buf, np.uint8) == 10)
         if len(ends) == 0:
+            if damage is not None:
+                break  # the line the damage cut short is not a whole line: not stored
             block, buf = buf + b"\n", b""  # the last line had no newline
         else:
             last = min(len(ends), rows) - 1
@@ -156,24 +243,131 @@ def _blocks(handle: IO[bytes], rows: int, max_bytes: int) -> Iterator[bytes]:
             cut = int(ends[last]) + 1
             block, buf = buf[:cut], buf[cut:]
         yield block
+    if damage is not None:
+        raise damage
+
+
+def _chunk(block: bytes, first_line: int) -> Chunk:
+    """A block of whole lines as a chunk, bytes that are not UTF-8 replaced (and counted)."""
+    lines = _lines(block)
+    replaced = 0
+    try:
+        lines.validate(full=True)
+    except pa.ArrowInvalid:
+        block = block.decode("utf-8", "replace").encode("utf-8")
+        lines = _lines(block)
+        replaced = int(pc.sum(pc.match_substring(lines, "\ufffd")).as_py() or 0)
+    return Chunk(lines, first_line, len(block), replaced)
+
+
+def _numbered(blocks: Iterator[bytes]) -> Iterator[Chunk]:
+    line_no = 1
+    for block in blocks:
+        chunk = _chunk(block, line_no)
+        yield chunk
+        line_no += len(chunk.lines)
 
 
 def read_chunks(path: Path, rows: int = CHUNK_ROWS, max_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
-    """Whole-line chunks of `rows` lines (fewer when they pass `max_bytes`), with their line numbers."""
-    line_no = 1
+    """Whole-line chunks of `rows` lines (fewer when they pass `max_bytes`), with their line numbers.
+    A damaged gzip file raises DamagedGzipError (naming the file) after the chunks before the damage."""
     with _open(path) as handle:
-        for raw in _blocks(handle, rows, max_bytes):
-            block = raw
-            lines = _lines(block)
-            replaced = 0
+        try:
+            yield from _numbered(_blocks(handle, rows, max_bytes))
+        except DamagedGzipError as exc:
+            exc.where = str(path)
+            raise
+
+
+def _arrivals(stream: IO[bytes]) -> Iterator[bytes]:
+    """A stream's bytes in groups as they arrive: a group ends when the source pauses for
+    STREAM_IDLE_SECONDS, STREAM_FLUSH_SECONDS after its first byte, or at CHUNK_BYTES.
+
+    A helper thread reads (blocking reads cannot time out); it ends at the end of the stream.
+    """
+    pieces: queue.Queue[bytes | OSError | None] = queue.Queue(maxsize=64)
+    read = getattr(stream, "read1", stream.read)  # read1: what is there now, not a full buffer
+
+    def pump() -> None:
+        try:
+            while data := read(STREAM_READ_BYTES):
+                pieces.put(data)
+        except OSError as exc:  # handed to the reader, which raises it
+            pieces.put(exc)
+        finally:
+            pieces.put(None)
+
+    threading.Thread(target=pump, name="log-analytics-stdin", daemon=True).start()
+    held: list[bytes | OSError | None] = []  # the end (or error) met while grouping, for after it
+    while True:
+        item = held.pop() if held else pieces.get()
+        if isinstance(item, OSError):
+            raise item
+        if item is None:
+            return
+        group, size = [item], len(item)
+        deadline = time.monotonic() + STREAM_FLUSH_SECONDS
+        while size < CHUNK_BYTES:
+            wait = min(STREAM_IDLE_SECONDS, deadline - time.monotonic())
+            if wait <= 0:
+                break
             try:
-                lines.validate(full=True)
-            except pa.ArrowInvalid:
-                block = block.decode("utf-8", "replace").encode("utf-8")
-                lines = _lines(block)
-                replaced = int(pc.sum(pc.match_substring(lines, "\ufffd")).as_py() or 0)
-            yield Chunk(lines, line_no, len(block), replaced)
-            line_no += len(lines)
+                item = pieces.get(timeout=wait)
+            except queue.Empty:
+                break
+            if item is None or isinstance(item, OSError):
+                held.append(item)
+                break
+            group.append(item)
+            size += len(item)
+        yield b"".join(group)
+
+
+def _stream_blocks(groups: Iterator[bytes], name: str) -> Iterator[bytes]:
+    """Whole-line blocks of each group (gzip decompressed when the stream starts with its magic)."""
+    carry = b""
+    decoder: Gunzip | None = None
+    damage: DamagedGzipError | None = None
+    for number, group in enumerate(groups):
+        if number == 0 and group.startswith(GZIP_MAGIC):
+            decoder = Gunzip()
+        data = group
+        if decoder is not None:
+            try:
+                data = decoder.decompress(group)
+            except DamagedGzipError as exc:
+                damage, data = exc, exc.decoded
+        data = carry + data
+        cut = data.rfind(b"\n") + 1
+        carry = data[cut:]
+        if cut:
+            yield from _blocks(io.BytesIO(data[:cut]), CHUNK_ROWS, CHUNK_BYTES)
+        if damage is not None:
+            break
+    if decoder is not None and damage is None:
+        try:
+            decoder.finish()
+        except DamagedGzipError as exc:
+            damage = exc
+    if damage is not None:
+        damage.where = name
+        raise damage
+    if carry:
+        yield carry + b"\n"  # the last line had no newline
+
+
+def stream_chunks(stream: IO[bytes], name: str = "-") -> Iterator[Chunk]:
+    """Whole-line chunks of a stream (standard input) as its data arrives, numbered from 1; gzip is
+    decompressed. IngestError first when the stream is plainly not a log; DamagedGzipError (after
+    the chunks before it) when its gzip is damaged."""
+    blocks = _stream_blocks(_arrivals(stream), name)
+    first = next(blocks, None)
+    if first is None:
+        return
+    reason = binary_reason(first[:SNIFF_BYTES])
+    if reason is not None:
+        raise IngestError(f"{name} is not a log: {reason}; nothing was ingested")
+    yield from _numbered(itertools.chain([first], blocks))
 
 
 def _prefetched(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
@@ -197,7 +391,10 @@ def detect_type(path: Path) -> str:
     if suffix in _TEXT_SUFFIXES:
         return "text"
     with _open(path) as handle:
-        head = handle.read(4096).lstrip()
+        try:
+            head = handle.read(SNIFF_BYTES).lstrip()
+        except DamagedGzipError:
+            head = b""
     return "jsonl" if head.startswith(b"{") else "text"
 
 
@@ -241,17 +438,46 @@ class FileIngest:
             if path.is_dir():
                 total = FileReport(str(path), "directory")
                 for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                    total.add(self._file(child, detect_type(child)))
+                    reason = not_a_log(child)
+                    if reason is not None:
+                        total.skip(child, reason)
+                    else:
+                        total.add(self._file(child, detect_type(child)))
                 return self._finish(total)
-            kind = detect_type(path) if file_type == "auto" else FILE_TYPES.get(file_type.lower())
-            if kind is None:
-                raise IngestError(
-                    f"unknown file_type {file_type!r}; use one of: auto, {', '.join(FILE_TYPES)}"
-                )
-            return self._finish(self._file(path, kind))
+            kind = self._kind(file_type)
+            reason = not_a_log(path)
+            if reason is not None:
+                raise IngestError(f"{path} is not a log: {reason}; nothing was ingested")
+            return self._finish(self._file(path, detect_type(path) if kind == "auto" else kind))
         finally:
             if self._dead is not None:
                 self._dead.close()
+
+    def run_stream(self, stream: IO[bytes], file_type: str, name: str = "-") -> dict[str, Any]:
+        """Ingest a stream (standard input) as its data arrives: each group of lines is stored when
+        the source pauses (STREAM_IDLE_SECONDS) or after STREAM_FLUSH_SECONDS; returns the report
+        at the end of the stream. `auto` types it by its first line."""
+        kind = self._kind(file_type)
+        try:
+            chunks = stream_chunks(stream, name)
+            first = next(chunks, None)
+            if kind == "auto":
+                head = "" if first is None else next((s for s in first.lines.to_pylist() if s.strip()), "")
+                kind = "jsonl" if head.lstrip().startswith("{") else "text"
+            report = FileReport(name, kind)
+            if first is not None:
+                self._store_chunks(itertools.chain([first], chunks), kind, report)
+            return self._finish(report)
+        finally:
+            if self._dead is not None:
+                self._dead.close()
+
+    @staticmethod
+    def _kind(file_type: str) -> str:
+        kind = "auto" if file_type == "auto" else FILE_TYPES.get(file_type.lower())
+        if kind is None:
+            raise IngestError(f"unknown file_type {file_type!r}; use one of: auto, {', '.join(FILE_TYPES)}")
+        return kind
 
     def _finish(self, report: FileReport) -> dict[str, Any]:
         if self._dead is not None:
@@ -260,19 +486,29 @@ class FileIngest:
 
     def _file(self, path: Path, kind: str) -> FileReport:
         report = FileReport(str(path), kind)
-        for chunk in _prefetched(read_chunks(path)):
-            report.bytes += chunk.nbytes
-            report.replaced_utf8_lines += chunk.replaced_lines
-            stored = report.count
-            if kind == "text":
-                self._store_chunk(text.select_sql(), _chunk_table(chunk), report)
-            else:
-                self._jsonl_chunk(chunk, report)
-            if self._progress is not None:
-                self._done[0] += chunk.nbytes
-                self._done[1] += report.count - stored
-                self._progress(self._done[0], self._done[1])
+        self._store_chunks(_prefetched(read_chunks(path)), kind, report)
         return report
+
+    def _store_chunks(self, chunks: Iterator[Chunk], kind: str, report: FileReport) -> None:
+        """Store every chunk; damaged gzip ends them, reported (what came before it is stored)."""
+        try:
+            for chunk in chunks:
+                self._store_one(chunk, kind, report)
+        except DamagedGzipError as exc:
+            report.damage(exc)
+
+    def _store_one(self, chunk: Chunk, kind: str, report: FileReport) -> None:
+        report.bytes += chunk.nbytes
+        report.replaced_utf8_lines += chunk.replaced_lines
+        stored = report.count
+        if kind == "text":
+            self._store_chunk(text.select_sql(), _chunk_table(chunk), report)
+        else:
+            self._jsonl_chunk(chunk, report)
+        if self._progress is not None:
+            self._done[0] += chunk.nbytes
+            self._done[1] += report.count - stored
+            self._progress(self._done[0], self._done[1])
 
     def json_lines(self, lines: Sequence[str], name: str = "request") -> dict[str, Any]:
         """Ingest JSON lines held in memory (an HTTP body) like a JSONL file: the report of `run`, the

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import zlib
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Annotated, Any
@@ -23,7 +22,8 @@ from pydantic import BaseModel
 
 from log_analytics_engine.alerting.rulefile import rule_from_dict
 from log_analytics_engine.engine import LogAnalyticsEngine
-from log_analytics_engine.errors import LogAnalyticsError, QuerySyntaxError
+from log_analytics_engine.errors import DamagedGzipError, LogAnalyticsError, QuerySyntaxError
+from log_analytics_engine.ingest.gzipstream import gunzip
 from log_analytics_engine.query.parser import parse_filter
 from log_analytics_engine.server.auth import Authenticator
 from log_analytics_engine.server.settings import Settings
@@ -306,11 +306,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
         parts.append(part)
     body = b"".join(parts)
     if request.headers.get("content-encoding", "").lower() == "gzip":
-        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        # Decompressed whole before any of it is parsed: a damaged body stores nothing.
         try:
-            body = inflate.decompress(body, limit + 1)
-        except zlib.error as exc:
-            raise HTTPException(400, f"body is not valid gzip: {exc}") from exc
+            body = gunzip(body, limit)
+        except DamagedGzipError as exc:
+            raise HTTPException(400, f"body is not valid gzip, nothing stored: {exc}") from exc
         if len(body) > limit:
             raise HTTPException(413, f"decompressed body is over the limit of {limit} bytes")
     return body
