@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from conftest import Clock, entry_at
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
-from log_analytics_engine.errors import LogAnalyticsError, QuerySyntaxError
+from log_analytics_engine.errors import DamagedGzipError, LogAnalyticsError, QuerySyntaxError
 from log_analytics_engine.server.app import create_app
 from log_analytics_engine.server.settings import ApiKey, Settings, hash_key
 from log_analytics_engine.timeparse import format_timestamp
@@ -324,7 +324,8 @@ def test_engine_errors_keep_their_status_at_the_http_edge(
     engine: LogAnalyticsEngine, monkeypatch: pytest.MonkeyPatch, error: type[LogAnalyticsError]
 ) -> None:
     """Every LogAnalyticsError subclass raised inside a route answers with the status it declares."""
-    instance = error("expected x", 3, "y") if error is QuerySyntaxError else error("it went wrong")
+    made_of = {QuerySyntaxError: ("expected x", 3, "y"), DamagedGzipError: (7, "truncated")}
+    instance = error(*made_of.get(error, ("it went wrong",)))  # type: ignore[arg-type]
 
     def fail(*args: object, **kwargs: object) -> None:
         raise instance
