@@ -18,6 +18,7 @@ from conftest import T0_S, Clock, entry_at
 from log_analytics_engine import Alert, AlertRule, LogAnalyticsEngine, LogEntry
 from log_analytics_engine.alerting import window
 from log_analytics_engine.query.evaluate import evaluate
+from log_analytics_engine.timeparse import seconds_ns
 
 NS = 1_000_000_000
 LEVELS = ("INFO", "WARN", "ERROR")
@@ -40,8 +41,8 @@ class ModelRule:
     active: list[int] = field(default_factory=list)  # indexes into fired
 
     def inside(self, now: float) -> list[tuple[int, int, str]]:
-        high = round(now * NS)
-        low = high - round(self.rule.time_window * NS)
+        high = seconds_ns(now)
+        low = high - seconds_ns(self.rule.time_window)
         return sorted(m for m in self.matches if low < m[0] <= high)
 
 
@@ -60,8 +61,8 @@ class Model:
                 if evaluate(r.rule.filter, e)
             ]
             r.matches.extend(own)
-            high = round(now * NS)
-            low = high - round(r.rule.time_window * NS)
+            high = seconds_ns(now)
+            low = high - seconds_ns(r.rule.time_window)
             if any(low < t <= high for t, _, _ in own):
                 due.append(r)
         self.seq += len(entries)
@@ -270,3 +271,14 @@ def test_periodic_tick_resolves_without_new_logs() -> None:
     engine.flush()
     assert [a.status for a in got] == ["firing", "resolved"]
     engine.close()
+
+
+def test_a_log_stamped_exactly_at_the_clocks_now_counts() -> None:
+    """A log whose event time equals the clock's float now (not a multiple of 256 ns) is inside the
+    window (now - time_window, now], and inside `_time:5m`; float seconds are converted exactly."""
+    now = 1_753_099_200.25  # 2025-07-21T12:00:00.25Z: its ns value is no double
+    with LogAnalyticsEngine(clock=lambda: now, alert_interval=None) as engine:
+        engine.add_alert_rule(AlertRule("at now", conditions={"level": "ERROR"}, threshold=1, time_window=60))
+        engine.ingest_log(LogEntry("2025-07-21T12:00:00.250Z", "ERROR", "exactly now"))
+        assert [alert.count for alert in engine.get_alerts()] == [1]
+        assert engine.search("_time:5m").total == 1

@@ -32,7 +32,7 @@ from log_analytics_engine.query.planner import Planner, Sort
 from log_analytics_engine.query.results import QueryResult, SearchResult, decode_cursor, encode_cursor
 from log_analytics_engine.stats import StatsReader
 from log_analytics_engine.storage.embedded import EmbeddedStore, WriteResult
-from log_analytics_engine.timeparse import TimestampError, parse_timestamp
+from log_analytics_engine.timeparse import TimestampError, parse_timestamp, seconds_ns
 
 Filters = Mapping[str, Any] | None
 
@@ -249,7 +249,7 @@ class LogAnalyticsEngine:
             raise QueryError(f"search bounds: {exc}") from exc
         if low is not None or high is not None:
             node = conjoin([node, TimeRange(low, high)])
-        return resolve_time(node, int(self._clock() * 1e9))
+        return resolve_time(node, seconds_ns(self._clock()))
 
     def search(
         self,
@@ -290,7 +290,7 @@ class LogAnalyticsEngine:
     def run(self, query: str | Query) -> QueryResult:
         """Run query text with pipes (`error | stats by (source) count()`); rows as dicts by column."""
         parsed = parse(query) if isinstance(query, str) else query
-        node = resolve_time(parsed.filter, int(self._clock() * 1e9))
+        node = resolve_time(parsed.filter, seconds_ns(self._clock()))
         result: QueryResult = self._timed(lambda: self._runner.run(node, parsed.pipes))
         return result
 

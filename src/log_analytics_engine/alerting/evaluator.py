@@ -40,11 +40,12 @@ from log_analytics_engine.alerting.matcher import BatchMatcher
 from log_analytics_engine.alerting.notify import Dispatcher, HookRunner
 from log_analytics_engine.alerting.records import alert_time
 from log_analytics_engine.alerting.rules import FIRING, RESOLVED, Alert, AlertRule
-from log_analytics_engine.alerting.window import NS, EventWindow
+from log_analytics_engine.alerting.window import EventWindow
 from log_analytics_engine.alerting.worker import SerialWorker
 from log_analytics_engine.errors import ConfigError
 from log_analytics_engine.query.sql import compile_where
 from log_analytics_engine.storage.embedded import EmbeddedStore, WriteResult
+from log_analytics_engine.timeparse import seconds_ns
 
 AlertHook = Callable[[Alert], None]
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ MAX_PENDING = 1_000
 
 def to_ns(seconds: float) -> int:
     """Clock seconds as integer nanoseconds (the unit of stored event times)."""
-    return round(seconds * NS)
+    return seconds_ns(seconds)
 
 
 @dataclass(frozen=True)
