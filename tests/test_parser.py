@@ -490,7 +490,9 @@ leaves: st.SearchStrategy[Node] = st.one_of(
     tokens.map(Word),
     st.lists(tokens, min_size=2, max_size=3).map(lambda ts: Phrase(tuple(ts))),
     tokens.map(lambda t: Prefix("message", t)),
-    st.from_regex(r"[a-z0-9_-]{0,3}[a-z0-9][a-z0-9_-]{0,3}", fullmatch=True).map(lambda p: Prefix("message", p)),
+    st.from_regex(r"[a-z0-9_-]{0,3}[a-z0-9][a-z0-9_-]{0,3}", fullmatch=True).map(
+        lambda p: Prefix("message", p)
+    ),
     st.builds(Prefix, field_names, texts),
     texts.map(str.upper).filter(lambda p: p.upper() == p).map(lambda p: Prefix("level", p)),
     st.builds(Regex, field_names | st.just("message") | st.just("level"), patterns),

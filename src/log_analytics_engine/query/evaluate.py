@@ -90,8 +90,10 @@ def _number(value: Any) -> float | None:
 
 
 def order_key(value: Any) -> tuple[int, float | str] | None:
-    """Where a value sorts in `| sort` (ascending; None, absent, sorts last either way): numbers by
-    value, then text by code point, then booleans, lists and objects by their JSON text."""
+    """Where a metadata value sorts in `| sort`, as (type rank, value); None when absent (last in
+    either direction). The rank orders numbers, then text, then booleans, lists and objects in
+    either direction; the value (a number, text by code point, or the JSON text of the others)
+    follows the direction asked."""
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):

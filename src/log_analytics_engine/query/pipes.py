@@ -130,9 +130,10 @@ def _distinct(names: list[str], pipe: str) -> None:
 
 
 def order_sql(rel: Relation, name: str, descending: bool) -> str:
-    """ORDER BY terms for one column. A metadata value orders by type, then value: numbers by value,
-    then text by code point, then booleans, lists and objects by their JSON text (descending
-    reverses that whole order); absent values come last either way (`evaluate.order_key`)."""
+    """ORDER BY terms for one column. Metadata values order by type first, in either direction:
+    numbers, then text, then booleans, lists and objects; within a type by value (numbers as
+    numbers, text by code point, the others by their JSON text) in the direction asked. Absent
+    values come last either way (the reference is `evaluate.order_key`)."""
     direction = "DESC NULLS LAST" if descending else "ASC NULLS LAST"
     column = quote(name)
     if rel.kind(name) != JSON:
@@ -142,7 +143,7 @@ def order_sql(rel: Relation, name: str, descending: bool) -> str:
         f"CASE WHEN {column} IS NULL THEN NULL WHEN {number} IS NOT NULL THEN 0 "
         f"WHEN json_type({column}) = 'VARCHAR' THEN 1 ELSE 2 END"
     )
-    return f"{rank} {direction}, {number} {direction}, {column} ->> '$' {direction}"
+    return f"{rank} ASC NULLS LAST, {number} {direction}, {column} ->> '$' {direction}"
 
 
 def _json_number_sql(column: str) -> str:
