@@ -169,6 +169,10 @@ def test_metadata_numbers_filter_sort_and_return_as_numbers(
     )
     groups = engine.run("duration_ms:<100 | stats by (duration_ms) count() as n").rows
     assert groups == [{"duration_ms": d, "n": 1} for d in (2.5, 5, 98, 99, "7")]
+    top = engine.run("duration_ms:* | top 3 by (duration_ms)").rows
+    assert top == [{"duration_ms": d, "hits": 1} for d in (2.5, 5, 98)]
+    uniq = engine.run("duration_ms:>50 | uniq by (duration_ms)").rows
+    assert uniq == [{"duration_ms": d} for d in (98, 99, 1325)]
 
 
 def test_numbers_stay_numbers_in_http_answers(both: dict[str, LogAnalyticsEngine]) -> None:
@@ -259,3 +263,13 @@ def test_prefixes_may_hold_underscore_and_dash(both: dict[str, LogAnalyticsEngin
         [LogEntry(T0 * NS, "INFO", m) for m in ("GET req-123 ok", "req-45", "prereq-12x")]
     )
     assert sorted(log.message for log in engine_with_ids.search("req-12*").logs) == ["GET req-123 ok"]
+
+
+@pytest.mark.parametrize("mode", ["objects", "file"])
+def test_field_summaries_keep_metadata_numbers(both: dict[str, LogAnalyticsEngine], mode: str) -> None:
+    """`fields` lists a metadata field's top values with their JSON types (1325 a number, "7" text)."""
+    top = {f.name: f for f in both[mode].fields("*").fields}["duration_ms"].top
+    assert len(top) == 5  # the top values shown
+    stored = {repr(d) for d in DURATIONS if d is not None}  # repr tells 1325 from "1325"
+    assert all(repr(value) in stored and n == 1 for value, n in top), top
+    assert any(isinstance(value, int) for value, _ in top), top

@@ -331,6 +331,12 @@ def _sort_key(entry: LogEntry, name: str, desc: bool) -> tuple[bool, Any]:
     return (present, ranked) if desc else (not present, ranked)
 
 
+def _group_order(name: str, value: Any) -> tuple[bool, Any]:
+    """Where a group's value sorts among the groups (ascending, absent last)."""
+    ranked = value if _is_column(name) else order_key(value)
+    return (ranked is None, ranked)
+
+
 def _rank(key: tuple[int, Any] | None) -> int:
     return 3 if key is None else key[0]
 
@@ -389,6 +395,12 @@ def test_random_queries_match_the_reference_evaluator(
                 for e in sorted(want, key=lambda e: -(e.timestamp_ns or 0))
             }
             assert {_json_key(g[by]): g["first"] for g in groups} == firsts, f"{where} | stats min(_time)"
+            # one count by level or source may come from the index's terms aggregation
+            counted = engine.run(f"{text} | stats by ({by}) count() as n").rows
+            assert {_json_key(g[by]): g["n"] for g in counted} == counts, f"{where} | stats count()"
+            top = engine.run(f"{text} | top 3 by ({by})").rows
+            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], _group_order(by, orjson.loads(kv[0]))))
+            assert [(_json_key(r[by]), r["hits"]) for r in top] == ranked[:3], f"{where} | top 3 by ({by})"
 
         if any(isinstance(n, RelativeTime) for n in _leaves(parse_filter(text))):
             continue  # a rule cannot hold a relative time

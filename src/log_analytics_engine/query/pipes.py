@@ -218,7 +218,8 @@ def _apply(rel: Relation, pipe: Pipe) -> Relation:
         _distinct([*pipe.by, "hits"], "top")
         cols = ", ".join(quote(n) for n in pipe.by)
         order = ", ".join(order_sql(rel, n, False) for n in pipe.by)
-        sql = f"SELECT {cols}, count(*) AS hits FROM {src} GROUP BY ALL ORDER BY hits DESC, {order} LIMIT ?"
+        counted = f"SELECT {cols}, count(*) AS hits FROM {src} GROUP BY ALL"
+        sql = f"SELECT * FROM ({counted}) ORDER BY hits DESC, {order} LIMIT ?"
         return Relation(sql, [*rel.params, pipe.n], (*pipe.by, "hits"), {**rel.kinds, "hits": NUMBER})
     if isinstance(pipe, Uniq):
         _require(rel, pipe.by, "uniq")
