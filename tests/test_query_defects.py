@@ -273,3 +273,13 @@ def test_field_summaries_keep_metadata_numbers(both: dict[str, LogAnalyticsEngin
     stored = {repr(d) for d in DURATIONS if d is not None}  # repr tells 1325 from "1325"
     assert all(repr(value) in stored and n == 1 for value, n in top), top
     assert any(isinstance(value, int) for value, _ in top), top
+
+
+def test_fractional_severity_matches_nothing_in_the_index_too() -> None:
+    """`severity:40.5` beside a word (answered by the text index) matches no log, as in SQL."""
+    engine = LogAnalyticsEngine(index_interval=3600)
+    engine.ingest_logs([LogEntry(T0 * NS, "ERROR", "timeout"), LogEntry(T0 * NS, "INFO", "timeout")])
+    engine.flush()
+    assert engine.search("timeout severity:40.5").total == 0
+    assert engine.search("timeout severity:in(40.5, 20)").total == 1
+    assert engine.search("timeout severity:40").total == 1

@@ -220,14 +220,18 @@ def _number(value: float) -> str:
 
 
 @st.composite
-def leaf(draw: st.DrawFn) -> str:
-    """One filter term."""
+def leaf(draw: st.DrawFn, field_kinds: tuple[str, ...] = tuple(FIELDS)) -> str:
+    """One filter term, on a field of one of `field_kinds`."""
     rnd = draw(st.randoms(use_true_random=False))
     kind = draw(
         st.sampled_from(
-            ("word", "phrase", "prefix", "regex", "eq", "compare", "in", "exists", "empty", "time")
+            ("word", "phrase", "prefix", "regex", "eq", "compare", "in", "exists", "empty", "time", "indexed")
         )
     )
+    if kind == "indexed":
+        # text and the fields the index holds: the planner answers these from the index alone
+        text = draw(st.sampled_from((*WORDS, *PHRASES, *MESSAGE_PREFIXES)))
+        return f"{text} {draw(leaf(('level', 'severity', 'tags', 'column')))}"
     if kind == "word":
         return draw(st.sampled_from(WORDS))
     if kind == "phrase":
@@ -238,7 +242,7 @@ def leaf(draw: st.DrawFn) -> str:
                 (f"_time:>={TIMES[0]}", f"_time:<{TIMES[1]}", f"_time:[{TIMES[2]}, {TIMES[0]})", "_time:3m")
             )
         )
-    names, strings, numbers = FIELDS[draw(st.sampled_from(tuple(FIELDS)))]
+    names, strings, numbers = FIELDS[draw(st.sampled_from(field_kinds))]
     name = draw(st.sampled_from(names))
     if kind == "prefix":
         if draw(st.booleans()):
