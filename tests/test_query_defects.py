@@ -11,9 +11,11 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from conftest import Clock, entry_at
 from log_analytics_engine import AlertRule, LogAnalyticsEngine, LogEntry, QueryError, QuerySyntaxError
+from log_analytics_engine.cli.app import app
 from log_analytics_engine.server.app import create_app
 from log_analytics_engine.server.settings import Settings
 
@@ -149,6 +151,23 @@ def test_severity_errors_answer_400_over_http(both: dict[str, LogAnalyticsEngine
         bad = client.get(path, params={"q": "severity:LOUD"})
         assert bad.status_code == 400
         assert "severity" in bad.text
+
+
+def test_bad_severity_in_the_cli_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    """The CLI answers a bad severity with the syntax error (a usage exit, no traceback), a level name
+    with rows."""
+    data = str(tmp_path / "data")
+    with LogAnalyticsEngine(data) as engine:
+        engine.ingest_logs(_logs())
+    runner = CliRunner()
+    bad = runner.invoke(app, ["query", "severity:LOUD", "--data", data])
+    assert bad.exit_code == 2
+    assert isinstance(bad.exception, SystemExit)
+    assert "severity" in bad.output
+    assert "Traceback" not in bad.output
+    good = runner.invoke(app, ["query", "severity:ERROR | stats count() as n", "--data", data, "--json"])
+    assert good.exit_code == 0, good.output
+    assert orjson.loads(good.output)["rows"] == [{"n": len(_want(lambda e: e.level == "ERROR"))}]
 
 
 @pytest.mark.parametrize("mode", ["objects", "file"])
