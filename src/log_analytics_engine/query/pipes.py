@@ -133,7 +133,11 @@ def order_sql(rel: Relation, name: str, descending: bool) -> str:
     """ORDER BY terms for one column. Metadata values order by type first, in either direction:
     numbers, then text, then booleans, lists and objects; within a type by value (numbers as
     numbers, text by code point, the others by their JSON text) in the direction asked. Absent
-    values come last either way (the reference is `evaluate.order_key`)."""
+    values come last either way (the reference is `evaluate.order_key`).
+
+    The type is read from the JSON text (a string's starts with `"`): json_type made a sort of 300k
+    logs by a metadata number 2.6x slower (28 ms against 10.7 ms by text); this way it is 13 ms.
+    """
     direction = "DESC NULLS LAST" if descending else "ASC NULLS LAST"
     column = quote(name)
     if rel.kind(name) != JSON:
@@ -141,9 +145,10 @@ def order_sql(rel: Relation, name: str, descending: bool) -> str:
     number = _json_number_sql(column)
     rank = (
         f"CASE WHEN {column} IS NULL THEN NULL WHEN {number} IS NOT NULL THEN 0 "
-        f"WHEN json_type({column}) = 'VARCHAR' THEN 1 ELSE 2 END"
+        f"WHEN starts_with({column}, '\"') THEN 1 ELSE 2 END"
     )
-    return f"{rank} ASC NULLS LAST, {number} {direction}, {column} ->> '$' {direction}"
+    text = f"CASE WHEN {number} IS NULL THEN {column} ->> '$' END"
+    return f"{rank} ASC NULLS LAST, {number} {direction}, {text} {direction}"
 
 
 def _json_number_sql(column: str) -> str:
@@ -153,13 +158,18 @@ def _json_number_sql(column: str) -> str:
 
 def number_of(rel: Relation, name: str) -> str:
     """SQL reading a column as a DOUBLE, as filters do (`sql.Compiler.number`): a number, or text
-    in the number syntax; anything else NULL."""
+    in the number syntax; anything else NULL. For metadata a CASE, not coalesce, so that only the
+    strings pay for the regex (avg over 300k numbers: 13.5 ms, against 28.7 ms with coalesce)."""
     column = quote(name)
     kind = rel.kind(name)
     if kind in (NUMBER, TIME):
         return f"CAST({column} AS DOUBLE)"
     if kind == JSON:
-        return f"coalesce({_json_number_sql(column)}, {number_sql(f'({column} ->> {chr(39)}${chr(39)})')})"
+        number = _json_number_sql(column)
+        text = number_sql(f"({column} ->> '$')")
+        return (
+            f"CASE WHEN {number} IS NOT NULL THEN {number} WHEN starts_with({column}, '\"') THEN {text} END"
+        )
     if kind == TEXT:
         return number_sql(column)
     return "CAST(NULL AS DOUBLE)"  # tags and the metadata object are not numbers
