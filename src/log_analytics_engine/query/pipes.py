@@ -32,7 +32,6 @@ from log_analytics_engine.timeparse import format_timestamp
 COLUMN_FIELDS = {**FIELD_COLUMNS, "_msg": "message"}
 # The columns a plain filter query returns, in order.
 LOG_FIELDS = ("_time", "level", "source", "message", "tags", "request_id", "user_id", "thread_id", "metadata")
-_TIME_FIELDS = frozenset({"_time", "timestamp", "ingested_at"})
 _INT_COLUMNS = frozenset({"severity", "seq"})
 _NUMERIC_FUNCS = {"sum": "sum", "avg": "avg", "min": "min", "max": "max"}
 NUMERIC_FUNCS = frozenset({*_NUMERIC_FUNCS, "quantile"})
@@ -120,12 +119,8 @@ def _distinct(names: list[str], pipe: str) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise QueryError(
-                f"| {pipe}: the result column {name!r} is named twice; "
-                "give one of them another name with `as`"
-                if pipe == "stats"
-                else f"| {pipe}: the result column {name!r} is named twice"
-            )
+            hint = "; name one of them otherwise with `as`" if pipe == "stats" else ""
+            raise QueryError(f"| {pipe}: the result column {name!r} is named twice{hint}")
         seen.add(name)
 
 
