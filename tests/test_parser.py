@@ -69,6 +69,11 @@ FILTER_CASES: list[tuple[str, Node]] = [
     ("ERR*", Prefix("message", "err")),
     ('"Err"*', Prefix("message", "err")),
     ("and*", Prefix("message", "and")),
+    ("blk_*", Prefix("message", "blk_")),
+    ("req-12*", Prefix("message", "req-12")),
+    ("DB-*", Prefix("message", "db-")),
+    ("-req-12*", Not(Prefix("message", "req-12"))),
+    ("message:_x-1*", Prefix("message", "_x-1")),
     ('~"time(d )?out"', Regex("message", "time(d )?out")),
     (r'~"\d+ms"', Regex("message", r"\d+ms")),
     (r'~"a\\b"', Regex("message", r"a\b")),
@@ -91,7 +96,11 @@ FILTER_CASES: list[tuple[str, Node]] = [
     ("x:1_000", FieldEq("x", "1_000")),
     ("x:a:b", FieldEq("x", "a:b")),
     ('x:"a b"', FieldEq("x", "a b")),
-    ('x:""', FieldEq("x", "")),
+    ('x:""', Not(Exists("x"))),
+    ('x:in("", a)', Or((Not(Exists("x")), FieldIn("x", ("a",))))),
+    ("tags:''", Not(Exists("tags"))),
+    ('message:""', Not(Exists("message"))),
+    ('level:""', Not(Exists("level"))),
     ("x:in", FieldEq("x", "in")),
     ("metadata.region:eu", FieldEq("metadata.region", "eu")),
     ("region:eu", FieldEq("region", "eu")),
@@ -100,6 +109,12 @@ FILTER_CASES: list[tuple[str, Node]] = [
     ("x:IN()", FieldIn("x", ())),
     ("severity:>=40", Compare("severity", ">=", 40.0)),
     ("severity:>40", Compare("severity", ">", 40.0)),
+    ("severity:>=WARN", Compare("severity", ">=", 30.0)),
+    ("severity:<warning", Compare("severity", "<", 30.0)),
+    ("severity:ERROR", FieldEq("severity", 40)),
+    ('severity:"critical"', FieldEq("severity", 50)),
+    ("severity:in(trace, 10, Info)", FieldIn("severity", (0, 10, 20))),
+    ("severity:40", FieldEq("severity", 40)),
     ("duration_ms:<500", Compare("duration_ms", "<", 500.0)),
     ("duration_ms:<= -1.5e3", Compare("duration_ms", "<=", -1500.0)),
     ("field:*", Exists("field")),
@@ -306,6 +321,7 @@ def test_printer_refuses_what_text_cannot_say() -> None:
 
 PIPES_EXPECTED = "a pipe (fields, limit, offset, sort, stats, top, uniq)"
 TIME_EXPECTED = "a relative time like 15m, a range like [T1, T2) or a comparison like >T"
+SEVERITY_EXPECTED = "a number or a level name (TRACE, DEBUG, INFO, WARN, ERROR, FATAL) for severity"
 
 ERROR_CASES: list[tuple[str, int, str, str]] = [
     # text, position, found, expected
@@ -321,7 +337,7 @@ ERROR_CASES: list[tuple[str, int, str, str]] = [
     ("---", 2, "-", "a word with letters or digits"),
     ('""', 0, '""', "a word with letters or digits"),
     ("message:--", 8, "--", "a word with letters or digits"),
-    ("db-*", 0, "db-", "a prefix of letters and digits"),
+    ("_-*", 0, "_-", "a prefix of letters, digits, '_' and '-'"),
     ('"abc', 0, '"abc', "closing '\"'"),
     ("x:'abc", 2, "'abc", 'closing "\'"'),
     (r'a "b\"', 2, r'"b\"', "closing '\"'"),
@@ -368,8 +384,11 @@ ERROR_CASES: list[tuple[str, int, str, str]] = [
     ("x:in(a b)", 7, "b", "',' or ')'"),
     ("x:in(a,", 7, "end of query", "a value"),
     ("message:in()", 11, ")", "a value"),
-    ("severity:>abc", 10, "abc", "a number"),
-    ("severity:>=1e999", 11, "1e999", "a number"),
+    ("severity:>abc", 10, "abc", SEVERITY_EXPECTED),
+    ("severity:>=1e999", 11, "1e999", SEVERITY_EXPECTED),
+    ("severity:NOTICE", 9, "NOTICE", SEVERITY_EXPECTED),
+    ("severity:in(ERROR, loud)", 19, "loud", SEVERITY_EXPECTED),
+    ("x:>abc", 3, "abc", "a number"),
     ("1a:b", 0, "1a", "a field name"),
     ("(" * 101 + "a" + ")" * 101, 100, "(", "at most 100 nested groups or negations"),
 ]
@@ -432,7 +451,8 @@ field_names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.-]{0,6}", fullmatch=True).fil
 pipe_fields = st.one_of(st.sampled_from(["_time", "message", "level", "by", "desc", "as"]), field_names)
 texts = st.text(max_size=8)
 finite = st.floats(allow_nan=False, allow_infinity=False)
-scalars = st.one_of(st.integers(-(10**20), 10**20), finite, texts)
+# `field:""` parses to "empty or absent" (NOT field:*), so the parser makes no FieldEq of ""
+scalars = st.one_of(st.integers(-(10**20), 10**20), finite, texts.filter(bool))
 levels = texts.map(normalize_level).filter(lambda v: normalize_level(v) == v)
 patterns = st.one_of(
     st.sampled_from([r"time(d )?out", r"^\d+ms$", r"(?i)err", r"[\]\\]", "a|b"]), texts.map(re.escape)
@@ -470,6 +490,9 @@ leaves: st.SearchStrategy[Node] = st.one_of(
     tokens.map(Word),
     st.lists(tokens, min_size=2, max_size=3).map(lambda ts: Phrase(tuple(ts))),
     tokens.map(lambda t: Prefix("message", t)),
+    st.from_regex(r"[a-z0-9_-]{0,3}[a-z0-9][a-z0-9_-]{0,3}", fullmatch=True).map(
+        lambda p: Prefix("message", p)
+    ),
     st.builds(Prefix, field_names, texts),
     texts.map(str.upper).filter(lambda p: p.upper() == p).map(lambda p: Prefix("level", p)),
     st.builds(Regex, field_names | st.just("message") | st.just("level"), patterns),

@@ -1,9 +1,12 @@
-"""Evaluate an AST against one `LogEntry` in Python: `matches_filter`, and the reference for tests."""
+"""Evaluate an AST against one `LogEntry` in Python: `matches_filter`, and the reference for tests
+(`order_key` is the reference of `| sort`'s order)."""
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from log_analytics_engine.errors import QueryError
 from log_analytics_engine.model import tokenize
@@ -24,6 +27,7 @@ from log_analytics_engine.query.ast import (
     TimeRange,
     Word,
 )
+from log_analytics_engine.query.grammar import NUMBER_RE
 
 if TYPE_CHECKING:
     from log_analytics_engine.model import LogEntry
@@ -50,38 +54,53 @@ _ENTRY_FIELDS = frozenset(
 
 def _equals(actual: Any, wanted: Scalar) -> bool:
     """Equality as the SQL compiler defines it: numbers numerically, everything else as text."""
-    if actual is None:
-        return False
-    if isinstance(actual, list):
-        return any(_equals(a, wanted) for a in actual)
     if isinstance(wanted, int | float) and not isinstance(wanted, bool):
         number = _number(actual)
         return number is not None and number == float(wanted)
-    return _as_text(actual) == _as_text(wanted)
+    return actual is not None and _as_text(actual) == _as_text(wanted)
 
 
 def _as_text(value: Any) -> str:
+    """A value's text as SQL reads it: booleans `true`/`false`, lists and objects as JSON."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
     return str(value)
 
 
-def _values(value: Any) -> list[Any]:
-    """A field's values: the elements of a list, nothing for None, else the value itself."""
+def _values(field: str, value: Any) -> list[Any]:
+    """A field's values: each tag for `tags`, nothing for None, else the value itself (a list in
+    metadata is one value, read as its JSON text)."""
     if value is None:
         return []
-    if isinstance(value, list):
+    if field == "tags":
         return [v for v in value if v is not None]
     return [value]
 
 
 def _number(value: Any) -> float | None:
+    """A JSON number, or text in the query language's number syntax, as a float; else None."""
     if isinstance(value, bool) or value is None or isinstance(value, dict | list):
         return None
-    try:
+    if isinstance(value, int | float):
         return float(value)
-    except (TypeError, ValueError):
+    text = str(value)
+    return float(text) if NUMBER_RE.fullmatch(text) else None
+
+
+def order_key(value: Any) -> tuple[int, float | str] | None:
+    """Where a metadata value sorts in `| sort`, as (type rank, value); None when absent (last in
+    either direction). The rank orders numbers, then text, then booleans, lists and objects in
+    either direction; the value (a number, text by code point, or the JSON text of the others)
+    follows the direction asked."""
+    if value is None:
         return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, float(value))
+    if isinstance(value, str):
+        return (1, value)
+    return (2, _as_text(value))
 
 
 def _compare(value: float, op: str, bound: float) -> bool:
@@ -111,22 +130,24 @@ def evaluate(node: Node, entry: LogEntry) -> bool:
         if node.field == "message":
             edge = r"(?:^|[\W_])" + re.escape(node.prefix.lower())
             return re.search(edge, entry.message, re.IGNORECASE) is not None
-        return any(_as_text(v).startswith(node.prefix) for v in _values(field_value(entry, node.field)))
+        values = _values(node.field, field_value(entry, node.field))
+        return any(_as_text(v).startswith(node.prefix) for v in values)
     if isinstance(node, Regex):
         compiled = re.compile(node.pattern)
-        return any(compiled.search(_as_text(v)) for v in _values(field_value(entry, node.field)))
+        return any(compiled.search(_as_text(v)) for v in _values(node.field, field_value(entry, node.field)))
     if isinstance(node, Exists):
-        return any(v != "" for v in _values(field_value(entry, node.field)))
+        return any(_as_text(v) != "" for v in _values(node.field, field_value(entry, node.field)))
     if isinstance(node, RelativeTime):
         raise QueryError("relative time must be resolved against the clock before evaluating")
     if isinstance(node, FieldEq):
-        return _equals(field_value(entry, node.field), node.value)
+        values = _values(node.field, field_value(entry, node.field))
+        return any(_equals(v, node.value) for v in values)
     if isinstance(node, FieldIn):
-        actual = field_value(entry, node.field)
-        return any(_equals(actual, v) for v in node.values)
+        values = _values(node.field, field_value(entry, node.field))
+        return any(_equals(v, wanted) for v in values for wanted in node.values)
     if isinstance(node, Compare):
-        number = _number(field_value(entry, node.field))
-        return number is not None and _compare(number, node.op, node.value)
+        numbers = [_number(v) for v in _values(node.field, field_value(entry, node.field))]
+        return any(n is not None and _compare(n, node.op, node.value) for n in numbers)
     if isinstance(node, TimeRange):
         ts = entry.timestamp_ns
         if ts is None:

@@ -7,9 +7,10 @@ is a `QuerySyntaxError` naming the offset, what was found there and what was exp
 from __future__ import annotations
 
 import math
+import re
 from typing import Final
 
-from log_analytics_engine.model import normalize_level, tokenize
+from log_analytics_engine.model import SEVERITY, normalize_level, tokenize
 from log_analytics_engine.query.ast import (
     And,
     Compare,
@@ -61,6 +62,10 @@ _COMPARE_OPS: Final = frozenset({"<", "<=", ">", ">="})
 _TERM_START: Final = frozenset({"word", "string", "(", "*", "~", "neg", "not"})
 
 _TIME_EXPECTED = "a relative time like 15m, a range like [T1, T2) or a comparison like >T"
+SEVERITY_FIELD: Final = "severity"
+_SEVERITY_EXPECTED = f"a number or a level name ({', '.join(SEVERITY)}) for {SEVERITY_FIELD}"
+# A message prefix: letters and digits, with `_` and `-` inside (`blk_*`, `req-12*`).
+_MESSAGE_PREFIX_RE = re.compile(r"[\w-]*[^\W_][\w-]*")
 _TIMESTAMP_EXPECTED = "an RFC 3339 timestamp"
 
 
@@ -226,7 +231,10 @@ class Parser:
         if kind == "*":
             return Exists(field)
         if kind in _COMPARE_OPS:
-            return Compare(field, _compare_op(kind), self.number())
+            op = _compare_op(kind)
+            if field == SEVERITY_FIELD:
+                return Compare(field, op, float(_severity(self.take_value())))
+            return Compare(field, op, self.number())
         if kind == "~":
             return Regex(field, self.regex_value())
         if kind == "word" and token.text.lower() == "in" and self.follows("("):
@@ -235,19 +243,27 @@ class Parser:
             text = _token_text(token)
             if self.follows("*"):
                 return Prefix(field, _prefix_text(field, token, text))
+            if _is_empty(token):
+                return Not(Exists(field))  # `field:""`: the field is empty or absent
             if field == MESSAGE:
                 return _text_node(token, text)
-            return FieldEq(field, _scalar(field, text, kind == "string"))
+            return FieldEq(field, _value(field, token))
         raise syntax_error("a value", token)
 
     def in_list(self, field: str) -> Node:
         """`in(a, "b c", 3)` after `field:in(`: FieldIn, or for the message an OR of its words."""
         tokens, closing = self.in_values()
+        # an empty value ("") stands for "empty or absent", as `field:""` does
+        empty: list[Node] = [Not(Exists(field))] if any(_is_empty(t) for t in tokens) else []
+        tokens = [t for t in tokens if not _is_empty(t)]
         if field == MESSAGE:
-            if not tokens:
+            if not tokens and not empty:
                 raise syntax_error("a value", closing)
-            return _combine(Or, [_text_node(t, _token_text(t)) for t in tokens])
-        return FieldIn(field, tuple(_scalar(field, _token_text(t), t.kind == "string") for t in tokens))
+            return _combine(Or, [*empty, *(_text_node(t, _token_text(t)) for t in tokens)])
+        if empty and not tokens:
+            return empty[0]
+        values = FieldIn(field, tuple(_value(field, t) for t in tokens))
+        return _combine(Or, [*empty, values])
 
     def in_values(self) -> tuple[list[Token], Token]:
         """The value tokens of `in(…)` up to the closing parenthesis, and that parenthesis."""
@@ -365,19 +381,42 @@ def _compare_op(kind: str) -> CompareOp:
     return ">="
 
 
-def _scalar(field: str, text: str, quoted: bool) -> Scalar:
-    """A FieldEq / FieldIn value: levels normalised, unquoted numbers as numbers, else text."""
+def _is_empty(token: Token) -> bool:
+    """True for the quoted empty string `""`."""
+    return token.kind == "string" and token.value == ""
+
+
+def _value(field: str, token: Token) -> Scalar:
+    """A FieldEq / FieldIn value: levels normalised, severities as numbers (level names read by the
+    model's mapping), unquoted numbers as numbers, else text."""
+    text = _token_text(token)
     if field == LEVEL:
         return normalize_level(text)
-    return text if quoted else number_or_text(text)
+    if field == SEVERITY_FIELD:
+        return _severity(token)
+    return text if token.kind == "string" else number_or_text(text)
+
+
+def _severity(token: Token) -> int | float:
+    """A severity: a finite number, or a level name (any case, aliases folded) as its severity."""
+    text = _token_text(token)
+    if token.kind in ("word", "string") and NUMBER_RE.fullmatch(text):
+        number = number_or_text(text)
+        if isinstance(number, int | float):
+            return number
+    level = normalize_level(text) if token.kind in ("word", "string") and text.strip() else ""
+    if level in SEVERITY:
+        return SEVERITY[level]
+    raise syntax_error(_SEVERITY_EXPECTED, token)
 
 
 def _prefix_text(field: str, token: Token, text: str) -> str:
-    """The prefix of `text*`: lower-case letters and digits for the message, upper case for levels."""
+    """The prefix of `text*`: for the message lower-case letters and digits, `_` and `-` between
+    them allowed; upper case for levels."""
     if field == MESSAGE:
         lower = text.lower()
-        if tokenize(lower) != [lower]:
-            raise syntax_error("a prefix of letters and digits", token)
+        if not _MESSAGE_PREFIX_RE.fullmatch(lower):
+            raise syntax_error("a prefix of letters, digits, '_' and '-'", token)
         return lower
     return text.upper() if field == LEVEL else text
 

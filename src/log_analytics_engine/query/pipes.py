@@ -25,18 +25,23 @@ from log_analytics_engine.query.ast import (
 )
 from log_analytics_engine.query.planner import Planner
 from log_analytics_engine.query.results import QueryResult
-from log_analytics_engine.query.sql import SqlFilter, metadata_path
+from log_analytics_engine.query.sql import SqlFilter, metadata_key, metadata_path, number_sql
 from log_analytics_engine.timeparse import format_timestamp
 
 # Query-language field names that are stored columns (anything else is read from metadata).
 COLUMN_FIELDS = {**FIELD_COLUMNS, "_msg": "message"}
 # The columns a plain filter query returns, in order.
 LOG_FIELDS = ("_time", "level", "source", "message", "tags", "request_id", "user_id", "thread_id", "metadata")
-_TIME_FIELDS = frozenset({"_time", "timestamp", "ingested_at"})
+_INT_COLUMNS = frozenset({"severity", "seq"})
 _NUMERIC_FUNCS = {"sum": "sum", "avg": "avg", "min": "min", "max": "max"}
 NUMERIC_FUNCS = frozenset({*_NUMERIC_FUNCS, "quantile"})
 # Hidden columns counting the non-numeric values a numeric function skipped; reported as warnings.
 SKIPPED_PREFIX = "__skipped:"
+
+# What a relation's column holds, which decides how it is read as a number, ordered and returned:
+# a metadata value (JSON: numbers stay numbers), a time (int ns, returned as RFC 3339 text), the
+# metadata object, a number, a list (tags) or text.
+JSON, TIME, METADATA, NUMBER, LIST, TEXT = "json", "time", "metadata", "number", "list", "text"
 
 
 def quote(name: str) -> str:
@@ -46,28 +51,44 @@ def quote(name: str) -> str:
 
 @dataclass
 class Relation:
-    """SQL text producing named columns, with its parameters in order."""
+    """SQL text producing named columns, with its parameters in order, and what each column holds."""
 
     sql: str
     params: list[object] = field(default_factory=list)
     columns: tuple[str, ...] = ()
+    kinds: dict[str, str] = field(default_factory=dict)
+
+    def kind(self, name: str) -> str:
+        return self.kinds.get(name, TEXT)
+
+
+def _column_kind(name: str) -> str:
+    column = COLUMN_FIELDS[name]
+    if column in ("ts", "ingested_at"):
+        return TIME
+    if column in _INT_COLUMNS:
+        return NUMBER
+    return LIST if column == "tags" else TEXT
 
 
 def _base(where: SqlFilter, names: set[str]) -> Relation:
-    """The matching logs with every field the pipes name as a column (metadata keys extracted)."""
+    """The matching logs with every field the pipes name as a column (metadata values extracted as
+    JSON, a JSON null as absent)."""
     wanted = set(LOG_FIELDS) | names | {"seq"}
-    parts, params = [], []
+    parts, params, kinds = [], [], {}
     for name in sorted(wanted):
         if name == "metadata":
             parts.append("metadata AS metadata")
+            kinds[name] = METADATA
         elif name in COLUMN_FIELDS:
             parts.append(f"{COLUMN_FIELDS[name]} AS {quote(name)}")
+            kinds[name] = _column_kind(name)
         else:
-            key = name[len("metadata.") :] if name.startswith("metadata.") else name
-            parts.append(f"json_extract_string(metadata, ?) AS {quote(name)}")
-            params.append(metadata_path(key))
+            parts.append(f"nullif(json_extract(metadata, ?), 'null') AS {quote(name)}")
+            params.append(metadata_path(metadata_key(name)))
+            kinds[name] = JSON
     sql = f"SELECT {', '.join(parts)} FROM logs WHERE {where.sql}"
-    return Relation(sql, [*params, *where.params], tuple(sorted(wanted)))
+    return Relation(sql, [*params, *where.params], tuple(sorted(wanted)), kinds)
 
 
 def _named(pipes: tuple[Pipe, ...]) -> set[str]:
@@ -93,11 +114,72 @@ def _require(rel: Relation, names: tuple[str, ...] | list[str], pipe: str) -> No
         )
 
 
+def _distinct(names: list[str], pipe: str) -> None:
+    """Refuse a pipe whose result would hold two columns of one name (a row keeps only one)."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            hint = "; name one of them otherwise with `as`" if pipe == "stats" else ""
+            raise QueryError(f"| {pipe}: the result column {name!r} is named twice{hint}")
+        seen.add(name)
+
+
+def order_sql(rel: Relation, name: str, descending: bool) -> str:
+    """ORDER BY terms for one column. Metadata values order by type first, in either direction:
+    numbers, then text, then booleans, lists and objects; within a type by value (numbers as
+    numbers, text by code point, the others by their JSON text) in the direction asked. Absent
+    values come last either way (the reference is `evaluate.order_key`).
+
+    The type is read from the JSON text (a string's starts with `"`): json_type made a sort of 300k
+    logs by a metadata number 2.6x slower (28 ms against 10.7 ms by text); this way it is 13 ms.
+    """
+    direction = "DESC NULLS LAST" if descending else "ASC NULLS LAST"
+    column = quote(name)
+    if rel.kind(name) != JSON:
+        return f"{column} {direction}"
+    number = _json_number_sql(column)
+    rank = (
+        f"CASE WHEN {column} IS NULL THEN NULL WHEN {number} IS NOT NULL THEN 0 "
+        f"WHEN starts_with({column}, '\"') THEN 1 ELSE 2 END"
+    )
+    text = f"CASE WHEN {number} IS NULL THEN {column} ->> '$' END"
+    return f"{rank} ASC NULLS LAST, {number} {direction}, {text} {direction}"
+
+
+def _json_number_sql(column: str) -> str:
+    """A JSON value's number when it is a JSON number (its text casts; a string's keeps its quotes)."""
+    return f"TRY_CAST(CAST({column} AS VARCHAR) AS DOUBLE)"
+
+
+def number_of(rel: Relation, name: str) -> str:
+    """SQL reading a column as a DOUBLE, as filters do (`sql.Compiler.number`): a number, or text
+    in the number syntax; anything else NULL. For metadata a CASE, not coalesce, so that only the
+    strings pay for the regex (avg over 300k numbers: 13.5 ms, against 28.7 ms with coalesce)."""
+    column = quote(name)
+    kind = rel.kind(name)
+    if kind in (NUMBER, TIME):
+        return f"CAST({column} AS DOUBLE)"
+    if kind == JSON:
+        number = _json_number_sql(column)
+        text = number_sql(f"({column} ->> '$')")
+        return (
+            f"CASE WHEN {number} IS NOT NULL THEN {number} WHEN starts_with({column}, '\"') THEN {text} END"
+        )
+    if kind == TEXT:
+        return number_sql(column)
+    return "CAST(NULL AS DOUBLE)"  # tags and the metadata object are not numbers
+
+
 def func_label(func: StatFunc) -> str:
     """The column name of a stats function: its alias, or its text (`count()`, `quantile(0.99, x)`)."""
     if func.alias:
         return func.alias
     return f"{func.name}({', '.join(str(a) for a in func.args)})"
+
+
+def _keeps_time(func: StatFunc, rel: Relation) -> bool:
+    """`min(_time)` / `max(_time)`: a time in, a time out."""
+    return func.name in ("min", "max") and rel.kind(str(func.args[0])) == TIME
 
 
 def _func_sql(func: StatFunc, rel: Relation) -> tuple[str, list[object]]:
@@ -107,7 +189,9 @@ def _func_sql(func: StatFunc, rel: Relation) -> tuple[str, list[object]]:
         return "count(*)" if not args else f"count({quote(args[0])})", []
     if func.name == "count_uniq":
         return f"count(DISTINCT {quote(args[0])})", []
-    number = f"TRY_CAST({quote(args[0])} AS DOUBLE)" if args else ""
+    if func.name in _NUMERIC_FUNCS and _keeps_time(func, rel):
+        return f"{func.name}({quote(args[0])})", []
+    number = number_of(rel, args[0]) if args else ""
     if func.name in _NUMERIC_FUNCS:
         return f"{_NUMERIC_FUNCS[func.name]}({number})", []
     if func.name == "quantile":
@@ -122,31 +206,38 @@ def _apply(rel: Relation, pipe: Pipe) -> Relation:
     src = f"({rel.sql})"
     if isinstance(pipe, Sort):
         _require(rel, [k for k, _ in pipe.keys], "sort")
-        keys = ", ".join(f"{quote(k)} {'DESC' if d else 'ASC'}" for k, d in pipe.keys)
+        keys = ", ".join(order_sql(rel, k, d) for k, d in pipe.keys)
         tie = ", seq DESC" if "seq" in rel.columns else ""
-        return Relation(f"SELECT * FROM {src} ORDER BY {keys}{tie}", rel.params, rel.columns)
+        return Relation(f"SELECT * FROM {src} ORDER BY {keys}{tie}", rel.params, rel.columns, rel.kinds)
     if isinstance(pipe, Limit):
-        return Relation(f"SELECT * FROM {src} LIMIT ?", [*rel.params, pipe.n], rel.columns)
+        return Relation(f"SELECT * FROM {src} LIMIT ?", [*rel.params, pipe.n], rel.columns, rel.kinds)
     if isinstance(pipe, Offset):
-        return Relation(f"SELECT * FROM {src} OFFSET ?", [*rel.params, pipe.n], rel.columns)
+        return Relation(f"SELECT * FROM {src} OFFSET ?", [*rel.params, pipe.n], rel.columns, rel.kinds)
     if isinstance(pipe, Fields):
         _require(rel, pipe.names, "fields")
+        _distinct(list(pipe.names), "fields")
         cols = ", ".join(quote(n) for n in pipe.names)
-        return Relation(f"SELECT {cols} FROM {src}", rel.params, pipe.names)
+        return Relation(f"SELECT {cols} FROM {src}", rel.params, pipe.names, rel.kinds)
     if isinstance(pipe, Top):
         _require(rel, pipe.by, "top")
+        _distinct([*pipe.by, "hits"], "top")
         cols = ", ".join(quote(n) for n in pipe.by)
-        sql = f"SELECT {cols}, count(*) AS hits FROM {src} GROUP BY ALL ORDER BY hits DESC, {cols} LIMIT ?"
-        return Relation(sql, [*rel.params, pipe.n], (*pipe.by, "hits"))
+        order = ", ".join(order_sql(rel, n, False) for n in pipe.by)
+        counted = f"SELECT {cols}, count(*) AS hits FROM {src} GROUP BY ALL"
+        sql = f"SELECT * FROM ({counted}) ORDER BY hits DESC, {order} LIMIT ?"
+        return Relation(sql, [*rel.params, pipe.n], (*pipe.by, "hits"), {**rel.kinds, "hits": NUMBER})
     if isinstance(pipe, Uniq):
         _require(rel, pipe.by, "uniq")
+        _distinct(list(pipe.by), "uniq")
         cols = ", ".join(quote(n) for n in pipe.by)
-        return Relation(f"SELECT DISTINCT {cols} FROM {src} ORDER BY {cols}", rel.params, pipe.by)
+        order = ", ".join(order_sql(rel, n, False) for n in pipe.by)
+        return Relation(f"SELECT DISTINCT {cols} FROM {src} ORDER BY {order}", rel.params, pipe.by, rel.kinds)
     return _stats(rel, pipe)
 
 
 def _stats(rel: Relation, pipe: Stats) -> Relation:
     keys, key_params, names, buckets = [], [], [], []
+    kinds: dict[str, str] = {}
     for key in pipe.by:
         if isinstance(key, TimeBucket):
             column = "_time" if key.field in ("_time", "timestamp") else key.field
@@ -155,20 +246,24 @@ def _stats(rel: Relation, pipe: Stats) -> Relation:
             buckets.append(column)
             key_params += [key.step_ns, key.step_ns]
             names.append(column)
+            kinds[column] = TEXT  # formatted in SQL below
         else:
             _require(rel, [key], "stats")
             keys.append(quote(key))
             names.append(key)
+            kinds[key] = rel.kind(key)
+    _distinct([*names, *(func_label(f) for f in pipe.funcs)], "stats")
     funcs, func_params, skipped = [], [], []
     for func in pipe.funcs:
         sql, params = _func_sql(func, rel)
         funcs.append(f"{sql} AS {quote(func_label(func))}")
         func_params += params
-        if func.name in NUMERIC_FUNCS:
+        kinds[func_label(func)] = TIME if _keeps_time(func, rel) else NUMBER
+        if func.name in NUMERIC_FUNCS and not _keeps_time(func, rel):
             # values that are present but not numbers are left out of the function, and counted
-            arg = quote(str(func.args[-1]))
+            arg = str(func.args[-1])
             label = SKIPPED_PREFIX + func_label(func)
-            funcs.append(f"count({arg}) - count(TRY_CAST({arg} AS DOUBLE)) AS {quote(label)}")
+            funcs.append(f"count({quote(arg)}) - count({number_of(rel, arg)}) AS {quote(label)}")
             skipped.append(label)
     select = ", ".join([*keys, *funcs])
     positions = ", ".join(str(i + 1) for i in range(len(keys)))
@@ -182,15 +277,17 @@ def _stats(rel: Relation, pipe: Stats) -> Relation:
             f"strftime(make_timestamp({quote(c)} // 1000), {fmt}) AS {quote(c)}" for c in buckets
         )
         sql = f"SELECT * REPLACE ({text}) FROM ({sql})"
-    if keys:
-        sql += f" ORDER BY {positions}"
     columns: list[str] = list(names)
     for func in pipe.funcs:
         columns.append(func_label(func))
-        if func.name in NUMERIC_FUNCS:
+        if func.name in NUMERIC_FUNCS and not _keeps_time(func, rel):
             columns.append(SKIPPED_PREFIX + func_label(func))
+    out = Relation(sql, [], tuple(columns), kinds)
+    if keys:
+        out.sql = f"SELECT * FROM ({sql}) ORDER BY {', '.join(order_sql(out, n, False) for n in names)}"
     # parameters in text order: keys, functions, then the inner relation's
-    return Relation(sql, [*key_params, *func_params, *rel.params], tuple(columns))
+    out.params = [*key_params, *func_params, *rel.params]
+    return out
 
 
 def build(where: SqlFilter, pipes: tuple[Pipe, ...]) -> Relation:
@@ -202,16 +299,18 @@ def build(where: SqlFilter, pipes: tuple[Pipe, ...]) -> Relation:
         rel = _apply(rel, pipe)
     if not pipes or not any(isinstance(p, Fields | Stats | Top | Uniq) for p in pipes):
         cols = ", ".join(quote(n) for n in LOG_FIELDS)
-        rel = Relation(f"SELECT {cols} FROM ({rel.sql})", rel.params, LOG_FIELDS)
+        rel = Relation(f"SELECT {cols} FROM ({rel.sql})", rel.params, LOG_FIELDS, rel.kinds)
     return rel
 
 
-def present(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """Rows as dicts keyed by column; times (ns) as RFC 3339 text, metadata as a dict."""
-    out = [dict(zip(columns, row, strict=True)) for row in rows]
+def present(rel: Relation, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Rows as dicts keyed by column; times (ns) as RFC 3339 text, metadata values as the JSON
+    values they are (numbers stay numbers), the metadata object as a dict."""
+    out = [dict(zip(rel.columns, row, strict=True)) for row in rows]
     formatted: dict[int, str] = {}  # a histogram repeats each time once per group: format it once
-    for name in columns:
-        if name in _TIME_FIELDS:
+    for name in rel.columns:
+        kind = rel.kind(name)
+        if kind == TIME:
             for item in out:
                 ns = item[name]
                 if isinstance(ns, int):
@@ -219,9 +318,13 @@ def present(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[dict[
                     if text is None:
                         text = formatted[ns] = format_timestamp(ns)
                     item[name] = text
-        elif name == "metadata":
+        elif kind == METADATA:
             for item in out:
                 item[name] = orjson.loads(item[name]) if item[name] else {}
+        elif kind == JSON:
+            for item in out:
+                if item[name] is not None:
+                    item[name] = orjson.loads(item[name])
     return out
 
 
@@ -245,7 +348,7 @@ class PipeRunner:
             raise QueryError(
                 f"the query returns more than {self.max_rows:,} rows; add `| limit N` or `| stats ...`"
             )
-        result = QueryResult(list(rel.columns), present(rel.columns, rows))
+        result = QueryResult(list(rel.columns), present(rel, rows))
         return _with_warnings(result)
 
 

@@ -56,6 +56,8 @@ _OR, _AND, _UNARY = 1, 2, 3
 # Values that lex back unchanged without quotes (after `field:`); anything else is quoted.
 _BARE_VALUE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@/-]*")
 _QUOTE_WORDS = KEYWORDS | {"in"}
+# A message prefix that lexes back bare: word characters and `-`, not starting with `-` (a negation).
+_BARE_PREFIX_RE = re.compile(r"(?!-)[\w-]+")
 # A backslash the parser would read as an escape: before a backslash, a quote or the end of the string.
 _ESCAPED_BACKSLASH_RE = re.compile(r"""\\(?=[\\"']|\Z)""")
 _LARGEST_INT_TEXT = 1e16  # integral floats below this print without a fraction (`severity:>=40`)
@@ -135,7 +137,7 @@ def _word_text(token: str) -> str:
 
 def _prefix_text(node: Prefix) -> str:
     if node.field == MESSAGE:
-        bare = tokenize(node.prefix) == [node.prefix]
+        bare = _BARE_PREFIX_RE.fullmatch(node.prefix) is not None
         return (node.prefix if bare else _quote(node.prefix)) + "*"
     return f"{node.field}:{_value_text(node.prefix)}*"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from log_analytics_engine.errors import QueryError
@@ -28,11 +29,32 @@ from log_analytics_engine.query.ast import (
 _EDGE_L = r"(?i)(^|[^\pL\pN])"
 _EDGE_R = r"([^\pL\pN]|$)"
 _COLUMNS = frozenset({"level", "source", "message", "request_id", "user_id", "thread_id", "severity"})
+# Text that reads as a number: the query language's own number syntax (grammar.NUMBER_RE), anchored;
+# a constant of the code (no quote in it), so it is SQL text, compiled once per query.
+NUMBER_TEXT = r"'^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$'"
+
+
+def number_sql(text: str) -> str:
+    """SQL reading the text expression `text` as a DOUBLE when it is number text, else NULL."""
+    return f"TRY_CAST(nullif(regexp_extract({text}, {NUMBER_TEXT}), '') AS DOUBLE)"
 
 
 def word_pattern(tokens: tuple[str, ...]) -> str:
     """The RE2 pattern matching these tokens as consecutive whole words (tokens are letters/digits only)."""
     return _EDGE_L + r"[^\pL\pN]+".join(tokens) + _EDGE_R
+
+
+def metadata_key(field: str) -> str:
+    """The metadata key a field name reads: `metadata.key` or a bare name that is no column."""
+    return field[len("metadata.") :] if field.startswith("metadata.") else field
+
+
+def severity_number(value: Scalar) -> float:
+    """A severity value as a number; QueryError naming the field when it is not one."""
+    try:
+        return float(value)
+    except ValueError:
+        raise QueryError(f"severity: {value!r} is not a number") from None
 
 
 def metadata_path(key: str) -> str:
@@ -58,29 +80,50 @@ class _Compiler:
         return "?"
 
     def column(self, name: str) -> str:
-        if name.startswith("metadata."):
-            return f"json_extract_string(metadata, {self.bind(metadata_path(name[len('metadata.') :]))})"
+        """The field as SQL text: the column, or for metadata the value's text (NULL when absent or
+        JSON null; a number as its JSON text)."""
         if name in _COLUMNS:
             return name
-        # A bare unknown field is looked up in metadata, as the query language does.
-        return f"json_extract_string(metadata, {self.bind(metadata_path(name))})"
+        # `metadata.key`, and a bare unknown field, are looked up in metadata
+        return f"json_extract_string(metadata, {self.bind(metadata_path(metadata_key(name)))})"
+
+    def number(self, name: str) -> str:
+        """The field as a DOUBLE: a JSON number, or text that reads as one (NUMBER_TEXT); else NULL.
+
+        A JSON number's text casts directly (a JSON string's text keeps its quotes, so it does not);
+        only the rest pay for the regex, run on the string's own text. On 1M logs, 10% of them numeric
+        strings, `> 500` took 41 ms against 29 ms for a bare TRY_CAST of the text, which also read
+        ` 42`, `1_000`, `inf` and `nan` as numbers: no definition the reference evaluator can share.
+        """
+        if name == "severity":
+            return "severity"
+        if name in _COLUMNS:
+            return number_sql(name)
+        path = metadata_path(metadata_key(name))
+        as_json = f"TRY_CAST(CAST(json_extract(metadata, {self.bind(path)}) AS VARCHAR) AS DOUBLE)"
+        text = f"json_extract_string(metadata, {self.bind(path)})"
+        return f"coalesce({as_json}, {number_sql(text)})"
 
     def equals(self, name: str, value: Scalar) -> str:
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if name == "tags" and numeric:
+            return f"len(list_filter(tags, lambda t: {number_sql('t')} = {self.bind(float(value))})) > 0"
         if name == "tags":
             return f"list_contains(tags, {self.bind(_text(value))})"
         if name == "severity":
-            return f"severity = {self.bind(float(value))}"
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            # A number matches any stored text that reads as the same number (42, "42", 42.0).
-            return f"TRY_CAST({self.column(name)} AS DOUBLE) = {self.bind(float(value))}"
+            return f"severity = {self.bind(severity_number(value))}"
+        if numeric:
+            # A number matches any stored value that reads as the same number (42, "42", 42.0).
+            return f"{self.number(name)} = {self.bind(float(value))}"
         return f"{self.column(name)} = {self.bind(_text(value))}"
 
-    def matches(self, name: str, test: str) -> str:
-        """`test` (a SQL template with `{}` for the value) applied to a field; any tag for `tags`."""
+    def matches(self, name: str, test: Callable[[str], str]) -> str:
+        """`test` (SQL of a value's text, binding its own parameters when called) applied to a field;
+        any tag for `tags`. The field's SQL is made first: its parameters come first in the text."""
         if name == "tags":
-            return f"len(list_filter(tags, lambda t: {test.format('t')})) > 0"
+            return f"len(list_filter(tags, lambda t: {test('t')})) > 0"
         column = "CAST(severity AS VARCHAR)" if name == "severity" else self.column(name)
-        return test.format(column)
+        return test(column)
 
     def prefix(self, name: str, prefix: str) -> str:
         if name == "message" and self.tokens and prefix.isalnum():
@@ -90,16 +133,15 @@ class _Compiler:
         if name == "message":
             # a word of the message starts with the prefix: the same edge as a whole word
             return f"regexp_matches(message, {self.bind(_EDGE_L + _re2_escape(prefix.lower()))})"
-        return self.matches(name, f"starts_with({{}}, {self.bind(prefix)})")
+        return self.matches(name, lambda text: f"starts_with({text}, {self.bind(prefix)})")
 
     def exists(self, name: str) -> str:
+        """The field has a non-empty value (`field:*`; `field:""` is its negation)."""
         if name == "tags":
-            return "len(tags) > 0"
-        if name in ("message", "source"):
-            return f"{name} <> ''"
+            return "len(list_filter(tags, lambda t: t <> '')) > 0"
         if name in ("level", "severity", "_time", "timestamp"):
             return "TRUE"
-        return f"{self.column(name)} IS NOT NULL"
+        return f"coalesce({self.column(name)}, '') <> ''"
 
     def compile(self, node: Node) -> str:
         if isinstance(node, MatchAll):
@@ -117,7 +159,8 @@ class _Compiler:
         if isinstance(node, Prefix):
             return self.prefix(node.field, node.prefix)
         if isinstance(node, Regex):
-            return self.matches(node.field, f"regexp_matches({{}}, {self.bind(node.pattern)})")
+            pattern = node.pattern
+            return self.matches(node.field, lambda text: f"regexp_matches({text}, {self.bind(pattern)})")
         if isinstance(node, Exists):
             return self.exists(node.field)
         if isinstance(node, RelativeTime):
@@ -125,19 +168,21 @@ class _Compiler:
         if isinstance(node, FieldEq):
             return self.equals(node.field, node.value)
         if isinstance(node, FieldIn):
-            if node.field == "tags":
+            if node.field == "tags" and all(isinstance(v, str) for v in node.values):
                 return f"list_has_any(tags, {self.bind([str(v) for v in node.values])}::VARCHAR[])"
             if node.field == "severity":
-                return f"severity IN (SELECT unnest({self.bind([float(v) for v in node.values])}::DOUBLE[]))"
+                numbers = [severity_number(v) for v in node.values]
+                return f"severity IN (SELECT unnest({self.bind(numbers)}::DOUBLE[]))"
             if any(isinstance(v, int | float) and not isinstance(v, bool) for v in node.values):
                 return "(" + " OR ".join(self.equals(node.field, v) for v in node.values) + ")"
             values = [_text(v) for v in node.values]
             return f"{self.column(node.field)} IN (SELECT unnest({self.bind(values)}::VARCHAR[]))"
-        if isinstance(node, Compare):
-            target = (
-                "severity" if node.field == "severity" else f"TRY_CAST({self.column(node.field)} AS DOUBLE)"
+        if isinstance(node, Compare) and node.field == "tags":
+            return (
+                f"len(list_filter(tags, lambda t: {number_sql('t')} {node.op} {self.bind(node.value)})) > 0"
             )
-            return f"{target} {node.op} {self.bind(node.value)}"
+        if isinstance(node, Compare):
+            return f"{self.number(node.field)} {node.op} {self.bind(node.value)}"
         if isinstance(node, TimeRange):
             parts = []
             if node.start is not None:

@@ -205,7 +205,10 @@ class TextIndex:
 
     def _term(self, field: str, value: object) -> tantivy.Query:
         if field == "severity":
-            return tantivy.Query.term_query(self.schema, "severity", int(float(str(value))))
+            number = float(str(value))
+            if not number.is_integer():  # severities are whole numbers: 40.5 is none of them
+                return tantivy.Query.empty_query()
+            return tantivy.Query.term_query(self.schema, "severity", int(number))
         return tantivy.Query.term_query(self.schema, field, str(value))
 
     def _compile(self, node: Node) -> tantivy.Query:
