@@ -284,6 +284,16 @@ def test_prefixes_may_hold_underscore_and_dash(both: dict[str, LogAnalyticsEngin
     assert sorted(log.message for log in engine_with_ids.search("req-12*").logs) == ["GET req-123 ok"]
 
 
+@pytest.mark.parametrize("mode", ["objects", "file"])
+def test_field_summaries_keep_metadata_numbers(both: dict[str, LogAnalyticsEngine], mode: str) -> None:
+    """`fields` lists a metadata field's top values with their JSON types (1325 a number, "7" text)."""
+    top = {f.name: f for f in both[mode].fields("*").fields}["duration_ms"].top
+    assert len(top) == 5  # the top values shown
+    stored = {repr(d) for d in DURATIONS if d is not None}  # repr tells 1325 from "1325"
+    assert all(repr(value) in stored and n == 1 for value, n in top), top
+    assert any(isinstance(value, int) for value, _ in top), top
+
+
 def test_fractional_severity_matches_nothing_in_the_index_too() -> None:
     """`severity:40.5` beside a word (answered by the text index) matches no log, as in SQL."""
     engine = LogAnalyticsEngine(index_interval=3600)

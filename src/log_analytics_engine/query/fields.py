@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from log_analytics_engine.query.ast import Node
 from log_analytics_engine.query.planner import Planner
 
@@ -68,11 +70,9 @@ def discover(planner: Planner, node: Node) -> FieldsResult:
         params,
     )
     if keys:
-        # json_each, not `metadata ->> k`: a key is any text, and as a JSON path `a.b` or `$` mean more
-        value = (
-            "CASE json_type(e.value) WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN e.value ->> '$' "
-            "ELSE CAST(e.value AS VARCHAR) END"
-        )
+        # json_each, not `metadata ->> k`: a key is any text, and as a JSON path `a.b` or `$` mean more.
+        # Values are grouped as JSON text and decoded, so numbers stay numbers (42 and "42" differ).
+        value = "CASE json_type(e.value) WHEN 'NULL' THEN NULL ELSE CAST(e.value AS VARCHAR) END"
         tops = store.rows(
             f"SELECT k, v, n FROM (SELECT k, v, count(*) AS n, row_number() OVER "
             f"(PARTITION BY k ORDER BY count(*) DESC, v) AS r FROM (SELECT e.key AS k, {value} AS v "
@@ -82,7 +82,7 @@ def discover(planner: Planner, node: Node) -> FieldsResult:
         )
         by_key: dict[str, list[tuple[Any, int]]] = {}
         for key, value, n in tops:
-            by_key.setdefault(key, []).append((value, int(n)))
+            by_key.setdefault(key, []).append((orjson.loads(value), int(n)))
         found.extend(FieldSummary(str(k), int(n), by_key.get(k, [])) for k, n in keys)
     found.sort(key=lambda f: f.name)
     return FieldsResult(sampled, found)
