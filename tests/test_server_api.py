@@ -302,13 +302,14 @@ def test_tail_streams_only_new_matching_logs(
 
 
 def test_fields_with_keys_that_are_not_json_paths(client: TestClient) -> None:
-    """Metadata keys are any text: `a.b`, `$`, quotes and non-ASCII are summarised like the rest."""
+    """Metadata keys are any text: `a.b`, `$`, quotes and non-ASCII are summarised like the rest, their
+    top values keeping their JSON types (a number stays a number, a list a list)."""
     record = {"message": "x", "a.b": 1, "$": "dollar", 'q"uote': [1, 2], "Îdã": None}
     assert client.post("/api/v1/logs", content=_ndjson(record)).json()["accepted"] == 1
     fields = {f["name"]: f for f in client.get("/api/v1/fields").json()["fields"]}
-    assert fields["a.b"]["top"] == [["1", 1]]
+    assert fields["a.b"]["top"] == [[1, 1]]
     assert fields["$"]["top"] == [["dollar", 1]]
-    assert fields['q"uote']["top"] == [["[1,2]", 1]]
+    assert fields['q"uote']["top"] == [[[1, 2], 1]]
     assert fields["Îdã"]["top"] == []
 
 
