@@ -255,3 +255,14 @@ def test_alert_times_print_as_rfc3339(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "2025-07-21T12:00:00.250Z" in result.output
     assert "1753099200" not in result.output
+
+
+def test_report_lines_are_not_folded_when_piped(tmp_path: Path) -> None:
+    """Output that is not a terminal keeps each report line whole (no fold at 80 columns)."""
+    result = runner.invoke(
+        app, ["ingest", str(_write_logs(tmp_path / "a.jsonl")), "--data", str(tmp_path / "d")]
+    )
+    assert result.exit_code == 0, result.output
+    [summary] = [line for line in result.output.splitlines() if line.startswith("stored ")]
+    assert "rejected 1, bad timestamps 0" in summary
+    assert len(summary) > 80

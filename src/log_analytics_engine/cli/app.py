@@ -49,7 +49,11 @@ ApiKeyOpt = Annotated[
 
 
 def _console() -> Console:
-    return Console(highlight=False)
+    console = Console(highlight=False)
+    # Piped or redirected, a line of text stays one line (Rich would fold it at 80 columns, and a
+    # script reading the report would see it broken); tables still fit the width.
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 def _fail(exc: LogAnalyticsError) -> typer.Exit:
