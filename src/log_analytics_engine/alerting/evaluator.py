@@ -112,6 +112,7 @@ class AlertEvaluator:
         self.evaluation_seconds = 0.0
         self.fired_total: dict[tuple[str, str], int] = defaultdict(int)
         self.resolved_total = 0
+        self.unreadable_alerts = 0  # stored alert bodies that no longer read (logged at open)
 
     # -- rules and hooks ------------------------------------------------------------------------
 
@@ -404,8 +405,15 @@ class AlertEvaluator:
             "ORDER BY triggered_at, id",
             [self._max_alerts],
         )
+        alerts = []
+        for (body,) in rows:
+            try:
+                alerts.append(Alert.from_dict(orjson.loads(body)))
+            except (ValueError, TypeError, KeyError) as exc:  # one bad body must not keep the store shut
+                self.unreadable_alerts += 1
+                log.error("a stored alert cannot be read (%s); it stays stored but is not listed", exc)
         with self._lock:
-            self._alerts = [Alert.from_dict(orjson.loads(r[0])) for r in rows]
+            self._alerts = alerts
 
     def alerts(
         self, since: float | dt.datetime | None = None, rule: str | None = None, limit: int | None = None
@@ -439,6 +447,7 @@ class AlertEvaluator:
                 "evaluations": self.evaluations,
                 "evaluation_seconds": self.evaluation_seconds,
                 "store_errors": self._recorder.errors,
+                "unreadable_alerts": self.unreadable_alerts,
             }
 
 

@@ -325,10 +325,13 @@ class EmbeddedStore:
             ).fetchall()
 
     def update_alert(self, rule_name: str, triggered_at: float, body: dict[str, Any]) -> None:
-        """Replace the stored body of one alert (a firing that has since resolved)."""
+        """Replace the stored body of one alert (a firing that has since resolved).
+
+        Matched within a microsecond: alert times are microsecond datetimes now, and an alert stored
+        by an earlier version holds the clock's float with digits below that."""
         with self._write_lock:
             self.cursor().execute(
-                "UPDATE alerts SET body = ? WHERE rule_name = ? AND triggered_at = ?",
+                "UPDATE alerts SET body = ? WHERE rule_name = ? AND abs(triggered_at - ?) < 0.000001",
                 [orjson.dumps(body).decode(), rule_name, triggered_at],
             ).fetchall()
 
