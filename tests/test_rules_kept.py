@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from conftest import T0_S, Clock, entry_at
 from log_analytics_engine import AlertRule, AlertSeverity, LogAnalyticsEngine
 from log_analytics_engine.cli.app import app as cli
+from log_analytics_engine.errors import ConfigError
 from log_analytics_engine.server.app import create_app
 
 
@@ -120,3 +121,23 @@ def test_a_stored_rule_that_no_longer_loads_is_logged_not_fatal(
         assert set(_rules(engine)) == {"good"}
         assert engine.get_stats()["alert_unreadable_rules"] == 1
     assert "stored alert rule 'bad'" in caplog.text
+
+
+def test_a_rule_of_no_conditions_and_no_query_is_kept_too(data_dir: Path, clock: Clock) -> None:
+    """A rule that counts every log (neither conditions nor a query) comes back after a restart."""
+    with _engine(data_dir, clock) as engine:
+        engine.add_alert_rule(AlertRule("volume", threshold=1000))
+    with _engine(data_dir, clock) as engine:
+        assert [rule.name for rule in engine.get_alert_rules()] == ["volume"]
+        assert engine.get_stats()["alert_unreadable_rules"] == 0
+
+
+def test_adding_something_that_is_no_rule_is_a_config_error(data_dir: Path, clock: Clock) -> None:
+    """`add_alert_rule` of a dict is a ConfigError naming the type, and nothing is kept."""
+    with (
+        _engine(data_dir, clock) as engine,
+        pytest.raises(ConfigError, match="expected an AlertRule, got dict"),
+    ):
+        engine.add_alert_rule({"name": "x"})  # type: ignore[arg-type]
+    with _engine(data_dir, clock) as engine:
+        assert engine.get_alert_rules() == []

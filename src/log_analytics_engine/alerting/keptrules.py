@@ -38,7 +38,10 @@ class KeptRules:
         return rules
 
     def added(self, rule: AlertRule) -> None:
-        """Keep `rule` (replacing one of its name); ConfigError when its settings are not plain data."""
+        """Keep `rule` (replacing one of its name); ConfigError when it is no rule, or its settings are
+        not plain data."""
+        if not isinstance(rule, AlertRule):
+            raise ConfigError(f"expected an AlertRule, got {type(rule).__name__}")
         try:
             body = orjson.loads(orjson.dumps(rule.to_dict()))
         except orjson.JSONEncodeError as exc:

@@ -117,7 +117,7 @@ class AlertRule:
             "cooldown": self.cooldown,
             "enabled": self.enabled,
         }
-        if self.conditions:
+        if self.conditions or not self.query:  # a rule of neither matches every log: say so
             out["conditions"] = dict(self.conditions)
         if self.query:
             out["query"] = self.query
