@@ -302,3 +302,19 @@ def test_fractional_severity_matches_nothing_in_the_index_too() -> None:
     assert engine.search("timeout severity:40.5").total == 0
     assert engine.search("timeout severity:in(40.5, 20)").total == 1
     assert engine.search("timeout severity:40").total == 1
+
+
+def test_a_numeric_tag_value_is_the_tag_text_indexed_or_not() -> None:
+    """`tags:42` and `tags:in(10, x)` match the tags `42` and `10` only (not `042` or `1e1`), the same
+    before the text index has the logs and after, when the index answers them."""
+    engine = LogAnalyticsEngine(index_interval=3600)
+    engine.ingest_logs(
+        [LogEntry(T0, "INFO", f"m {tag}", tags=[tag]) for tag in ("42", "042", "10", "1e1", "x")]
+    )
+    queries = ("tags:42", "tags:in(10, x)", "ok tags:42")
+    engine.ingest_logs([LogEntry(T0, "INFO", "ok", tags=["42"])])
+    before = [sorted(log.message for log in engine.search(q).logs) for q in queries]
+    engine.flush()
+    after = [sorted(log.message for log in engine.search(q).logs) for q in queries]
+    assert before == after == [["m 42", "ok"], ["m 10", "m x"], ["ok"]]
+    engine.close()

@@ -55,7 +55,7 @@ LEVELS = ("trace", "DEBUG", "info", "WARN", "warning", "ERROR", "err", "critical
 SOURCES = ("api", "db", "pay-ments", "", "auth_svc", "Api")
 THREADS = (None, "", "t1", "t-2")
 USERS = (None, "u1", "42", "u_3", "", "7.5")
-TAGS = ("blue", "green", "tenant-a", "tenant_b", "", "42", "7.5")
+TAGS = ("blue", "green", "tenant-a", "tenant_b", "", "42", "7.5", "042", "1e1", "10")
 REGIONS = ("eu", "eu-west", "us", "", "ap_south", "EU", "Zürich")
 DURATIONS: tuple[Any, ...] = (0, 5, 42, 99, 98, 500, 501, 1325, -3, 2.5, 0.25, 1e3, 7.0)
 MIXED: tuple[Any, ...] = (7, 2.5, "10", "abc", "", True, False, None, [1, "x"], {"a": 1}, -3, "7.5", "a b")
@@ -155,7 +155,7 @@ FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[float, ...]]] = 
     ),
     "level": (("level",), LEVELS, ()),
     "severity": (("severity",), tuple(SEVERITY), (0, 10, 20, 25, 30, 40, 40.5, 50)),
-    "tags": (("tags",), TAGS, (42, 7.5)),
+    "tags": (("tags",), TAGS, (42, 7.5, 10)),
     "meta_string": (("region", "metadata.region"), REGIONS, ()),
     "meta_number": (
         ("duration_ms", "metadata.duration_ms"),

@@ -52,9 +52,10 @@ _ENTRY_FIELDS = frozenset(
 )
 
 
-def _equals(actual: Any, wanted: Scalar) -> bool:
-    """Equality as the SQL compiler defines it: numbers numerically, everything else as text."""
-    if isinstance(wanted, int | float) and not isinstance(wanted, bool):
+def _equals(actual: Any, wanted: Scalar, field: str = "") -> bool:
+    """Equality as the SQL compiler defines it: numbers numerically, everything else as text; a tag is
+    text, so `tags:42` is the tag `42` (what the text index holds), not `042`."""
+    if field != "tags" and isinstance(wanted, int | float) and not isinstance(wanted, bool):
         number = _number(actual)
         return number is not None and number == float(wanted)
     return actual is not None and _as_text(actual) == _as_text(wanted)
@@ -141,10 +142,10 @@ def evaluate(node: Node, entry: LogEntry) -> bool:
         raise QueryError("relative time must be resolved against the clock before evaluating")
     if isinstance(node, FieldEq):
         values = _values(node.field, field_value(entry, node.field))
-        return any(_equals(v, node.value) for v in values)
+        return any(_equals(v, node.value, node.field) for v in values)
     if isinstance(node, FieldIn):
         values = _values(node.field, field_value(entry, node.field))
-        return any(_equals(v, wanted) for v in values for wanted in node.values)
+        return any(_equals(v, wanted, node.field) for v in values for wanted in node.values)
     if isinstance(node, Compare):
         numbers = [_number(v) for v in _values(node.field, field_value(entry, node.field))]
         return any(n is not None and _compare(n, node.op, node.value) for n in numbers)

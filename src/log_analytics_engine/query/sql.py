@@ -106,9 +106,7 @@ class _Compiler:
 
     def equals(self, name: str, value: Scalar) -> str:
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        if name == "tags" and numeric:
-            return f"len(list_filter(tags, lambda t: {number_sql('t')} = {self.bind(float(value))})) > 0"
-        if name == "tags":
+        if name == "tags":  # a tag is text: `tags:42` is the tag `42`, as the text index holds it
             return f"list_contains(tags, {self.bind(_text(value))})"
         if name == "severity":
             return f"severity = {self.bind(severity_number(value))}"
@@ -168,8 +166,8 @@ class _Compiler:
         if isinstance(node, FieldEq):
             return self.equals(node.field, node.value)
         if isinstance(node, FieldIn):
-            if node.field == "tags" and all(isinstance(v, str) for v in node.values):
-                return f"list_has_any(tags, {self.bind([str(v) for v in node.values])}::VARCHAR[])"
+            if node.field == "tags":
+                return f"list_has_any(tags, {self.bind([_text(v) for v in node.values])}::VARCHAR[])"
             if node.field == "severity":
                 numbers = [severity_number(v) for v in node.values]
                 return f"severity IN (SELECT unnest({self.bind(numbers)}::DOUBLE[]))"
