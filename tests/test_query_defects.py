@@ -318,3 +318,24 @@ def test_a_numeric_tag_value_is_the_tag_text_indexed_or_not() -> None:
     after = [sorted(log.message for log in engine.search(q).logs) for q in queries]
     assert before == after == [["m 42", "ok"], ["m 10", "m x"], ["ok"]]
     engine.close()
+
+
+def test_numbers_no_double_holds_come_back_whole(tmp_path: Path) -> None:
+    """A 30-digit integer and 1e400 in a log come back as their exact text (a double would round the
+    one and cannot hold the other), in pipe rows, field summaries, logs and the HTTP answers; numbers
+    a double holds stay numbers."""
+    path = tmp_path / "big.jsonl"
+    path.write_text('{"message": "a", "big": 123456789012345678901234567890, "huge": 1e400, "ok": 7}\n')
+    with LogAnalyticsEngine() as engine:
+        engine.ingest_logs_from_file(path)
+        expected = {"big": "123456789012345678901234567890", "huge": "1e400", "ok": 7}
+        [row] = engine.run("* | fields big, huge, ok").rows
+        assert row == expected
+        assert engine.query_logs({})[0].metadata == expected
+        tops = {f.name: f.top for f in engine.fields("*").fields}
+        assert tops["big"] == [("123456789012345678901234567890", 1)]
+        client = TestClient(create_app(engine))
+        assert client.get("/api/v1/query", params={"q": "* | fields big, huge, ok"}).json()["rows"] == [
+            expected
+        ]
+        assert client.get("/api/v1/search").json()["logs"][0]["metadata"] == expected

@@ -8,9 +8,9 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
+from log_analytics_engine import jsontext
 from log_analytics_engine.timeparse import TimestampError, datetime_of, format_timestamp, parse_timestamp
 
 # WARN and WARNING are one level, CRITICAL and FATAL one; anything else is kept (upper-cased).
@@ -159,7 +159,7 @@ class LogEntry:
         entry.request_id = request_id
         entry.user_id = user_id
         entry.tags = list(tags or ())
-        entry.metadata = orjson.loads(meta) if meta else {}
+        entry.metadata = jsontext.loads(meta) if meta else {}
         entry.seq = seq
         entry.ingested_at_ns = ingested_at
         return entry

@@ -11,8 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import orjson
-
+from log_analytics_engine import jsontext
 from log_analytics_engine.errors import QueryError
 from log_analytics_engine.model import FIELD_COLUMNS, LogEntry
 from log_analytics_engine.query.ast import Node
@@ -73,7 +72,7 @@ def _group_sql(field: str, flt_sql: str) -> tuple[str, list[object]]:
 
 
 def _json_key(text: str) -> Any:
-    value = orjson.loads(text)
+    value = jsontext.loads(text)
     return value if isinstance(value, str | int | float | bool) else str(value)
 
 

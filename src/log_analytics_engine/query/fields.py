@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from log_analytics_engine import jsontext
 from log_analytics_engine.query.ast import Node
 from log_analytics_engine.query.planner import Planner
 
@@ -82,7 +81,7 @@ def discover(planner: Planner, node: Node) -> FieldsResult:
         )
         by_key: dict[str, list[tuple[Any, int]]] = {}
         for key, value, n in tops:
-            by_key.setdefault(key, []).append((orjson.loads(value), int(n)))
+            by_key.setdefault(key, []).append((jsontext.loads(value), int(n)))
         found.extend(FieldSummary(str(k), int(n), by_key.get(k, [])) for k, n in keys)
     found.sort(key=lambda f: f.name)
     return FieldsResult(sampled, found)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from log_analytics_engine import jsontext
 from log_analytics_engine.errors import QueryError
 from log_analytics_engine.model import FIELD_COLUMNS
 from log_analytics_engine.query.ast import (
@@ -320,11 +319,11 @@ def present(rel: Relation, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
                     item[name] = text
         elif kind == METADATA:
             for item in out:
-                item[name] = orjson.loads(item[name]) if item[name] else {}
+                item[name] = jsontext.loads(item[name]) if item[name] else {}
         elif kind == JSON:
             for item in out:
                 if item[name] is not None:
-                    item[name] = orjson.loads(item[name])
+                    item[name] = jsontext.loads(item[name])
     return out
 
 
