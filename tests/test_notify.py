@@ -296,3 +296,47 @@ def test_full_queue_drops_and_counts() -> None:
     release.set()
     dispatcher.drain()
     assert dispatcher.delivered == 2
+
+
+def test_a_group_commit_follower_returns_after_the_hooks_its_logs_fired(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent NDJSON bodies written as one group commit: the caller whose logs fired the alert
+    returns only after the (slow) hook ran, though another caller of the group led the write."""
+    engine = LogAnalyticsEngine(clock=clock, alert_interval=None)
+    engine.add_alert_rule(AlertRule("c errors", conditions={"source": "c"}, threshold=1))
+    called = threading.Event()
+
+    def slow_hook(alert: Alert) -> None:
+        threading.Event().wait(0.3)
+        called.set()
+
+    engine.add_alert_notification_hook(slow_hook)
+    gate, real_append, first = threading.Event(), engine._store.append, [True]
+
+    def held_append(table: Any) -> Any:  # the first group waits, so B and C queue as one group
+        if first[0]:
+            first[0] = False
+            gate.wait(10)
+        return real_append(table)
+
+    monkeypatch.setattr(engine._store, "append", held_append)
+    when = format_timestamp(round(clock.now * 1e9))
+    seen_on_return: dict[str, bool] = {}
+
+    def ingest(source: str) -> None:
+        engine.ingest_ndjson(_ndjson({"timestamp": when, "level": "ERROR", "message": "x", "source": source}))
+        seen_on_return[source] = called.is_set()
+
+    threads = {s: threading.Thread(target=ingest, args=(s,)) for s in "abc"}
+    try:
+        for source in "abc":  # a leads the held group; b then c wait: b leads the next, c follows
+            threads[source].start()
+            threading.Event().wait(0.2)
+        gate.set()
+        for thread in threads.values():
+            thread.join(10)
+        assert seen_on_return["c"] is True
+        assert engine.count() == 3
+    finally:
+        engine.close()

@@ -4,7 +4,8 @@ A hook is a plain callable `LogEntry -> LogEntry | None` (None drops the entry).
 (alert evaluation, counters) are called once per committed write with its seq range, outside
 the store's write lock. A listener may return a follow-up (alert notification hooks), which the
 ingest call runs on its own thread before it returns, once it holds no lock at all: not even a
-group commit's, so other callers' batches never wait for it.
+group commit's, so the next group is written meanwhile. The other callers of a group commit wait
+for the follow-ups of the write that held their batches before they return too.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class _Slot:
 
     batch: Batch
     wake: threading.Event = field(default_factory=threading.Event)
+    followed: threading.Event = field(default_factory=threading.Event)  # the group's follow-ups ran
     lead: bool = False
     written: bool = False
     write: WriteResult | None = None
@@ -121,15 +123,22 @@ class Pipeline:
         if not slot.lead:
             slot.wake.wait()
         if not slot.written:  # this thread leads the next group (its own batch is in it)
-            self._follow_up(self._write_group())
+            later, group = self._write_group()
+            try:
+                self._follow_up(later)
+            finally:
+                for s in group:
+                    s.followed.set()
+        else:  # the write holding this batch may have fired alerts: their hooks run before we return
+            slot.followed.wait()
         if slot.error is not None:
             raise slot.error
         assert slot.write is not None
         return slot.write
 
-    def _write_group(self) -> list[FollowUp]:
+    def _write_group(self) -> tuple[list[FollowUp], list[_Slot]]:
         """Write the waiting batches as one; returns the listeners' follow-ups, for the leader to run
-        after every caller of the group has been released."""
+        once the next group may start, and the group, whose callers wait for them."""
         with self._group_lock:
             group, self._pending = self._pending, []
         later: list[FollowUp] = []
@@ -148,6 +157,8 @@ class Pipeline:
             with self._group_lock:
                 for s in group:
                     s.written = True
+                    if not later:  # nothing for them to wait for
+                        s.followed.set()
                     s.wake.set()
                 if self._pending:
                     following = self._pending[0]
@@ -155,7 +166,7 @@ class Pipeline:
                     following.wake.set()
                 else:
                     self._leading = False
-        return later
+        return later, group
 
     def ingest_select(self, select_sql: str, chunk: pa.Table) -> WriteResult:
         """Insert a format's SELECT over a chunk of lines (the no-hook fast path)."""
