@@ -560,6 +560,46 @@ def test_stream_is_stored_as_it_arrives(engine: LogAnalyticsEngine) -> None:
     assert engine.count() == 5
 
 
+def test_a_binary_stream_is_refused_before_any_newline(engine: LogAnalyticsEngine) -> None:
+    """NUL bytes on a stream that stays open and holds no newline are refused at once (from its first
+    4 KB), not buffered until the stream ends."""
+    read_fd, write_fd = os.pipe()
+    errors: list[BaseException] = []
+
+    def ingest(reader: Any) -> None:
+        try:
+            engine.ingest_logs_from_file(reader, file_type="auto")
+        except IngestError as exc:
+            errors.append(exc)
+
+    with os.fdopen(read_fd, "rb") as reader, os.fdopen(write_fd, "wb") as writer:
+        worker = threading.Thread(target=ingest, args=(reader,))
+        worker.start()
+        try:
+            writer.write(b"\0" * 8192)
+            writer.flush()
+            worker.join(30)
+            assert not worker.is_alive(), "the stream was buffered instead of refused"
+        finally:
+            writer.close()
+            worker.join(30)
+    [error] = errors
+    assert "is not a log: NUL bytes" in str(error)
+    assert engine.count() == 0
+
+
+def test_a_gzip_stream_is_decompressed_in_bounded_pieces() -> None:
+    """However much one arrival of a gzip stream expands (here 1 MB to 200 MB), no decoded piece is
+    larger than STEP compressed bytes can make (deflate expands at most ~1,032x), and all of it is
+    there."""
+    from log_analytics_engine.ingest.files import GZIP_STEP, _decoded
+
+    body = b"the same line again\n" * 10_000_000
+    pieces = [len(piece) for piece in _decoded(iter([gzip.compress(body)]))]
+    assert sum(pieces) == len(body)
+    assert max(pieces) <= GZIP_STEP * 1_032
+
+
 # -- hooks ----------------------------------------------------------------------------------------
 
 

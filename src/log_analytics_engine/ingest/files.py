@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from log_analytics_engine.errors import DamagedGzipError, IngestError
 from log_analytics_engine.ingest import jsonl, text
 from log_analytics_engine.ingest.gzipstream import MAGIC as GZIP_MAGIC
+from log_analytics_engine.ingest.gzipstream import STEP as GZIP_STEP
 from log_analytics_engine.ingest.gzipstream import Gunzip, GzipReader
 from log_analytics_engine.ingest.pipeline import Pipeline
 from log_analytics_engine.model import LogEntry
@@ -323,51 +324,75 @@ def _arrivals(stream: IO[bytes]) -> Iterator[bytes]:
         yield b"".join(group)
 
 
-def _stream_blocks(groups: Iterator[bytes], name: str) -> Iterator[bytes]:
-    """Whole-line blocks of each group (gzip decompressed when the stream starts with its magic)."""
-    carry = b""
+def _decoded(groups: Iterator[bytes]) -> Iterator[bytes]:
+    """The stream's data, gzip decompressed when it starts with the magic number, in pieces of bounded
+    size: compressed input is fed STEP bytes at a time, so no piece is over ~66 MB (deflate expands
+    at most ~1,032x) however much one arrival holds. DamagedGzipError carries the piece before it."""
     decoder: Gunzip | None = None
-    damage: DamagedGzipError | None = None
     for number, group in enumerate(groups):
         if number == 0 and group.startswith(GZIP_MAGIC):
             decoder = Gunzip()
-        data = group
-        if decoder is not None:
-            try:
-                data = decoder.decompress(group)
-            except DamagedGzipError as exc:
-                damage, data = exc, exc.decoded
-        data = carry + data
-        cut = data.rfind(b"\n") + 1
-        carry = data[cut:]
-        if cut:
-            yield from _blocks(io.BytesIO(data[:cut]), CHUNK_ROWS, CHUNK_BYTES)
-        if damage is not None:
-            break
-    if decoder is not None and damage is None:
+        if decoder is None:
+            yield group
+            continue
+        for at in range(0, len(group), GZIP_STEP):
+            yield decoder.decompress(group[at : at + GZIP_STEP])
+    if decoder is not None:
+        decoder.finish()
+
+
+def _stream_blocks(groups: Iterator[bytes], name: str) -> Iterator[bytes]:
+    """Whole-line blocks of the decoded stream as it arrives. Its first SNIFF_BYTES are checked before
+    anything is stored (IngestError when it is plainly not a log), so an endless binary stream with
+    no newline is refused at once instead of buffered."""
+    carry: list[bytes] = []  # the line in progress, in pieces (no quadratic joins)
+    head = b""
+    sniffed = False
+    damage: DamagedGzipError | None = None
+    pieces = _decoded(groups)
+    while damage is None:
         try:
-            decoder.finish()
+            piece = next(pieces, None)
         except DamagedGzipError as exc:
-            damage = exc
+            damage, piece = exc, exc.decoded
+        if piece is None:
+            break
+        if not sniffed:
+            head += piece[: SNIFF_BYTES - len(head)]
+            sniffed = len(head) >= SNIFF_BYTES
+            if sniffed:
+                _refuse_binary(head, name)
+        cut = piece.rfind(b"\n") + 1
+        if not cut:
+            carry.append(piece)
+            continue
+        if not sniffed:  # a short stream, or short first lines: check what there is
+            _refuse_binary(head, name)
+            sniffed = True
+        data = b"".join([*carry, piece[:cut]])
+        carry = [piece[cut:]]
+        yield from _blocks(io.BytesIO(data), CHUNK_ROWS, CHUNK_BYTES)
     if damage is not None:
         damage.where = name
-        raise damage
-    if carry:
-        yield carry + b"\n"  # the last line had no newline
+        raise damage  # the line the damage cut short is not a whole line: not stored
+    rest = b"".join(carry)
+    if rest:
+        if not sniffed:
+            _refuse_binary(head, name)
+        yield rest + b"\n"  # the last line had no newline
+
+
+def _refuse_binary(head: bytes, name: str) -> None:
+    reason = binary_reason(head)
+    if reason is not None:
+        raise IngestError(f"{name} is not a log: {reason}; nothing was ingested")
 
 
 def stream_chunks(stream: IO[bytes], name: str = "-") -> Iterator[Chunk]:
     """Whole-line chunks of a stream (standard input) as its data arrives, numbered from 1; gzip is
     decompressed. IngestError first when the stream is plainly not a log; DamagedGzipError (after
     the chunks before it) when its gzip is damaged."""
-    blocks = _stream_blocks(_arrivals(stream), name)
-    first = next(blocks, None)
-    if first is None:
-        return
-    reason = binary_reason(first[:SNIFF_BYTES])
-    if reason is not None:
-        raise IngestError(f"{name} is not a log: {reason}; nothing was ingested")
-    yield from _numbered(itertools.chain([first], blocks))
+    yield from _numbered(_stream_blocks(_arrivals(stream), name))
 
 
 def _prefetched(chunks: Iterator[Chunk]) -> Iterator[Chunk]:

@@ -129,21 +129,26 @@ def gunzip(body: bytes, max_size: int) -> bytes:
 
 class GzipReader:
     """A binary file-like reader of a gzip file; a read after the damage raises DamagedGzipError
-    (the reads before it returned everything that decompressed)."""
+    (the reads before it returned everything that decompressed). It decompresses only as far as a
+    read needs, STEP compressed bytes at a time, so a file that compresses 1,000:1 never expands more
+    than ~66 MB ahead of its reader."""
 
     def __init__(self, raw: IO[bytes]) -> None:
         self._raw = raw
         self._decoder = Gunzip()
-        self._buf = b""
+        self._buf = bytearray()  # taken from the front: CPython trims a bytearray's head in O(1)
+        self._pending = b""  # compressed bytes read from the file, not yet fed to the decoder
         self._damage: DamagedGzipError | None = None
         self._eof = False
 
     def read(self, size: int = -1) -> bytes:
         while not self._eof and self._damage is None and (size < 0 or len(self._buf) < size):
-            data = self._raw.read(4 * STEP)
+            if not self._pending:
+                self._pending = self._raw.read(4 * STEP)
+            step, self._pending = self._pending[:STEP], self._pending[STEP:]
             try:
-                if data:
-                    self._buf += self._decoder.decompress(data)
+                if step:
+                    self._buf += self._decoder.decompress(step)
                 else:
                     self._eof = True
                     self._decoder.finish()
@@ -152,10 +157,9 @@ class GzipReader:
                 self._damage = exc
         if not self._buf and self._damage is not None:
             raise self._damage
-        if size < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:size], self._buf[size:]
+        taken = len(self._buf) if size < 0 else min(size, len(self._buf))
+        out = bytes(self._buf[:taken])
+        del self._buf[:taken]
         return out
 
     def close(self) -> None:
