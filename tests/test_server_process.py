@@ -58,6 +58,13 @@ def server(data_dir: Path) -> Iterator[Server]:
         running.stop()
 
 
+def _tail(query: str, *where: str) -> subprocess.Popen[str]:
+    """`log-analytics tail QUERY --ndjson` on `where` (--url … or --data …), its output piped."""
+    return subprocess.Popen(
+        [*CLI, "tail", query, *where, "--ndjson"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
 def _ndjson(records: list[dict[str, object]]) -> bytes:
     return b"".join(json.dumps(r).encode() + b"\n" for r in records)
 
@@ -239,12 +246,7 @@ def test_cli_against_the_server_with_an_api_key(tmp_path: Path, data_dir: Path) 
         assert _cli("rules", "rm", "db errors", *remote).returncode == 0
         assert json.loads(_cli("rules", "list", *remote, "--json").stdout) == []
 
-        follow = subprocess.Popen(
-            [*CLI, "tail", "level:ERROR", *remote, "--ndjson"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        follow = _tail("level:ERROR", *remote)
         try:
             assert follow.stdout is not None
             assert follow.stderr is not None
@@ -313,12 +315,7 @@ def test_tail_follows_a_data_directory(tmp_path: Path, data_dir: Path) -> None:
     first = tmp_path / "first.jsonl"
     first.write_text('{"message": "before", "level": "error"}\n')
     assert _cli("ingest", str(first), "--data", str(data_dir)).returncode == 0
-    follow = subprocess.Popen(
-        [*CLI, "tail", "level:ERROR", "--data", str(data_dir), "--ndjson"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    follow = _tail("level:ERROR", "--data", str(data_dir))
     try:
         assert follow.stdout is not None
         assert follow.stderr is not None
