@@ -337,3 +337,44 @@ def test_engine_errors_keep_their_status_at_the_http_edge(
     assert answer.status_code == error.status
     assert answer.json()["detail"] == str(instance)
     assert ("retry-after" in answer.headers) == (error.status == 503)
+
+
+def test_a_line_that_is_not_utf8_costs_no_other_line(client: TestClient, engine: LogAnalyticsEngine) -> None:
+    """An NDJSON line holding a byte that is not UTF-8 is stored with U+FFFD (and counted) beside the
+    good lines, as a file's line is; it used to fail the whole body with a 500."""
+    body = b'{"message": "good 1"}\n{"message": "bad \xff byte"}\n{"message": "good 2"}\n'
+    answer = client.post("/api/v1/logs", content=body)
+    assert answer.json() == {"accepted": 3, "rejected": [], "dropped": 0}
+    assert sorted(log.message for log in engine.query_logs({})) == ["bad \ufffd byte", "good 1", "good 2"]
+    assert engine.get_stats()["ingest_errors"]["invalid_utf8"] == 1
+
+
+@pytest.mark.parametrize(
+    ("depth", "why"), [(300, "nested deeper than 255 levels"), (2000, "invalid JSON: depth limit exceeded")]
+)
+def test_a_deeply_nested_line_is_rejected_alone(
+    client: TestClient, engine: LogAnalyticsEngine, depth: int, why: str
+) -> None:
+    """A line nested deeper than JSON answers can hold (255 levels; past 1,024 it does not even parse)
+    is rejected by itself, saying why; the other lines are stored (it used to fail the body with a 500)."""
+    deep = b'{"message": "deep", "m": ' + b"[" * depth + b"]" * depth + b"}\n"
+    answer = client.post("/api/v1/logs", content=b'{"message": "ok"}\n' + deep).json()
+    assert (answer["accepted"], [r["index"] for r in answer["rejected"]]) == (1, [1])
+    assert answer["rejected"][0]["reason"].startswith(why)
+    assert [log.message for log in engine.query_logs({})] == ["ok"]
+
+
+def test_an_array_body_keeps_its_good_items_past_bad_bytes_and_deep_items(
+    client: TestClient, engine: LogAnalyticsEngine
+) -> None:
+    """A JSON array with a byte that is not UTF-8 and an item nested past 255 levels stores the other
+    items and rejects only the deep one, by index, saying why."""
+    deep = b'{"message": "deep", "m": ' + b"[" * 300 + b"]" * 300 + b"}"
+    body = b'[{"message": "a"}, {"message": "bad \xff"}, ' + deep + b"]"
+    answer = client.post("/api/v1/logs", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200
+    assert answer.json()["accepted"] == 2
+    [rejected] = answer.json()["rejected"]
+    assert rejected["index"] == 2
+    assert "nested deeper than 255 levels" in rejected["reason"]
+    assert sorted(log.message for log in engine.query_logs({})) == ["a", "bad \ufffd"]

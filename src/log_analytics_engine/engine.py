@@ -173,6 +173,7 @@ class LogAnalyticsEngine:
     def _http_report(self, report: dict[str, Any]) -> dict[str, Any]:
         self._counters.add_ingest("http", report["count"], report["bytes"], report["dropped"])
         self._counters.add_errors("rejected_line", report["rejected"])
+        self._counters.add_errors("invalid_utf8", report.get("replaced_utf8_lines", 0))
         return report
 
     # -- queries --------------------------------------------------------------------------------
