@@ -202,6 +202,9 @@ WORDS = (
 PHRASES = ('"blk 123"', '"req 12a"', "'x y'", '"db 1"', '"timeout disk"')
 MESSAGE_PREFIXES = ("blk_*", "blk_1*", "req-1*", "req-*", "req*", "ti*", "caf*", "db-*", "x_*", "4*", "Caf*")
 PATTERNS = ("^e", "u", "[0-9]", "a|b", "^$", "-", "_", "^4", r"\.", "(?i)eu", "^[0-9]+$", "^.{2}$", "ü", " ")
+# RE2 in both the store and the reference: classes whose meaning differs from Python re (\w and \b are
+# ASCII in RE2; \pL is any letter) behave the same on both sides too
+PATTERNS += (r"\w$", r"\bdb", r"\pL{4}", r"(?i)CAFÉ", r"[[:digit:]]")
 OPS = (">", ">=", "<", "<=")
 TIMES = ("2025-07-21T12:02:00Z", "2025-07-21T12:05:30Z", "2025-07-21T12:00:00Z")
 _BARE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")

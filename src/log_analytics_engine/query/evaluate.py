@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from log_analytics_engine.errors import QueryError
 from log_analytics_engine.model import tokenize
+from log_analytics_engine.query import regex
 from log_analytics_engine.query.ast import (
     And,
     Compare,
@@ -129,12 +129,12 @@ def evaluate(node: Node, entry: LogEntry) -> bool:
         return _has_phrase(tokenize(entry.message), node.tokens)
     if isinstance(node, Prefix):
         if node.field == "message":
-            edge = r"(?:^|[\W_])" + re.escape(node.prefix.lower())
-            return re.search(edge, entry.message, re.IGNORECASE) is not None
+            edge = r"(?:^|[^\pL\pN])" + regex.escape(node.prefix.lower())  # as the SQL's word edge
+            return regex.compiled(edge, ignore_case=True).search(entry.message) is not None
         values = _values(node.field, field_value(entry, node.field))
         return any(_as_text(v).startswith(node.prefix) for v in values)
     if isinstance(node, Regex):
-        compiled = re.compile(node.pattern)
+        compiled = regex.compiled(node.pattern)
         return any(compiled.search(_as_text(v)) for v in _values(node.field, field_value(entry, node.field)))
     if isinstance(node, Exists):
         return any(_as_text(v) != "" for v in _values(node.field, field_value(entry, node.field)))

@@ -15,6 +15,7 @@ from typing import Final
 import duckdb
 
 from log_analytics_engine.errors import QuerySyntaxError
+from log_analytics_engine.query import regex
 from log_analytics_engine.query.ast import Scalar
 from log_analytics_engine.query.grammar import DURATION_UNITS_NS, INT_RE, KEYWORDS, NUMBER_RE
 
@@ -180,14 +181,14 @@ def _re2_problem(pattern: str) -> str | None:
 
 
 def checked_regex(token: Token, pattern: str) -> str:
-    """The pattern, once Python compiles it and it uses nothing RE2 lacks."""
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise syntax_error(f"a valid regular expression ({exc.msg})", token) from None
+    """The pattern, once RE2 compiles it (here and in DuckDB, which runs it in SQL); what RE2 lacks
+    (backreferences, look-around) is named as such."""
     problem = _re2_problem(pattern)
     if problem is not None:
         raise syntax_error(f"a regular expression without {problem} (RE2)", token)
+    invalid = regex.refusal(pattern)
+    if invalid is not None:
+        raise syntax_error(f"a valid regular expression ({invalid})", token)
     refused = _re2_refusal(pattern)
     if refused is not None:
         raise syntax_error(f"a regular expression RE2 accepts ({refused})", token)
