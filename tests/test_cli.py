@@ -146,6 +146,14 @@ def test_keygen_prints_a_key_and_its_hash() -> None:
     assert runner.invoke(app, ["keygen", "--scopes", "root"]).exit_code == 2
 
 
+def test_keygen_names_with_quotes_print_valid_toml() -> None:
+    """A key name holding quotes, backslashes or non-ASCII text still prints config that loads."""
+    name = 'a"b\\c ünï'
+    result = runner.invoke(app, ["keygen", "--name", name])
+    assert result.exit_code == 0, result.output
+    assert tomllib.loads(result.output.split("\n\n", 1)[1])["api_keys"][0]["name"] == name
+
+
 def test_damaged_gzip_exits_2_naming_file_and_offset(tmp_path: Path) -> None:
     """`ingest` of a truncated .gz stores the whole lines before the cut, then says which file is
     damaged at which byte, with exit status 2."""

@@ -339,3 +339,14 @@ def test_numbers_no_double_holds_come_back_whole(tmp_path: Path) -> None:
             expected
         ]
         assert client.get("/api/v1/search").json()["logs"][0]["metadata"] == expected
+
+
+def test_field_names_of_any_script_are_queried_and_an_empty_key_is_a_syntax_error() -> None:
+    """`région:eu*` queries a metadata key with a non-ASCII letter; `metadata.:x` (no key) is a
+    syntax error naming what is missing, not a 500 from the store."""
+    with LogAnalyticsEngine() as engine:
+        engine.ingest_logs([LogEntry(T0, "INFO", "m", metadata={"région": "eu-west"})])
+        assert engine.search("région:eu*").total == 1
+        assert engine.run("* | stats by (région) count()").rows == [{"région": "eu-west", "count()": 1}]
+        with pytest.raises(QuerySyntaxError, match=r"a metadata key after `metadata\.`"):
+            engine.search("metadata.:x")

@@ -464,7 +464,7 @@ def keygen(
     key = secrets.token_urlsafe(32)
     typer.echo(f"key: {key}\n")
     typer.echo("[[api_keys]]")
-    typer.echo(f'name = "{name}"')
+    typer.echo(f"name = {json.dumps(name, ensure_ascii=False)}")  # a JSON string is a TOML basic string
     typer.echo(f'sha256 = "{hash_key(key)}"')
     typer.echo("scopes = [" + ", ".join(f'"{s}"' for s in chosen) + "]")
 

@@ -28,7 +28,8 @@ TIME: Final = "_time"
 LEVEL: Final = "level"
 KEYWORDS: Final = frozenset({"and", "or", "not"})
 FIELD_ALIASES: Final = MappingProxyType({"timestamp": TIME, "msg": MESSAGE, "_msg": MESSAGE})
-FIELD_NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+# A letter (any script) or `_`, then letters, digits, `_`, `.` and `-`: `région`, `http.status-code`
+FIELD_NAME_RE: Final = re.compile(r"[^\W\d][\w.-]*")
 INT_RE: Final = re.compile(r"[+-]?[0-9]+")
 NUMBER_RE: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NS_PER_S = 1_000_000_000

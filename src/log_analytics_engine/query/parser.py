@@ -223,6 +223,8 @@ class Parser:
         """The value after `field:` (the colon taken) and the node it makes."""
         if not FIELD_NAME_RE.fullmatch(name.text):
             raise syntax_error("a field name", name)
+        if name.text == "metadata.":
+            raise syntax_error("a metadata key after `metadata.`", name)
         field = FIELD_ALIASES.get(name.text, name.text)
         if field == TIME:
             return self.time_filter()
