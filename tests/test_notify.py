@@ -340,3 +340,31 @@ def test_a_group_commit_follower_returns_after_the_hooks_its_logs_fired(
         assert engine.count() == 3
     finally:
         engine.close()
+
+
+def test_stats_and_metrics_answer_while_the_alert_recorder_is_busy(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In an alert storm the recorder's queue never empties: get_stats() and the Prometheus text must
+    not wait for it (a scrape answers during the incident), and get_alerts() waits only for the
+    firings before it."""
+    engine = LogAnalyticsEngine(clock=clock, alert_interval=None)
+    engine.add_alert_rule(AlertRule("storm", conditions={"level": "ERROR"}, threshold=1, cooldown=0))
+    real = engine._alerting._record_job
+
+    def slow_record(job: Any) -> None:  # each firing takes 0.25 s to store
+        threading.Event().wait(0.25)
+        real(job)
+
+    monkeypatch.setattr(engine._alerting, "_record_job", slow_record)
+    try:
+        for i in range(20):
+            engine.ingest_logs([entry_at(clock.now, "ERROR", f"down {i}")])
+            clock.advance(0.001)
+        answers: list[object] = []
+        assert _within(2.0, lambda: answers.append(engine.get_stats()["alert_alerts"]))
+        assert _within(2.0, lambda: answers.append(engine.export_metrics_prometheus()))
+        assert "loganalytics_alerts_fired" in str(answers[1])
+    finally:
+        engine.close()
+    assert len(engine.get_alerts()) == answers[0]  # every firing was counted at once, stored later

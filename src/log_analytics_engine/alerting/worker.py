@@ -2,7 +2,7 @@
 
 Alert evaluation and alert delivery both run this way, off the ingest path: `put` either waits for
 room (evaluation: no write may go unevaluated) or refuses when full (delivery: a notice is dropped
-and counted rather than slowing ingest). `join` waits until everything put so far was handled.
+and counted rather than slowing ingest). `join` waits until everything put before it was handled.
 """
 
 from __future__ import annotations
@@ -30,12 +30,22 @@ class SerialWorker(Generic[T]):
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.errors = 0
+        # items put and items handled: `join` waits for the count put when it was called, not for an
+        # empty queue (which a steady stream of items, an alert storm, would never give it)
+        self._counts = threading.Condition()
+        self._put = 0
+        self._handled = 0
 
     def put(self, item: T, wait: bool = True) -> bool:
         """Queue an item; with `wait=False` a full queue refuses it (False) instead of waiting."""
+        with self._counts:  # counted first: a join that sees the item queued waits for it
+            self._put += 1
         try:
             self._queue.put(item, block=wait)
         except queue.Full:
+            with self._counts:
+                self._put -= 1
+                self._counts.notify_all()
             return False
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -44,9 +54,13 @@ class SerialWorker(Generic[T]):
         return True
 
     def join(self) -> None:
-        """Wait until every item put so far has been handled (at once on the worker thread itself)."""
-        if threading.current_thread() is not self._thread:
-            self._queue.join()
+        """Wait until every item put before this call has been handled (items put meanwhile are not
+        waited for); returns at once on the worker thread itself."""
+        if threading.current_thread() is self._thread:
+            return
+        with self._counts:
+            target = self._put
+            self._counts.wait_for(lambda: self._handled >= target)
 
     def _run(self) -> None:
         while True:
@@ -66,3 +80,6 @@ class SerialWorker(Generic[T]):
                 log.exception("%s: handling %r failed", self._name, item)
             finally:
                 self._queue.task_done()
+                with self._counts:
+                    self._handled += 1
+                    self._counts.notify_all()
