@@ -378,3 +378,20 @@ def test_an_array_body_keeps_its_good_items_past_bad_bytes_and_deep_items(
     assert rejected["index"] == 2
     assert "nested deeper than 255 levels" in rejected["reason"]
     assert sorted(log.message for log in engine.query_logs({})) == ["a", "bad \ufffd"]
+
+
+def test_query_text_and_rule_bodies_are_bounded(client: TestClient, engine: LogAnalyticsEngine) -> None:
+    """Query text over 16,384 characters or 512 terms, in a search or a rule, is a 400 naming the
+    bound; a rule body over 64 KB is a 413; nothing of a refused rule is kept."""
+    words = " ".join(f"w{i}" for i in range(600))  # 600 terms in 3,889 characters
+    long = "x" * 20_000
+    for q, bound in ((words, "600 terms, over the limit of 512"), (long, "over the limit of 16,384")):
+        answer = client.get("/api/v1/search", params={"q": q})
+        assert answer.status_code == 400
+        assert bound in answer.json()["detail"]
+        assert client.put("/api/v1/rules/big", json={"query": q}).status_code == 400
+    huge = client.put("/api/v1/rules/huge", json={"query": "x", "description": "d" * 70_000})
+    assert huge.status_code == 413
+    assert "over the limit of 65536" in huge.json()["detail"]
+    assert client.put("/api/v1/rules/list", content=b"[1]").status_code == 400
+    assert engine.get_alert_rules() == []

@@ -255,6 +255,19 @@ def words(node: Node) -> list[str]:
     return []
 
 
+def term_count(node: Node) -> int:
+    """How many filter terms (leaves) the tree holds; a phrase counts each of its words."""
+    if isinstance(node, And | Or):
+        return sum(term_count(i) for i in node.items)
+    if isinstance(node, Not):
+        return term_count(node.item)
+    if isinstance(node, Phrase):
+        return len(node.tokens)
+    if isinstance(node, FieldIn):
+        return len(node.values)
+    return 1
+
+
 def fields(node: Node) -> set[str]:
     """Every field the tree compares (not message words or time)."""
     if isinstance(node, FieldEq | FieldIn | Compare | Prefix | Regex | Exists):

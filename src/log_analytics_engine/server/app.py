@@ -30,6 +30,11 @@ from log_analytics_engine.server.auth import Authenticator
 from log_analytics_engine.server.settings import Settings
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+MAX_RULE_BODY_BYTES = 64 << 10
+RULE_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+}
 TAIL_POLL_SECONDS = 0.2
 TAIL_PAGE = 500
 KEEPALIVE_SECONDS = 15.0
@@ -260,11 +265,25 @@ def create_app(
         """The alert rules, in the rules-file schema."""
         return [rule.to_dict() for rule in engine.get_alert_rules()]
 
-    @app.put("/api/v1/rules/{name}", tags=["alerting"], dependencies=[scope("admin")])
-    def put_rule(name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Add or replace the rule `name` (the body is one rule of the rules-file schema)."""
+    @app.put(
+        "/api/v1/rules/{name}",
+        tags=["alerting"],
+        dependencies=[scope("admin")],
+        openapi_extra={"requestBody": RULE_BODY},
+        responses={400: {"description": "Not a rule"}, 413: {}},
+    )
+    async def put_rule(name: str, request: Request) -> dict[str, Any]:
+        """Add or replace the rule `name` (the body is one rule of the rules-file schema, at most
+        MAX_RULE_BODY_BYTES: a rule is a few hundred bytes, and an unbounded one cost gigabytes)."""
+        raw = await _read_body(request, MAX_RULE_BODY_BYTES)
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise HTTPException(400, f"the rule is not valid JSON at byte {exc.pos}: {exc.msg}") from exc
+        if not isinstance(body, dict):
+            raise HTTPException(400, f"a rule is a JSON object, got {type(body).__name__}")
         rule = rule_from_dict({**body, "name": name}, "request body")
-        engine.add_alert_rule(rule)
+        await run_in_threadpool(engine.add_alert_rule, rule)
         return rule.to_dict()
 
     @app.delete("/api/v1/rules/{name}", tags=["alerting"], dependencies=[scope("admin")], status_code=204)
