@@ -78,6 +78,7 @@ def test_ingest_json_array_and_gzip(client: TestClient, engine: LogAnalyticsEngi
     assert answer.json() == {
         "accepted": 2,
         "rejected": [{"index": 1, "reason": "not a JSON object (found str)"}],
+        "rejected_count": 1,
         "dropped": 0,
     }
     assert engine.count({"tags": ["x"]}) == 1
@@ -344,7 +345,7 @@ def test_a_line_that_is_not_utf8_costs_no_other_line(client: TestClient, engine:
     good lines, as a file's line is; it used to fail the whole body with a 500."""
     body = b'{"message": "good 1"}\n{"message": "bad \xff byte"}\n{"message": "good 2"}\n'
     answer = client.post("/api/v1/logs", content=body)
-    assert answer.json() == {"accepted": 3, "rejected": [], "dropped": 0}
+    assert answer.json() == {"accepted": 3, "rejected": [], "rejected_count": 0, "dropped": 0}
     assert sorted(log.message for log in engine.query_logs({})) == ["bad \ufffd byte", "good 1", "good 2"]
     assert engine.get_stats()["ingest_errors"]["invalid_utf8"] == 1
 
@@ -395,3 +396,13 @@ def test_query_text_and_rule_bodies_are_bounded(client: TestClient, engine: LogA
     assert "over the limit of 65536" in huge.json()["detail"]
     assert client.put("/api/v1/rules/list", content=b"[1]").status_code == 400
     assert engine.get_alert_rules() == []
+
+
+def test_the_rejected_list_is_capped_and_counted(client: TestClient, engine: LogAnalyticsEngine) -> None:
+    """An array of 3,000 items that are not logs (and one that is): the answer lists the first 1,000
+    rejections by index and counts all 3,000; the log is stored."""
+    body = json.dumps([*range(3_000), {"message": "the one log"}]).encode()
+    answer = client.post("/api/v1/logs", content=body, headers={"Content-Type": "application/json"}).json()
+    assert (answer["accepted"], answer["rejected_count"], len(answer["rejected"])) == (1, 3_000, 1_000)
+    assert [r["index"] for r in answer["rejected"]] == list(range(1_000))
+    assert engine.count() == 1
