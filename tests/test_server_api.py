@@ -3,17 +3,20 @@ statuses, body and concurrency limits, and API-key scopes (server/auth.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from conftest import Clock, entry_at
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
 from log_analytics_engine.errors import DamagedGzipError, LogAnalyticsError, QuerySyntaxError
+from log_analytics_engine.server import app as server_app
 from log_analytics_engine.server.app import create_app
 from log_analytics_engine.server.settings import ApiKey, Settings, hash_key
 from log_analytics_engine.timeparse import format_timestamp
@@ -406,3 +409,31 @@ def test_the_rejected_list_is_capped_and_counted(client: TestClient, engine: Log
     assert (answer["accepted"], answer["rejected_count"], len(answer["rejected"])) == (1, 3_000, 1_000)
     assert [r["index"] for r in answer["rejected"]] == list(range(1_000))
     assert engine.count() == 1
+
+
+def test_a_slow_body_holds_no_ingest_slot_and_is_cut(
+    engine: LogAnalyticsEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one ingest slot, a client trickling its body does not keep another client's ingest at
+    429, and is answered 408 once its body pauses too long."""
+    monkeypatch.setattr(server_app, "BODY_IDLE_SECONDS", 0.5)
+    app = create_app(engine, Settings(max_pending_ingest=1))
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b'{"message": "slow'
+        await asyncio.sleep(2)  # longer than the idle bound
+        yield b'"}\n'
+
+    async def run() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            slow = asyncio.create_task(client.post("/api/v1/logs", content=trickle()))
+            await asyncio.sleep(0.1)  # the slow body is being read
+            fast = await client.post("/api/v1/logs", content=b'{"message": "fast"}\n')
+            return await slow, fast
+
+    slow, fast = asyncio.run(run())
+    assert fast.status_code == 200
+    assert slow.status_code == 408
+    assert "request body too slow" in slow.json()["detail"]
+    assert [log.message for log in engine.query_logs({})] == ["fast"]

@@ -32,6 +32,11 @@ from log_analytics_engine.server.settings import Settings
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 MAX_RULE_BODY_BYTES = 64 << 10
 MAX_REJECTED_LISTED = 1_000
+# A request body must keep arriving (a pause of BODY_IDLE_SECONDS) and be whole within BODY_SECONDS:
+# 16 MiB in 60 s is 280 KB/s, far below any shipper on a working network.
+BODY_IDLE_SECONDS = 10.0
+BODY_SECONDS = 60.0
+READERS_PER_SLOT = 8
 RULE_BODY: dict[str, Any] = {
     "required": True,
     "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
@@ -73,11 +78,15 @@ INGEST_BODY = {
 
 
 class _Limits:
-    """Ingest requests in progress (touched only on the event loop thread)."""
+    """Ingest requests in progress, and bodies being read (touched only on the event loop thread).
+    Bodies being read are bounded apart, at READERS_PER_SLOT per slot: their memory (up to the body
+    limit each) stays bounded, and slow senders need many connections, each cut at BODY_SECONDS."""
 
     def __init__(self, max_pending: int) -> None:
         self.max_pending = max_pending
         self.pending = 0
+        self.max_reading = max_pending * READERS_PER_SLOT
+        self.reading = 0
 
 
 def create_app(
@@ -154,11 +163,19 @@ def create_app(
     async def ingest(request: Request) -> JSONResponse:
         """Store logs: a JSON array of log objects, or NDJSON (one object per line); gzip accepted
         (`Content-Encoding: gzip`). Items that are not log objects are rejected with their index."""
+        # The body is read before a slot is taken: a client trickling its body holds no slot (8 of
+        # them at 1 B/s once kept every other ingest at 429), and the read has its own time bounds.
+        if limits.reading >= limits.max_reading:
+            raise HTTPException(429, "too many ingest bodies being received", headers={"Retry-After": "1"})
+        limits.reading += 1
+        try:
+            body = await _read_body(request, settings.max_body_bytes)
+        finally:
+            limits.reading -= 1
         if limits.pending >= limits.max_pending:
             raise HTTPException(429, "too many ingest requests in progress", headers={"Retry-After": "1"})
         limits.pending += 1
         try:
-            body = await _read_body(request, settings.max_body_bytes)
             if body.lstrip()[:1] == b"[":
                 lines, index, rejected = _array_lines(body)
                 report = await run_in_threadpool(engine.ingest_json_lines, lines) if lines else None
@@ -324,7 +341,21 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"request body of {declared} bytes is over the limit of {limit}")
     parts, size = [], 0
-    async for part in request.stream():
+    stream = request.stream().__aiter__()
+    deadline = asyncio.get_running_loop().time() + BODY_SECONDS
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        try:
+            part = await asyncio.wait_for(anext(stream), min(BODY_IDLE_SECONDS, max(left, 0.0)))
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            why = (
+                f"no data for {BODY_IDLE_SECONDS:g} s"
+                if left > BODY_IDLE_SECONDS
+                else f"not whole within {BODY_SECONDS:g} s"
+            )
+            raise HTTPException(408, f"request body too slow: {why}") from None
         size += len(part)
         if size > limit:
             raise HTTPException(413, f"request body is over the limit of {limit} bytes")
