@@ -388,3 +388,18 @@ def test_writes_pausing_fold_the_wal_into_the_database(data_dir: Path) -> None:
         assert engine.search("*").total == 2000
     with LogAnalyticsEngine(path=data_dir) as engine:
         assert engine.count() == 2000
+
+
+def test_a_damaged_database_file_is_reported_as_such_and_left_alone(data_dir: Path) -> None:
+    """A logs.duckdb that is not a readable database is a StorageError saying so (not "owned by
+    another process"), and the file is left byte for byte as it was."""
+    with LogAnalyticsEngine(data_dir) as engine:
+        engine.ingest_logs([LogEntry("2025-07-21T12:00:00Z", "INFO", "kept")])
+    db = data_dir / "logs.duckdb"
+    damaged = b"\0" * 64 + db.read_bytes()[64:]
+    db.write_bytes(damaged)
+    with pytest.raises(StorageError) as caught:
+        LogAnalyticsEngine(data_dir)
+    assert "holds a database file that cannot be read" in str(caught.value)
+    assert "Another process" not in str(caught.value)
+    assert db.read_bytes() == damaged

@@ -117,9 +117,14 @@ class EmbeddedStore:
             self._db = duckdb.connect(target, config=DUCKDB_CONFIG)
         except duckdb.IOException as exc:
             self._release()
+            if "lock" in str(exc).lower():  # a process that opened the file itself, not an engine
+                raise StorageError(
+                    f"cannot open the data directory {path}: {exc}. Another process (a running "
+                    "`log-analytics serve`?) owns it; talk to that process instead."
+                ) from exc
             raise StorageError(
-                f"cannot open the data directory {path}: {exc}. Another process (a running "
-                "`log-analytics serve`?) owns it; talk to that process instead."
+                f"the data directory {path} holds a database file that cannot be read ({exc}); it was "
+                f"left as it is: restore {DB_FILE} from a backup, or move it aside to start anew"
             ) from exc
         self._db.execute("SET TimeZone='UTC'")
         self._db.execute(LOGS_DDL)
