@@ -15,6 +15,7 @@ import pytest
 from conftest import Clock, entry_at
 from log_analytics_engine import Alert, AlertRule, LogAnalyticsEngine
 from log_analytics_engine.alerting.notify import DeliveryError, Dispatcher, WebhookNotifier
+from log_analytics_engine.alerting.worker import SerialWorker
 from log_analytics_engine.timeparse import format_timestamp
 
 
@@ -345,26 +346,53 @@ def test_a_group_commit_follower_returns_after_the_hooks_its_logs_fired(
 def test_stats_and_metrics_answer_while_the_alert_recorder_is_busy(
     clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """In an alert storm the recorder's queue never empties: get_stats() and the Prometheus text must
-    not wait for it (a scrape answers during the incident), and get_alerts() waits only for the
-    firings before it."""
+    """In an alert storm the recorder's queue never empties: get_stats() and the Prometheus text do
+    not wait for it (a scrape answers during the incident). Here the recorder is stuck until the
+    test lets it go, so a call that waited for it would never return."""
     engine = LogAnalyticsEngine(clock=clock, alert_interval=None)
     engine.add_alert_rule(AlertRule("storm", conditions={"level": "ERROR"}, threshold=1, cooldown=0))
-    real = engine._alerting._record_job
+    real, release = engine._alerting._record_job, threading.Event()
 
-    def slow_record(job: Any) -> None:  # each firing takes 0.25 s to store
-        threading.Event().wait(0.25)
+    def stuck_record(job: Any) -> None:
+        release.wait(60)
         real(job)
 
-    monkeypatch.setattr(engine._alerting, "_record_job", slow_record)
+    monkeypatch.setattr(engine._alerting, "_record_job", stuck_record)
     try:
-        for i in range(20):
+        for i in range(5):
             engine.ingest_logs([entry_at(clock.now, "ERROR", f"down {i}")])
             clock.advance(0.001)
         answers: list[object] = []
-        assert _within(2.0, lambda: answers.append(engine.get_stats()["alert_alerts"]))
-        assert _within(2.0, lambda: answers.append(engine.export_metrics_prometheus()))
+        assert _within(30, lambda: answers.append(engine.get_stats()["alert_alerts"]))
+        assert _within(30, lambda: answers.append(engine.export_metrics_prometheus()))
         assert "loganalytics_alerts_fired" in str(answers[1])
     finally:
+        release.set()
         engine.close()
     assert len(engine.get_alerts()) == answers[0]  # every firing was counted at once, stored later
+
+
+def test_a_worker_join_waits_for_what_was_queued_before_it_only() -> None:
+    """`SerialWorker.join` returns once the items put before it are handled, though an item put after
+    it is still being handled (a storm's steady stream never starves `get_alerts()`)."""
+    gates = {1: threading.Event(), 2: threading.Event()}
+    worker: SerialWorker[int] = SerialWorker("test-worker", lambda item: gates[item].wait(60), 10)
+    counts, waiting = worker._counts, threading.Event()
+    real_wait_for = counts.wait_for
+
+    def wait_for(predicate: Callable[[], bool]) -> bool:  # join has taken its count: say so
+        waiting.set()
+        return real_wait_for(predicate)
+
+    counts.wait_for = wait_for  # type: ignore[method-assign]
+    worker.put(1)
+    joined = threading.Event()
+    threading.Thread(target=lambda: (worker.join(), joined.set()), daemon=True).start()
+    assert waiting.wait(30)
+    worker.put(2)  # after the join began
+    assert not joined.is_set()  # item 1 is not handled yet
+    gates[1].set()
+    assert joined.wait(30)  # item 2 is still held
+    assert not gates[2].is_set()
+    gates[2].set()
+    worker.join()

@@ -45,17 +45,12 @@ from log_analytics_engine.alerting.worker import SerialWorker
 from log_analytics_engine.errors import ConfigError
 from log_analytics_engine.query.sql import compile_where
 from log_analytics_engine.storage.embedded import EmbeddedStore, WriteResult
-from log_analytics_engine.timeparse import seconds_ns
+from log_analytics_engine.timeparse import seconds_ns as to_ns  # clock seconds -> event-time ns
 
 AlertHook = Callable[[Alert], None]
 log = logging.getLogger(__name__)
 MAX_SAMPLES = 5
 MAX_PENDING = 1_000
-
-
-def to_ns(seconds: float) -> int:
-    """Clock seconds as integer nanoseconds (the unit of stored event times)."""
-    return seconds_ns(seconds)
 
 
 @dataclass(frozen=True)

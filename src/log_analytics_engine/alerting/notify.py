@@ -11,7 +11,6 @@ notifier is logged and counted and never fails the call."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import threading
@@ -22,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from log_analytics_engine.alerting.records import time_text
 from log_analytics_engine.alerting.worker import SerialWorker
 
 if TYPE_CHECKING:
@@ -75,10 +75,6 @@ def post_json(url: str, payload: object, how: WebhookNotifier | AlertmanagerNoti
         time.sleep(how.backoff * 2**attempt)
 
 
-def _rfc3339(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 @dataclass
 class AlertmanagerNotifier:
     """Send alerts to an Alertmanager's v2 API (`POST {url}/api/v2/alerts`): labels `alertname`,
@@ -106,10 +102,10 @@ class AlertmanagerNotifier:
         out: dict[str, object] = {
             "labels": labels,
             "annotations": annotations,
-            "startsAt": _rfc3339(alert.triggered_at),
+            "startsAt": time_text(alert.triggered_at),
         }
         if alert.resolved_at is not None:
-            out["endsAt"] = _rfc3339(alert.resolved_at)
+            out["endsAt"] = time_text(alert.resolved_at)
         if self.generator_url:
             out["generatorURL"] = self.generator_url
         return out

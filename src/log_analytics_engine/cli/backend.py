@@ -25,7 +25,15 @@ from log_analytics_engine.errors import (
     LogAnalyticsError,
     StorageError,
 )
-from log_analytics_engine.ingest.files import Chunk, detect_type, not_a_log, read_chunks, stream_chunks
+from log_analytics_engine.ingest.files import (
+    Chunk,
+    detect_type,
+    head_of,
+    not_a_log,
+    not_a_log_error,
+    read_chunks,
+    stream_chunks,
+)
 
 Progress = Callable[[int, int], None]  # (bytes read, logs stored) so far
 Notice = Callable[[str], None]
@@ -189,16 +197,17 @@ class Remote:
         if dead_letter is not None:
             raise LogAnalyticsError("--dead-letter works with --data; a server answers rejected lines")
         if str(path) != "-":
-            if path.is_dir() or not path.exists() or file_type == "text" or detect_type(path) != "jsonl":
-                if not path.exists():
-                    raise IngestError(f"no such file: {path}")
+            if not path.exists():
+                raise IngestError(f"no such file: {path}")
+            head = None if path.is_dir() else head_of(path)
+            if head is None or file_type == "text" or detect_type(path, head) != "jsonl":
                 raise LogAnalyticsError(
                     "a server takes JSON logs (one object per line); ingest text files into a data "
                     "directory (--data), or ship them with a syslog/JSON shipper"
                 )
-            reason = not_a_log(path)
+            reason = not_a_log(path, head)
             if reason is not None:
-                raise IngestError(f"{path} is not a log: {reason}; nothing was ingested")
+                raise not_a_log_error(path, reason)
         report: dict[str, Any] = {"file": str(path), "count": 0, "rejected": 0, "rejected_lines": []}
         report |= {"damaged": 0, "damaged_files": [], "skipped": 0, "skipped_files": []}
         sent_bytes = 0
@@ -209,7 +218,7 @@ class Remote:
                     "POST", "/api/v1/logs", content="\n".join(lines).encode(), headers=_NDJSON
                 )
                 report["count"] += answer["accepted"]
-                report["rejected"] += len(answer["rejected"])
+                report["rejected"] += answer["rejected_count"]  # `rejected` lists the first 1,000
                 report["rejected_lines"] += [
                     {"line": first_line + r["index"], "reason": r["reason"]} for r in answer["rejected"]
                 ]

@@ -193,14 +193,24 @@ def binary_reason(head: bytes) -> str | None:
     return None
 
 
-def not_a_log(path: Path) -> str | None:
-    """Why the file is plainly not a log (read after decompressing gzip), or None."""
+def head_of(path: Path) -> bytes:
+    """A file's first SNIFF_BYTES, gzip decompressed (nothing when the damage is right at the start:
+    ingesting it reports where)."""
     try:
         with _open(path) as handle:
-            head = handle.read(SNIFF_BYTES)
+            return handle.read(SNIFF_BYTES)
     except DamagedGzipError:
-        return None  # damage at the very start: ingesting it reports where
-    return binary_reason(head)
+        return b""
+
+
+def not_a_log(path: Path, head: bytes | None = None) -> str | None:
+    """Why the file (whose `head_of` is `head`, when read already) is plainly not a log, or None."""
+    return binary_reason(head_of(path) if head is None else head)
+
+
+def not_a_log_error(name: object, reason: str) -> IngestError:
+    """The error of a file or stream given alone that is plainly not a log."""
+    return IngestError(f"{name} is not a log: {reason}; nothing was ingested")
 
 
 def _lines(block: bytes) -> pa.StringArray:
@@ -385,7 +395,7 @@ def _stream_blocks(groups: Iterator[bytes], name: str) -> Iterator[bytes]:
 def _refuse_binary(head: bytes, name: str) -> None:
     reason = binary_reason(head)
     if reason is not None:
-        raise IngestError(f"{name} is not a log: {reason}; nothing was ingested")
+        raise not_a_log_error(name, reason)
 
 
 def stream_chunks(stream: IO[bytes], name: str = "-") -> Iterator[Chunk]:
@@ -407,20 +417,17 @@ def _prefetched(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
             yield chunk
 
 
-def detect_type(path: Path) -> str:
-    """jsonl or text, from the extension (under any .gz) or else from the first non-blank byte."""
+def detect_type(path: Path, head: bytes | None = None) -> str:
+    """jsonl or text, from the extension (under any .gz) or else from the first non-blank byte (of
+    `head`, the file's `head_of`, when read already)."""
     name = path.name[:-3] if path.name.endswith(".gz") else path.name
     suffix = Path(name).suffix.lower()
     if suffix in _JSON_SUFFIXES:
         return "jsonl"
     if suffix in _TEXT_SUFFIXES:
         return "text"
-    with _open(path) as handle:
-        try:
-            head = handle.read(SNIFF_BYTES).lstrip()
-        except DamagedGzipError:
-            head = b""
-    return "jsonl" if head.startswith(b"{") else "text"
+    first = (head_of(path) if head is None else head).lstrip()
+    return "jsonl" if first.startswith(b"{") else "text"
 
 
 def _chunk_table(chunk: Chunk) -> pa.Table:
@@ -463,17 +470,19 @@ class FileIngest:
             if path.is_dir():
                 total = FileReport(str(path), "directory")
                 for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                    reason = not_a_log(child)
+                    head = head_of(child)  # read once: what it is, and its type
+                    reason = binary_reason(head)
                     if reason is not None:
                         total.skip(child, reason)
                     else:
-                        total.add(self._file(child, detect_type(child)))
+                        total.add(self._file(child, detect_type(child, head)))
                 return self._finish(total)
             kind = self._kind(file_type)
-            reason = not_a_log(path)
+            head = head_of(path)
+            reason = binary_reason(head)
             if reason is not None:
-                raise IngestError(f"{path} is not a log: {reason}; nothing was ingested")
-            return self._finish(self._file(path, detect_type(path) if kind == "auto" else kind))
+                raise not_a_log_error(path, reason)
+            return self._finish(self._file(path, detect_type(path, head) if kind == "auto" else kind))
         finally:
             if self._dead is not None:
                 self._dead.close()

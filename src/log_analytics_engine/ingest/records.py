@@ -155,21 +155,24 @@ def ingest_json_lines(pipeline: Pipeline, lines: Sequence[str]) -> dict[str, Any
     return report
 
 
-def ndjson_lines(body: bytes) -> tuple[list[str], int]:
-    """The lines of an NDJSON body, without a final empty line, and how many of them held bytes that
-    are not UTF-8 (replaced with U+FFFD, as a file's are)."""
-    if body.isascii() or _is_utf8(body):
+def ndjson_lines(body: bytes, utf8: bool) -> tuple[list[str], int]:
+    """The lines of an NDJSON body (`utf8`: whether it is all valid UTF-8), without a final empty line,
+    and how many of them held bytes that are not UTF-8 (replaced with U+FFFD, as a file's are)."""
+    if utf8:
         lines, replaced = body.decode("utf-8").split("\n"), 0
     else:
         raw = body.split(b"\n")
         lines = [line.decode("utf-8", errors="replace") for line in raw]
-        replaced = sum(1 for line in raw if not _is_utf8(line))
+        replaced = sum(1 for line in raw if not is_utf8(line))
     if lines and not lines[-1].strip():
         lines.pop()
     return lines, replaced
 
 
-def _is_utf8(data: bytes) -> bool:
+def is_utf8(data: bytes) -> bool:
+    """True when `data` is valid UTF-8 (isascii first: ~30 GB/s against ~1 GB/s for a decode)."""
+    if data.isascii():
+        return True
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -181,8 +184,9 @@ def ingest_ndjson(pipeline: Pipeline, body: bytes) -> dict[str, Any]:
     """Store an NDJSON body like `ingest_json_lines(ndjson_lines(body))` would: in one pass of Arrow
     column operations when every line is a plain record (`arrowjson`), else line by line."""
     # Arrow's reader takes bytes that are not UTF-8 into its strings, which DuckDB then refuses:
-    # such a body goes line by line, where they are replaced (isascii is ~30 GB/s; decode ~1 GB/s)
-    if not pipeline.has_hooks and (body.isascii() or _is_utf8(body)):
+    # such a body goes line by line, where they are replaced
+    utf8 = is_utf8(body)
+    if not pipeline.has_hooks and utf8:
         now = time.time_ns()
         batch = arrowjson.to_batch(body, now)
         if batch is not None:
@@ -196,5 +200,5 @@ def ingest_ndjson(pipeline: Pipeline, body: bytes) -> dict[str, Any]:
                 "bytes": len(body),
                 "replaced_utf8_lines": 0,
             }
-    lines, replaced = ndjson_lines(body)
+    lines, replaced = ndjson_lines(body, utf8)
     return ingest_json_lines(pipeline, lines) | {"replaced_utf8_lines": replaced}

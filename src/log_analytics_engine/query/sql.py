@@ -24,6 +24,7 @@ from log_analytics_engine.query.ast import (
     TimeRange,
     Word,
 )
+from log_analytics_engine.query.grammar import NUMBER_RE
 
 # A word boundary exactly where the tokenizer splits: anything that is not a letter or a digit.
 _EDGE_L = r"(?i)(^|[^\pL\pN])"
@@ -31,7 +32,7 @@ _EDGE_R = r"([^\pL\pN]|$)"
 _COLUMNS = frozenset({"level", "source", "message", "request_id", "user_id", "thread_id", "severity"})
 # Text that reads as a number: the query language's own number syntax (grammar.NUMBER_RE), anchored;
 # a constant of the code (no quote in it), so it is SQL text, compiled once per query.
-NUMBER_TEXT = r"'^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$'"
+NUMBER_TEXT = f"'^{NUMBER_RE.pattern}$'"
 
 
 def number_sql(text: str) -> str:

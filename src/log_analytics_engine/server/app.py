@@ -24,7 +24,7 @@ from log_analytics_engine.alerting.rulefile import rule_from_dict
 from log_analytics_engine.engine import LogAnalyticsEngine
 from log_analytics_engine.errors import DamagedGzipError, LogAnalyticsError, QuerySyntaxError
 from log_analytics_engine.ingest.gzipstream import gunzip
-from log_analytics_engine.ingest.records import TOO_DEEP
+from log_analytics_engine.ingest.records import TOO_DEEP, is_utf8
 from log_analytics_engine.query.parser import parse_filter
 from log_analytics_engine.server.auth import Authenticator
 from log_analytics_engine.server.settings import Settings
@@ -389,7 +389,7 @@ def _array_lines(body: bytes) -> tuple[list[str], list[int], list[dict[str, Any]
     """The objects of a JSON array body as lines to store, the array index of each, and the items
     rejected before storing (not objects, or nested deeper than orjson writes). Bytes that are not
     UTF-8 are replaced with U+FFFD first, as in a file, rather than refusing the whole array."""
-    if not body.isascii():
+    if not is_utf8(body):
         body = body.decode("utf-8", errors="replace").encode()
     try:
         items = orjson.loads(body)
