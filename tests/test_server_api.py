@@ -42,7 +42,8 @@ def _ndjson(*records: object) -> bytes:
 
 def test_health(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready"}  # no log count without a key
+    # no log count without a key
+    assert client.get("/readyz").json() == {"status": "ready", "text_index": "ok"}
 
 
 def test_ingest_ndjson_reports_rejected_items_by_index(

@@ -80,6 +80,7 @@ class LogAnalyticsEngine:
             lambda: dict(self._alerting.fired_total),
             self._alerting.status,
             self._store.bytes_on_disk,
+            lambda: self._store.index_state,
         )
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -420,7 +421,7 @@ class LogAnalyticsEngine:
                 "ingested": counters["ingested"],
                 "ingest_errors": counters["errors"],
                 "dropped": counters["dropped"],
-                "index_lag": max(0, self._store.next_seq - 1 - self._store.index.watermark),
+                **{f"index_{k}": v for k, v in self._store.index_state.items()},
                 "bytes_on_disk": self._store.bytes_on_disk(),
                 "queries": counters["query_count"],
                 "write_listener_failures": self._pipeline.listener_failures,
@@ -429,6 +430,11 @@ class LogAnalyticsEngine:
             }
         )
         return stats
+
+    def index_status(self) -> dict[str, Any]:
+        """The text index's `state` (`ok`, `catching up`, `rebuilding`, `failing`), `lag` (logs not
+        indexed yet), `failures`, `rebuilds` and `last_error`. Queries are exact in every state."""
+        return self._store.index_state
 
     def export_metrics_json(self) -> dict[str, Any]:
         """The same figures as `get_stats`, JSON-ready for dashboards."""

@@ -11,6 +11,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from log_analytics_engine.storage.indexer import INDEX_STATES
+
 QUERY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -76,12 +78,14 @@ class EngineCollector:
         alerts: Callable[[], Mapping[tuple[str, str], int]],
         alerting: Callable[[], Mapping[str, Any]],
         bytes_on_disk: Callable[[], int],
+        index: Callable[[], Mapping[str, Any]],
     ) -> None:
         self._stats = stats
         self._counters = counters
         self._alerts = alerts
         self._alerting = alerting
         self._bytes = bytes_on_disk
+        self._index = index
 
     def collect(self) -> Iterator[Metric]:
         stats = self._stats()
@@ -95,6 +99,7 @@ class EngineCollector:
         yield GaugeMetricFamily(
             "loganalytics_bytes_on_disk", "Bytes the data directory holds.", value=self._bytes()
         )
+        yield from self._index_families()
         snap = self._counters.snapshot()
         ingested = CounterMetricFamily(
             "loganalytics_ingested_logs", "Logs stored since start, by ingest path.", labels=["path"]
@@ -159,6 +164,26 @@ class EngineCollector:
             "Time to answer queries.",
             buckets=buckets,
             sum_value=snap["query_sum"],
+        )
+
+    def _index_families(self) -> Iterator[Metric]:
+        index = self._index()
+        yield GaugeMetricFamily(
+            "loganalytics_index_lag", "Stored logs the text index does not hold yet.", value=index["lag"]
+        )
+        state = GaugeMetricFamily(
+            "loganalytics_index_state", "The text index's state (1 for the current one).", labels=["state"]
+        )
+        for name in INDEX_STATES:
+            state.add_metric([name], 1 if index["state"] == name else 0)
+        yield state
+        yield CounterMetricFamily(
+            "loganalytics_index_failures", "Text index catch-up rounds that failed.", value=index["failures"]
+        )
+        yield CounterMetricFamily(
+            "loganalytics_index_rebuilds",
+            "Times a damaged text index was set aside and rebuilt.",
+            value=index["rebuilds"],
         )
 
 

@@ -146,9 +146,11 @@ def create_app(
 
     @app.get("/readyz", tags=["health"])
     def readyz() -> dict[str, Any]:
-        """The store answers queries (asked for a count, which is not shown: this route needs no key)."""
+        """The store answers queries (asked for a count, which is not shown: this route needs no key),
+        and the text index's state: `ok`, `catching up`, `rebuilding` or `failing` (queries stay exact
+        in each; they scan what the index does not hold, so they are slower)."""
         engine.count()
-        return {"status": "ready"}
+        return {"status": "ready", "text_index": engine.index_status()["state"]}
 
     # -- ingest -----------------------------------------------------------------------------------
 

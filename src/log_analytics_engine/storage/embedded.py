@@ -12,7 +12,6 @@ import fcntl
 import logging
 import os
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,20 +87,6 @@ def _claim(path: Path) -> IO[str]:
     return handle
 
 
-def _open_index(path: Path | None) -> TextIndex:
-    """Open the text index; one that cannot be opened is derived data, so it is set aside and
-    rebuilt from the table by the indexer's catch-up."""
-    try:
-        return TextIndex(path)
-    except (ValueError, OSError):
-        if path is None:
-            raise
-        aside = path.with_name(f"{path.name}.broken-{time.time_ns()}")
-        log.exception("text index at %s cannot be opened; moved to %s and rebuilding", path, aside)
-        path.rename(aside)
-        return TextIndex(path)
-
-
 class EmbeddedStore:
     """DuckDB table `logs` plus the tantivy text index, in a directory or in memory (`path=None`)."""
 
@@ -137,7 +122,7 @@ class EmbeddedStore:
         self._closed = False
         max_seq = self._db.execute("SELECT coalesce(max(seq), 0) FROM logs").fetchall()[0]
         self._next_seq = int(max_seq[0] if max_seq else 0) + 1
-        self.index = _open_index(None if path is None else path / INDEX_DIR)
+        self.index = TextIndex(None if path is None else path / INDEX_DIR)
         if self.index.watermark >= self._next_seq:
             self.index.rollback_above(self._next_seq - 1)
         self._indexer = Indexer(self, self.index, index_interval)
@@ -362,7 +347,25 @@ class EmbeddedStore:
 
     def flush_index(self) -> None:
         """Bring the text index up to the last committed row and commit it (blocks)."""
-        self._indexer.catch_up_now()
+        try:
+            self._indexer.catch_up_now()
+        except Exception as exc:
+            raise StorageError(
+                f"the text index could not catch up ({exc}); queries stay exact (they scan the rows "
+                "not indexed) and the index retries on its own"
+            ) from exc
+
+    @property
+    def index_state(self) -> dict[str, Any]:
+        """The text index's state (`ok`, `catching up`, `rebuilding`, `failing`), how many rows wait
+        to be indexed, its failed rounds and rebuilds, and the last error while failing."""
+        return {
+            "state": self._indexer.state,
+            "lag": max(0, self.last_seq - self.index.snapshot()[1]),
+            "failures": self._indexer.failures,
+            "rebuilds": self.index.rebuilds,
+            "last_error": self._indexer.last_error,
+        }
 
     def close(self) -> None:
         """Stop the indexer after a final catch-up, checkpoint DuckDB and release the directory."""
@@ -375,10 +378,15 @@ class EmbeddedStore:
             for cur in self._cursors:
                 cur.close()
             self._cursors.clear()
-        if self.path is not None:
-            self._db.execute("CHECKPOINT")
-        self._db.close()
-        self._release()
+        try:
+            if self.path is not None:
+                try:
+                    self._db.execute("CHECKPOINT")
+                except duckdb.Error as exc:  # e.g. the disk is full: the WAL still holds every row
+                    log.error("checkpoint at close failed (%s); the next open replays the WAL", exc)
+            self._db.close()
+        finally:
+            self._release()
 
     def _release(self) -> None:
         if self._lock_file is not None:

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# What `Indexer.state` can be.
+INDEX_STATES = ("ok", "catching up", "rebuilding", "failing")
 # Rows read from DuckDB per round trip, and the most queued in tantivy before a commit.
 FETCH_ROWS = 65_536
 COMMIT_ROWS = 1_000_000
@@ -26,6 +28,13 @@ INDEXER_NICE = 10
 IDLE_CHECK_SECONDS = 5.0
 # A pause in writes this long (after the index caught up) triggers a checkpoint.
 CHECKPOINT_IDLE_SECONDS = 1.0
+# A catch-up commits at least this often (besides every COMMIT_ROWS rows).
+COMMIT_SECONDS = 2.0
+# After a failed catch-up, the pause before the next try (doubling up to the max).
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
+# The most time closing spends on the last catch-up (a SIGTERM must end the process promptly).
+CLOSE_CATCH_UP_SECONDS = 5.0
 _DOCS_SQL = """
 SELECT to_json({'seq': seq, 'ts': ts, 'severity': severity, 'level': level, 'source': source,
                 'message': message, 'tags': tags}) AS doc
@@ -44,7 +53,15 @@ def lower_thread_priority() -> None:
 
 
 class Indexer:
-    """Catches the index up with the table every `interval` seconds (tantivy commits are ~25 ms)."""
+    """Catches the index up with the table every `interval` seconds (tantivy commits are ~25 ms).
+
+    It starts catching up as soon as it starts (rows stored while the index was behind, say before a
+    crash, are not left waiting for the next write), commits every COMMIT_ROWS rows or
+    COMMIT_SECONDS, so a process that keeps dying still makes progress, and survives any failure:
+    a failed round is retried after a pause that doubles up to RETRY_MAX_SECONDS, new rows or not,
+    and a damaged index is rebuilt. Queries stay exact throughout (the planner scans what the index
+    does not hold).
+    """
 
     def __init__(self, store: EmbeddedStore, index: TextIndex, interval: float) -> None:
         # A weak reference, so an engine dropped without close() is collected and this thread ends.
@@ -58,46 +75,74 @@ class Indexer:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="log-analytics-index-read")
         self.indexed_rows = 0
         self.index_seconds = 0.0
-        self.last_error: str | None = None
+        self.failures = 0  # catch-up rounds that failed
+        self.last_error: str | None = None  # the failure of the last round, None once one succeeds
+        self._rebuild_target = 0  # the table's last seq when the index last started anew
+        index.on_damage = self.poke
 
     def start(self) -> None:
-        """Start the thread."""
+        """Start the thread; it catches up at once when the index is behind the table."""
+        store = self._store()
+        if store is not None and self._index.rebuilds:  # set aside when opened
+            self._rebuild_target = store.last_seq
+        if store is not None and (store.last_seq > self._index.watermark or self._index.damaged):
+            self._wake.set()
         self._thread.start()
 
     def poke(self) -> None:
         """Note that rows were committed (the thread still waits for its interval)."""
         self._wake.set()
 
+    @property
+    def state(self) -> str:
+        """`ok`, `catching up` (rows wait to be indexed), `rebuilding` (a damaged index was set aside
+        and is refilled) or `failing` (the last round failed; retrying)."""
+        if self.last_error is not None:
+            return "failing"
+        if self._index.damaged or self._index.watermark < self._rebuild_target:
+            return "rebuilding"
+        store = self._store()
+        return "catching up" if store is not None and store.last_seq > self._index.watermark else "ok"
+
     def stop(self) -> None:
-        """Final catch-up, then end the thread."""
+        """A final catch-up of at most CLOSE_CATCH_UP_SECONDS (the rest is indexed after the next
+        open), then end the thread. Never raises for the index: it is derived data."""
         self._stop.set()
         self._wake.set()
         self._thread.join()
         try:
-            self.catch_up_now()
+            self.catch_up_now(deadline=time.monotonic() + CLOSE_CATCH_UP_SECONDS)
+        except Exception as exc:
+            log.error("text index: the final catch-up failed (%s); the next open continues it", exc)
         finally:
             self._pool.shutdown()
 
     def _run(self) -> None:
         lower_thread_priority()
         written = False  # rows came since the last checkpoint
+        retry = 0.0  # after a failed round: seconds until the next try, new rows or not
         while not self._stop.is_set():
-            if not self._wake.wait(CHECKPOINT_IDLE_SECONDS if written else IDLE_CHECK_SECONDS):
-                if written:
-                    written = False
-                    self._checkpoint()
-                elif self._store() is None:
+            if retry:
+                if self._stop.wait(retry):
                     return
-                continue
-            if self._stop.wait(self._interval):
-                return
+            else:
+                if not self._wake.wait(CHECKPOINT_IDLE_SECONDS if written else IDLE_CHECK_SECONDS):
+                    if written:
+                        written = False
+                        self._checkpoint()
+                    elif self._store() is None:
+                        return
+                    continue
+                if self._stop.wait(self._interval):
+                    return
             self._wake.clear()
             written = True
             try:
                 self.catch_up_now()
-            except Exception as exc:  # the thread must survive; the tail scan keeps queries exact
-                self.last_error = repr(exc)
-                log.exception("text index catch-up failed; retrying on the next round")
+            except Exception:  # the thread must survive; the tail scan keeps queries exact
+                retry = min(RETRY_MAX_SECONDS, max(retry * 2, RETRY_FIRST_SECONDS))
+            else:
+                retry = 0.0
 
     def _checkpoint(self) -> None:
         """Once writes pause: fold the WAL into the database file, where searches read compressed,
@@ -110,10 +155,37 @@ class Indexer:
         except Exception:  # a busy or closing store: the next pause, or DuckDB's own threshold, does it
             log.debug("idle checkpoint skipped", exc_info=True)
 
-    def catch_up_now(self) -> int:
-        """Index every committed row above the watermark and commit; returns the rows indexed.
+    def catch_up_now(self, deadline: float | None = None) -> int:
+        """Index every committed row above the watermark (or, given a `time.monotonic()` deadline,
+        as many as fit before it), committing as it goes; returns the rows indexed. A damaged index
+        is rebuilt first. A failure is recorded (`last_error`, `failures`, one log line per change of
+        error) and raised.
+        """
+        with self._lock:
+            try:
+                if self._index.damaged:
+                    store = self._store()
+                    self._rebuild_target = store.last_seq if store is not None else 0
+                    self._index.rebuild()
+                total = self._catch_up(deadline)
+            except Exception as exc:
+                self.failures += 1
+                error = f"{type(exc).__name__}: {exc}"
+                if error != self.last_error:
+                    log.error(
+                        "text index catch-up failed (%s); queries stay exact by scanning the rows not "
+                        "indexed, and it is retried",
+                        error,
+                    )
+                self.last_error = error
+                raise
+            if self.last_error is not None:
+                log.warning("text index catch-up works again after: %s", self.last_error)
+                self.last_error = None
+            return total
 
-        One read transaction gives a stable snapshot: its committed seqs form a prefix (writes are
+    def _catch_up(self, deadline: float | None) -> int:
+        """One read transaction gives a stable snapshot: its committed seqs form a prefix (writes are
         serialised and commit in seq order), so walking seq ranges up to its max misses no row.
         The next range is read from DuckDB on a helper thread while this one feeds tantivy (the
         writer takes documents from one thread at a time).
@@ -121,40 +193,46 @@ class Indexer:
         store = self._store()
         if store is None:
             return 0
-        with self._lock:
-            started = time.perf_counter()
-            cur = store.cursor()
-            cur.execute("BEGIN TRANSACTION").fetchall()
+        started = time.perf_counter()
+        cur = store.cursor()
+        cur.execute("BEGIN TRANSACTION").fetchall()
+        try:
+            top = int(cur.execute("SELECT coalesce(max(seq), 0) FROM logs").fetchall()[0][0])
+            done = self._index.watermark
+            queued = total = 0
+            last_commit = time.monotonic()
+
+            def fetch(low: int) -> list[str]:
+                high = min(top, low + FETCH_ROWS)
+                docs: list[str] = cur.sql(_DOCS_SQL, params=[low, high]).to_arrow_table()["doc"].to_pylist()
+                return docs
+
+            ahead = self._pool.submit(fetch, done) if done < top else None
             try:
-                top = int(cur.execute("SELECT coalesce(max(seq), 0) FROM logs").fetchall()[0][0])
-                done = self._index.watermark
-                queued = total = 0
-
-                def fetch(low: int) -> list[str]:
-                    high = min(top, low + FETCH_ROWS)
-                    docs: list[str] = (
-                        cur.sql(_DOCS_SQL, params=[low, high]).to_arrow_table()["doc"].to_pylist()
-                    )
-                    return docs
-
-                ahead = self._pool.submit(fetch, done) if done < top else None
                 while ahead is not None:
                     docs = ahead.result()
                     upto = min(top, done + FETCH_ROWS)
-                    ahead = self._pool.submit(fetch, upto) if upto < top else None
+                    now = time.monotonic()
+                    last = upto >= top or (deadline is not None and now >= deadline)
+                    ahead = None if last else self._pool.submit(fetch, upto)
                     self._index.add_json_docs(docs)
                     queued += len(docs)
                     done = upto
-                    if queued >= COMMIT_ROWS:
+                    if queued >= COMMIT_ROWS or now - last_commit >= COMMIT_SECONDS:
                         self._index.commit(done)
                         total += queued
                         queued = 0
+                        last_commit = time.monotonic()
             finally:
-                cur.execute("COMMIT").fetchall()
-            if queued or done > self._index.watermark:
-                self._index.commit(done)
-                total += queued
-            if total:
-                self.indexed_rows += total
-                self.index_seconds += time.perf_counter() - started
-            return total
+                if ahead is not None:  # a failure left a read in flight: let it end before COMMIT
+                    with contextlib.suppress(Exception):
+                        ahead.result()
+        finally:
+            cur.execute("COMMIT").fetchall()
+        if queued or done > self._index.watermark:
+            self._index.commit(done)
+            total += queued
+        if total:
+            self.indexed_rows += total
+            self.index_seconds += time.perf_counter() - started
+        return total

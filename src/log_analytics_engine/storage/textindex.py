@@ -3,21 +3,26 @@
 It is derived data. DuckDB holds every row; the index follows behind and its committed
 watermark (the largest `seq` it holds, read back from the index itself) tells the planner
 which rows must still be scanned in DuckDB. Documents are added in `seq` order and each
-commit covers a prefix, so "every seq <= watermark is indexed" holds across crashes.
+commit covers a prefix, so "every seq <= watermark is indexed" holds across crashes. Being
+derived, it is set aside and rebuilt rather than ever failing a query (see TextIndex).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import re
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tantivy
 
+from log_analytics_engine.errors import LogAnalyticsError
 from log_analytics_engine.query.ast import (
     And,
     Compare,
@@ -34,6 +39,10 @@ from log_analytics_engine.query.ast import (
     TimeRange,
     Word,
 )
+from log_analytics_engine.storage.indexfiles import META_FILE, file_damage, live_files, set_aside
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 ANALYZER = "words"
 # Tokens of this many UTF-8 bytes or more are not indexed (tantivy's RemoveLongFilter keeps
@@ -44,6 +53,8 @@ _I64_MAX = 2**63 - 1
 MAX_TERMS = 65_536
 # tantivy indexing threads; with one, commits waited ~2 s per 1M docs for indexing to finish.
 WRITER_THREADS = 2
+# After a failure with files that looked sound, every file's checksum is checked again at most this often.
+RECHECK_SECONDS = 60.0
 
 
 def _schema() -> tantivy.Schema:
@@ -66,28 +77,136 @@ class Hit:
     seq: int
 
 
+_NO_HITS: tuple[list[Hit], int, int] = ([], 0, 0)
+_NO_TERMS: tuple[dict[str, int], int, int] = ({}, 0, 0)
+
+
+def is_index_failure(exc: BaseException) -> bool:
+    """Whether `exc` is tantivy failing (an I/O error, a killed writer, or a Rust panic, which pyo3
+    raises as a `PanicException` deriving from BaseException) rather than an interrupt or exit."""
+    return isinstance(exc, ValueError | OSError) or type(exc).__name__ == "PanicException"
+
+
 class TextIndex:
-    """A tantivy index on disk (or in memory when `path` is None) with one writer."""
+    """A tantivy index on disk (or in memory when `path` is None) with one writer.
+
+    It never takes the engine down: an index that fails its checksums or cannot be opened is set aside
+    and started anew (the indexer refills it from the table); a writer that fails (disk full, out of
+    file descriptors) is dropped and a new one made on the next round; a search that fails on damaged
+    files marks the index `damaged`, answers as an empty index (watermark 0, so the planner scans the
+    table: still exact) and the indexer rebuilds it.
+    """
 
     def __init__(self, path: Path | None, heap_bytes: int = 128 << 20) -> None:
         self.schema = _schema()
-        if path is not None:
-            path.mkdir(parents=True, exist_ok=True)
-        self._index = tantivy.Index(self.schema, path=None if path is None else str(path), reuse=True)
+        self.path = path
+        self._heap_bytes = heap_bytes
+        self._writer_handle: tantivy.IndexWriter | None = None
+        self._writer_lock = threading.Lock()
+        self._reader_lock = threading.Lock()
+        self._sound: set[tuple[str, int, int]] = set()  # (file, size, mtime) that passed
+        self._rechecked = -RECHECK_SECONDS
+        self.damaged: str | None = None  # why searches no longer use this index, until rebuilt
+        self.on_damage: Callable[[], None] | None = None
+        self.rebuilds = 0  # times the index was set aside and started anew
+        self.read_failures = 0
+        reason = self._damage()
+        if reason is not None:
+            self._set_aside(reason)
+        try:
+            self._load()
+        except BaseException as exc:
+            if path is None or not is_index_failure(exc):
+                raise
+            self._set_aside(f"it cannot be opened: {exc}")
+            self._load()
+
+    def _load(self) -> None:
+        if self.path is not None:
+            self.path.mkdir(parents=True, exist_ok=True)
+        index = tantivy.Index(self.schema, path=None if self.path is None else str(self.path), reuse=True)
         analyzer = (
             tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
             .filter(tantivy.Filter.remove_long(MAX_TOKEN_BYTES))
             .filter(tantivy.Filter.lowercase())
             .build()
         )
-        self._index.register_tokenizer(ANALYZER, analyzer)
-        self._heap_bytes = heap_bytes
-        self._writer_handle: tantivy.IndexWriter | None = None
-        self._writer_lock = threading.Lock()
-        self._reader_lock = threading.Lock()
-        self._index.reload()
-        self._searcher = self._index.searcher()
-        self.watermark = self._max_seq(self._searcher)
+        index.register_tokenizer(ANALYZER, analyzer)
+        index.reload()
+        searcher = index.searcher()
+        watermark = self._max_seq(searcher)
+        with self._reader_lock:
+            self._index = index
+            self._searcher = searcher
+            self.watermark = watermark
+            self.damaged = None
+
+    def _damage(self, recheck: bool = False) -> str | None:
+        """Why the files on disk cannot be trusted, or None. Files are checked once (segment files
+        never change once written: one whose size or mtime changed is checked again); `recheck`
+        checks them all again, at most once every RECHECK_SECONDS (so a query that makes tantivy fail
+        cannot make every search read the whole index)."""
+        if self.path is None or not (self.path / META_FILE).exists():
+            return None  # no index yet
+        now = time.monotonic()
+        if recheck and now - self._rechecked >= RECHECK_SECONDS:
+            self._rechecked = now
+            self._sound.clear()
+        try:
+            files = [(f, f.stat()) for f in live_files(self.path)]
+        except FileNotFoundError as exc:  # a segment file missing
+            return f"{Path(exc.filename or '?').name} is missing"
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            return f"its {META_FILE} cannot be read: {exc!r}"
+        for file, stat in files:
+            key = (file.name, stat.st_size, stat.st_mtime_ns)
+            if key in self._sound:
+                continue
+            reason = file_damage(file)
+            if reason is not None:
+                return reason
+            self._sound.add(key)
+        return None
+
+    def _set_aside(self, reason: str) -> None:
+        assert self.path is not None
+        self._writer_handle = None
+        if self.path.exists():
+            set_aside(self.path, reason)
+        self._sound.clear()
+        self.rebuilds += 1
+
+    def rebuild(self) -> None:
+        """Set a damaged index aside and start an empty one (the indexer's catch-up refills it).
+        Called by the indexer, which owns the writer."""
+        reason = self.damaged or "asked to rebuild"
+        with self._writer_lock:
+            self._writer_handle = None
+        if self.path is None:
+            self.rebuilds += 1
+        else:
+            self._set_aside(reason)
+        self._load()
+
+    def _failed(self, exc: BaseException, doing: str) -> bool:
+        """After tantivy failed: whether its files are damaged (then the index is marked for a rebuild
+        and searches stop using it); a failure with sound files was the disk or the query."""
+        reason = self._damage(recheck=True)
+        if reason is None:
+            return False
+        with self._reader_lock:
+            first = self.damaged is None
+            self.damaged = reason
+        if first:
+            log.error(
+                "text index %s failed (%s): %s; searches scan the table until it is rebuilt",
+                doing,
+                exc,
+                reason,
+            )
+            if self.on_damage is not None:
+                self.on_damage()
+        return True
 
     @staticmethod
     def _max_seq(searcher: tantivy.Searcher) -> int:
@@ -106,17 +225,33 @@ class TextIndex:
                 self._writer_handle = self._index.writer(self._heap_bytes, WRITER_THREADS)
             return self._writer_handle
 
+    @contextlib.contextmanager
+    def _writing(self, doing: str) -> Iterator[None]:
+        """Run writer calls; when tantivy fails, drop the writer (a failed tantivy writer stays dead:
+        the next call makes a new one, which starts from the last commit) and re-raise."""
+        try:
+            yield
+        except BaseException as exc:
+            if not is_index_failure(exc):
+                raise
+            with self._writer_lock:
+                self._writer_handle = None
+            self._failed(exc, doing)
+            raise
+
     def add_json_docs(self, docs: Iterable[str]) -> None:
         """Queue documents (JSON objects with the schema's fields) for the next commit."""
-        add = self._writer.add_json
-        for doc in docs:
-            add(doc)
+        with self._writing("adding documents"):
+            add = self._writer.add_json
+            for doc in docs:
+                add(doc)
 
     def commit(self, upto_seq: int) -> None:
         """Publish every queued document; `upto_seq` is the largest seq among them."""
-        self._writer.commit()
-        self._index.reload()
-        searcher = self._index.searcher()
+        with self._writing("committing"):
+            self._writer.commit()
+            self._index.reload()
+            searcher = self._index.searcher()
         with self._reader_lock:
             self._searcher = searcher
             self.watermark = upto_seq
@@ -124,22 +259,45 @@ class TextIndex:
     def rollback_above(self, seq: int) -> None:
         """Delete documents with a seq above `seq` (left over from rows that never committed)."""
         query = tantivy.Query.range_query(self.schema, "seq", tantivy.FieldType.Integer, seq + 1, _I64_MAX)
-        self._writer.delete_documents_by_query(query)
-        self._writer.commit()
-        self._index.reload()
+        with self._writing("deleting uncommitted rows"):
+            self._writer.delete_documents_by_query(query)
+            self._writer.commit()
+            self._index.reload()
+            searcher = self._index.searcher()
         with self._reader_lock:
-            self._searcher = self._index.searcher()
+            self._searcher = searcher
             self.watermark = min(self.watermark, seq)
 
     def snapshot(self) -> tuple[tantivy.Searcher, int]:
-        """A searcher and the watermark it is exact up to."""
+        """A searcher and the watermark it is exact up to (0 while the index is damaged)."""
         with self._reader_lock:
-            return self._searcher, self.watermark
+            return self._searcher, 0 if self.damaged else self.watermark
 
     def close(self) -> None:
-        """Wait for merges so the files on disk are final."""
-        if self._writer_handle is not None:
-            self._writer_handle.wait_merging_threads()
+        """Wait for merges so the files on disk are final (a failing writer is only dropped)."""
+        with self._writer_lock:
+            writer, self._writer_handle = self._writer_handle, None
+        if writer is not None:
+            try:
+                writer.wait_merging_threads()
+            except BaseException as exc:
+                if not is_index_failure(exc):
+                    raise
+                log.error("text index merges ended with an error at close: %s", exc)
+
+    def _reading(self, read: Callable[[], _T], empty: _T) -> _T:
+        """Run a search; when tantivy fails on damaged files, answer `empty` (an index holding
+        nothing: the planner then scans the table). Other failures propagate."""
+        try:
+            return read()
+        except BaseException as exc:
+            if not is_index_failure(exc):
+                raise
+            self.read_failures += 1
+            if self._failed(exc, "searching"):
+                return empty
+            # sound files: a tantivy bug met by this query (a panic is no Exception: make it one)
+            raise LogAnalyticsError(f"the text index failed to answer: {exc}") from exc
 
     # -- querying -----------------------------------------------------------------------------
 
@@ -162,6 +320,19 @@ class TextIndex:
         searcher, watermark = self.snapshot()
         if watermark == 0:
             return [], 0, 0
+        return self._reading(
+            lambda: self._search(searcher, watermark, node, limit, offset, newest_first), _NO_HITS
+        )
+
+    def _search(
+        self,
+        searcher: tantivy.Searcher,
+        watermark: int,
+        node: Node,
+        limit: int,
+        offset: int,
+        newest_first: bool,
+    ) -> tuple[list[Hit], int, int]:
         order = tantivy.Order.Desc if newest_first else tantivy.Order.Asc
         query = self.query(node, watermark)
         result = searcher.search(query, limit, count=True, order_by_field="ts", offset=offset, order=order)
@@ -188,8 +359,12 @@ class TextIndex:
         searcher, watermark = self.snapshot()
         if watermark == 0:
             return 0, 0
-        result = searcher.search(self.query(node, watermark), 1, count=True)
-        return int(getattr(result, "count", 0) or 0), watermark
+
+        def read() -> tuple[int, int]:
+            result = searcher.search(self.query(node, watermark), 1, count=True)
+            return int(getattr(result, "count", 0) or 0), watermark
+
+        return self._reading(read, (0, 0))
 
     def terms(self, node: Node, field: str) -> tuple[dict[str, int], int, int]:
         """Counts of each value of a raw fast field (`level`, `source`) over the matching documents,
@@ -197,11 +372,15 @@ class TextIndex:
         searcher, watermark = self.snapshot()
         if watermark == 0:
             return {}, 0, 0
-        query = self.query(node, watermark)
-        total = int(getattr(searcher.search(query, 1, count=True), "count", 0) or 0)
-        found = searcher.aggregate(query, {"t": {"terms": {"field": field, "size": MAX_TERMS}}})
-        counts = {str(b["key"]): int(b["doc_count"]) for b in found["t"]["buckets"]}
-        return counts, total, watermark
+
+        def read() -> tuple[dict[str, int], int, int]:
+            query = self.query(node, watermark)
+            total = int(getattr(searcher.search(query, 1, count=True), "count", 0) or 0)
+            found = searcher.aggregate(query, {"t": {"terms": {"field": field, "size": MAX_TERMS}}})
+            counts = {str(b["key"]): int(b["doc_count"]) for b in found["t"]["buckets"]}
+            return counts, total, watermark
+
+        return self._reading(read, _NO_TERMS)
 
     def _term(self, field: str, value: object) -> tantivy.Query:
         if field == "severity":
