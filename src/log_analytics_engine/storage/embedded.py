@@ -383,7 +383,7 @@ class EmbeddedStore:
                 try:
                     self._db.execute("CHECKPOINT")
                 except duckdb.Error as exc:  # e.g. the disk is full: the WAL still holds every row
-                    log.error("checkpoint at close failed (%s); the next open replays the WAL", exc)
+                    log.error("checkpoint at close failed (%s); the next open replays the WAL", str(exc))
             self._db.close()
         finally:
             self._release()

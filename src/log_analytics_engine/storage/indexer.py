@@ -113,7 +113,7 @@ class Indexer:
         try:
             self.catch_up_now(deadline=time.monotonic() + CLOSE_CATCH_UP_SECONDS)
         except Exception as exc:
-            log.error("text index: the final catch-up failed (%s); the next open continues it", exc)
+            log.error("text index: the final catch-up failed (%s); the next open continues it", str(exc))
         finally:
             self._pool.shutdown()
 

@@ -10,6 +10,7 @@ derived, it is set aside and rebuilt rather than ever failing a query (see TextI
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 import re
@@ -201,7 +202,7 @@ class TextIndex:
             log.error(
                 "text index %s failed (%s): %s; searches scan the table until it is rebuilt",
                 doing,
-                exc,
+                str(exc),  # not the exception: a kept log record would keep its frames (and the writer)
                 reason,
             )
             if self.on_damage is not None:
@@ -222,7 +223,15 @@ class TextIndex:
         # the indexer thread rather than the thread that opened the store.
         with self._writer_lock:
             if self._writer_handle is None:
-                self._writer_handle = self._index.writer(self._heap_bytes, WRITER_THREADS)
+                try:
+                    self._writer_handle = self._index.writer(self._heap_bytes, WRITER_THREADS)
+                except ValueError as exc:
+                    if "LockBusy" not in str(exc):
+                        raise
+                    # A dropped writer holds the directory's lock until it is freed, and one that
+                    # failed can still be referenced by its exception's traceback (a cycle).
+                    gc.collect()
+                    self._writer_handle = self._index.writer(self._heap_bytes, WRITER_THREADS)
             return self._writer_handle
 
     @contextlib.contextmanager
@@ -283,7 +292,7 @@ class TextIndex:
             except BaseException as exc:
                 if not is_index_failure(exc):
                     raise
-                log.error("text index merges ended with an error at close: %s", exc)
+                log.error("text index merges ended with an error at close: %s", str(exc))
 
     def _reading(self, read: Callable[[], _T], empty: _T) -> _T:
         """Run a search; when tantivy fails on damaged files, answer `empty` (an index holding
