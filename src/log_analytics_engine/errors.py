@@ -7,6 +7,9 @@ LogAnalyticsError (500)
 │   └── DamagedGzipError (400)  gzip data that stops decompressing at a byte offset (truncated, corrupt)
 ├── ConfigError (400)         an invalid setting or rule definition
 └── StorageError (503)        the store cannot be opened or written (e.g. locked by another process)
+    └── DiskFullError (507)     the disk holding the store is full: nothing of the write was stored
+
+Errors an edge should ask to be retried carry `retry_after` (seconds).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ class LogAnalyticsError(Exception):
     """Root of every error this package raises on purpose."""
 
     status = 500
+    retry_after: int | None = None
 
 
 class QueryError(LogAnalyticsError):
@@ -75,3 +79,11 @@ class StorageError(LogAnalyticsError):
     """The store cannot be opened or written, for example because another process owns it."""
 
     status = 503
+    retry_after = 1
+
+
+class DiskFullError(StorageError):
+    """The disk holding the store is full; the write was rolled back whole (nothing of it stored)."""
+
+    status = 507
+    retry_after = 30

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Annotated, Any
@@ -29,6 +30,7 @@ from log_analytics_engine.query.parser import parse_filter
 from log_analytics_engine.server.auth import Authenticator
 from log_analytics_engine.server.settings import Settings
 
+log = logging.getLogger(__name__)
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 MAX_RULE_BODY_BYTES = 64 << 10
 MAX_REJECTED_LISTED = 1_000
@@ -133,8 +135,11 @@ def create_app(
     @app.exception_handler(LogAnalyticsError)
     async def _engine_error(request: Request, exc: LogAnalyticsError) -> JSONResponse:
         # Each error class declares the status an edge answers with (errors.py): a locked or failing
-        # store is a 503 the client may retry, a bad query a 400.
-        headers = {"Retry-After": "1"} if exc.status == 503 else None
+        # store is a 503 the client may retry, a full disk a 507, a bad query a 400. A server-side
+        # failure is one log line (not a traceback per request).
+        headers = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+        if exc.status >= 500:
+            log.error("%s %s answered %d: %s", request.method, request.url.path, exc.status, exc)
         return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
 
     # -- health -----------------------------------------------------------------------------------

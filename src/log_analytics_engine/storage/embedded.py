@@ -22,7 +22,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from log_analytics_engine.errors import QueryError, StorageError
+from log_analytics_engine.errors import DiskFullError, QueryError, StorageError
 from log_analytics_engine.model import STORED_SCHEMA, LogEntry
 from log_analytics_engine.storage.indexer import Indexer
 from log_analytics_engine.storage.recent import RecentRows
@@ -51,6 +51,23 @@ UPDATE logs SET
                ELSE nullif(json_merge_patch(logs.metadata, '{"timestamp_raw":null}'), '{}') END
 FROM fix WHERE logs.seq = fix.seq
 """
+
+
+# How DuckDB words a write that found the disk full (the OS's ENOSPC text).
+_NO_SPACE = "No space left on device"
+
+
+@contextlib.contextmanager
+def _disk_full_is_507(path: Path | None) -> Iterator[None]:
+    """Turn DuckDB's error for a full disk into a DiskFullError (the transaction was rolled back)."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        if _NO_SPACE not in str(exc):
+            raise
+        raise DiskFullError(
+            f"the disk holding {path} is full; nothing of this write was stored. Free space and retry"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -195,7 +212,8 @@ class EmbeddedStore:
             # One INSERT is one transaction. DuckDB finds `batch_in` by its Python name (a replacement
             # scan): ~1.5 ms less per call than registering a view and an explicit BEGIN/COMMIT.
             batch_in = table.add_column(0, "seq", seqs).select(STORED_SCHEMA.names)
-            self.cursor().execute("INSERT INTO logs SELECT * FROM batch_in").fetchall()
+            with _disk_full_is_507(self.path):
+                self.cursor().execute("INSERT INTO logs SELECT * FROM batch_in").fetchall()
             self._next_seq = first + n
             self._recent.add(first, batch_in)
         self._indexer.poke()
@@ -232,7 +250,7 @@ class EmbeddedStore:
         span = chunk.num_rows
         if span == 0:
             return WriteResult(self._next_seq, self._next_seq - 1, 0, 0)
-        with self._write_lock:
+        with self._write_lock, _disk_full_is_507(self.path):
             first = self._next_seq
             with self._transaction("chunk", chunk) as cur:
                 inserted = cur.execute(f"INSERT INTO logs {select_sql}", [first, *params]).fetchall()[0]
@@ -308,7 +326,7 @@ class EmbeddedStore:
 
     def write_alert(self, rule_name: str, triggered_at: float, body: dict[str, Any]) -> None:
         """Store one fired alert."""
-        with self._write_lock:
+        with self._write_lock, _disk_full_is_507(self.path):
             self.cursor().execute(
                 "INSERT INTO alerts SELECT coalesce(max(id), 0) + 1, ?, ?, ? FROM alerts",
                 [rule_name, triggered_at, orjson.dumps(body).decode()],
@@ -319,7 +337,7 @@ class EmbeddedStore:
 
         Matched within a microsecond: alert times are microsecond datetimes now, and an alert stored
         by an earlier version holds the clock's float with digits below that."""
-        with self._write_lock:
+        with self._write_lock, _disk_full_is_507(self.path):
             self.cursor().execute(
                 "UPDATE alerts SET body = ? WHERE rule_name = ? AND abs(triggered_at - ?) < 0.000001",
                 [orjson.dumps(body).decode(), rule_name, triggered_at],
@@ -330,12 +348,12 @@ class EmbeddedStore:
     def write_rule(self, name: str, body: dict[str, Any]) -> None:
         """Store (or replace) the rule `name`, its settings in the rules-file schema."""
         text = orjson.dumps(body).decode()
-        with self._write_lock:
+        with self._write_lock, _disk_full_is_507(self.path):
             self.cursor().execute("INSERT OR REPLACE INTO alert_rules VALUES (?, ?)", [name, text]).fetchall()
 
     def delete_rule(self, name: str) -> None:
         """Forget the stored rule `name` (no error when there is none)."""
-        with self._write_lock:
+        with self._write_lock, _disk_full_is_507(self.path):
             self.cursor().execute("DELETE FROM alert_rules WHERE name = ?", [name]).fetchall()
 
     def stored_rules(self) -> list[dict[str, Any]]:
