@@ -341,7 +341,8 @@ def test_engine_errors_keep_their_status_at_the_http_edge(
     answer = client.get("/api/v1/search", params={"q": "x"})
     assert answer.status_code == error.status
     assert answer.json()["detail"] == str(instance)
-    assert ("retry-after" in answer.headers) == (error.status == 503)
+    assert answer.headers.get("retry-after") == (None if error.retry_after is None else str(error.retry_after))
+    assert (error.retry_after is not None) == (error.status in (503, 507))
 
 
 def test_a_line_that_is_not_utf8_costs_no_other_line(client: TestClient, engine: LogAnalyticsEngine) -> None:
