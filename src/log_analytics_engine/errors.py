@@ -7,6 +7,7 @@ LogAnalyticsError (500)
 │   └── DamagedGzipError (400)  gzip data that stops decompressing at a byte offset (truncated, corrupt)
 ├── ConfigError (400)         an invalid setting or rule definition
 └── StorageError (503)        the store cannot be opened or written (e.g. locked by another process)
+    └── DamagedStoreError (503)  the store holds fewer committed logs than it acknowledged (a damaged WAL)
 """
 
 from __future__ import annotations
@@ -75,3 +76,8 @@ class StorageError(LogAnalyticsError):
     """The store cannot be opened or written, for example because another process owns it."""
 
     status = 503
+
+
+class DamagedStoreError(StorageError):
+    """A data directory whose database came back short of the logs it committed (a damaged write-ahead
+    log); it is not opened unless told to accept the loss (`recover`). Not retried as a busy store is."""
