@@ -15,7 +15,13 @@ from fastapi.testclient import TestClient
 
 from conftest import Clock, entry_at
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
-from log_analytics_engine.errors import DamagedGzipError, LogAnalyticsError, QuerySyntaxError
+from log_analytics_engine.errors import (
+    DamagedGzipError,
+    DiskFullError,
+    LogAnalyticsError,
+    QuerySyntaxError,
+    StorageError,
+)
 from log_analytics_engine.server import app as server_app
 from log_analytics_engine.server.app import create_app
 from log_analytics_engine.server.settings import ApiKey, Settings, hash_key
@@ -341,8 +347,11 @@ def test_engine_errors_keep_their_status_at_the_http_edge(
     answer = client.get("/api/v1/search", params={"q": "x"})
     assert answer.status_code == error.status
     assert answer.json()["detail"] == str(instance)
-    assert answer.headers.get("retry-after") == (None if error.retry_after is None else str(error.retry_after))
-    assert (error.retry_after is not None) == (error.status in (503, 507))
+    retry = None if error.retry_after is None else str(error.retry_after)
+    assert answer.headers.get("retry-after") == retry
+    # a busy store and a full disk are worth retrying; a damaged store is not, nor bad input
+    expected = {StorageError: "1", DiskFullError: "30"}
+    assert retry == expected.get(error)
 
 
 def test_a_line_that_is_not_utf8_costs_no_other_line(client: TestClient, engine: LogAnalyticsEngine) -> None:

@@ -45,6 +45,8 @@ class LogAnalyticsEngine:
     `close()`, to flush the text index and release the directory. `clock` (epoch seconds) is the
     "now" of relative times and alert windows; `alert_interval` is how often (seconds) alert rules are
     evaluated without new logs, so drained windows resolve (None: only `evaluate_alerts()` does).
+    A directory whose database came back short of the logs it committed (a damaged write-ahead log)
+    is refused with a StorageError; `recover=True` opens it with what survived, the loss logged.
     """
 
     def __init__(
@@ -54,8 +56,10 @@ class LogAnalyticsEngine:
         clock: Callable[[], float] = time.time,
         index_interval: float = 1.0,
         alert_interval: float | None = 15.0,
+        recover: bool = False,
     ) -> None:
-        self._store = EmbeddedStore(None if path is None else Path(path), index_interval=index_interval)
+        where = None if path is None else Path(path)
+        self._store = EmbeddedStore(where, index_interval=index_interval, recover=recover)
         self._pipeline = Pipeline(self._store)
         self._planner = Planner(self._store)
         self._aggregator = StoreAggregator(self._planner)

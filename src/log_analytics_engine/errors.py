@@ -7,7 +7,8 @@ LogAnalyticsError (500)
 │   └── DamagedGzipError (400)  gzip data that stops decompressing at a byte offset (truncated, corrupt)
 ├── ConfigError (400)         an invalid setting or rule definition
 └── StorageError (503)        the store cannot be opened or written (e.g. locked by another process)
-    └── DiskFullError (507)     the disk holding the store is full: nothing of the write was stored
+    ├── DiskFullError (507)     the disk holding the store is full: nothing of the write was stored
+    └── DamagedStoreError (503)  the store holds fewer committed logs than it acknowledged (a damaged WAL)
 
 Errors an edge should ask to be retried carry `retry_after` (seconds).
 """
@@ -79,7 +80,7 @@ class StorageError(LogAnalyticsError):
     """The store cannot be opened or written, for example because another process owns it."""
 
     status = 503
-    retry_after = 1
+    retry_after: int | None = 1
 
 
 class DiskFullError(StorageError):
@@ -87,3 +88,10 @@ class DiskFullError(StorageError):
 
     status = 507
     retry_after = 30
+
+
+class DamagedStoreError(StorageError):
+    """A data directory whose database came back short of the logs it committed (a damaged write-ahead
+    log); it is not opened unless told to accept the loss (`recover`). Not retried as a busy store is."""
+
+    retry_after = None

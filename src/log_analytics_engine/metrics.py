@@ -100,6 +100,16 @@ class EngineCollector:
             "loganalytics_bytes_on_disk", "Bytes the data directory holds.", value=self._bytes()
         )
         yield from self._index_families()
+        yield CounterMetricFamily(
+            "loganalytics_store_recoveries",
+            "Opens that accepted missing committed logs (--recover after a damaged write-ahead log).",
+            value=stats["store_recoveries"],
+        )
+        yield CounterMetricFamily(
+            "loganalytics_store_lost_seqs",
+            "Committed seqs those opens gave up (at most that many logs lost).",
+            value=stats["store_lost_seqs"],
+        )
         snap = self._counters.snapshot()
         ingested = CounterMetricFamily(
             "loganalytics_ingested_logs", "Logs stored since start, by ingest path.", labels=["path"]

@@ -46,6 +46,14 @@ Url = Annotated[
 ApiKeyOpt = Annotated[
     str | None, typer.Option("--api-key", envvar="LOG_ANALYTICS_API_KEY", help="API key for --url.")
 ]
+Recover = Annotated[
+    bool,
+    typer.Option(
+        "--recover",
+        help="Open a data directory that came back short of committed logs (a damaged write-ahead log) "
+        "with the logs that survived; the loss is logged and the damaged file kept.",
+    ),
+]
 
 
 def _console() -> Console:
@@ -64,15 +72,18 @@ def _fail(exc: LogAnalyticsError) -> typer.Exit:
 
 @contextmanager
 def _backend(
-    data: Path | None, url: str | None, api_key: str | None, create: bool = False
+    data: Path | None, url: str | None, api_key: str | None, create: bool = False, recover: bool = False
 ) -> Iterator[Backend]:
-    """The store the command works on; errors (busy or missing directory, unreachable server…) exit
-    with 2. Only `create` (ingest) makes a data directory that does not exist."""
+    """The store the command works on; errors (busy, missing or damaged directory, unreachable
+    server…) exit with 2. Only `create` (ingest) makes a data directory that does not exist."""
     if data is not None and url is not None:
         typer.echo("error: give --data or --url, not both", err=True)
         raise typer.Exit(2)
+    if recover and url is not None:
+        typer.echo("error: --recover opens a data directory (--data), not a server (--url)", err=True)
+        raise typer.Exit(2)
     try:
-        backend: Backend = Remote(url, api_key) if url else Embedded(data or DEFAULT_DATA, create)
+        backend: Backend = Remote(url, api_key) if url else Embedded(data or DEFAULT_DATA, create, recover)
     except LogAnalyticsError as exc:
         raise _fail(exc) from exc
     try:
@@ -136,13 +147,14 @@ def ingest(
     data: DataDir = None,
     url: Url = None,
     api_key: ApiKeyOpt = None,
+    recover: Recover = False,
     file_type: Annotated[str, typer.Option("--type", help="jsonl, text or auto.")] = "auto",
     dead_letter: Annotated[Path | None, typer.Option(help="Append rejected lines to this file.")] = None,
 ) -> None:
     """Ingest a file, a directory or stdin, with a progress bar, then print the report. Exit status 2
     when a gzip file is damaged (the lines before the damage are stored)."""
     console = _console()
-    with _backend(data, url, api_key, create=True) as backend:
+    with _backend(data, url, api_key, create=True, recover=recover) as backend:
         columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
         with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task(f"ingesting {path} into {backend.where}")
@@ -197,6 +209,7 @@ def query(
     data: DataDir = None,
     url: Url = None,
     api_key: ApiKeyOpt = None,
+    recover: Recover = False,
     level: Annotated[list[str] | None, typer.Option(help="Level (repeat for any of several).")] = None,
     source: Annotated[str | None, typer.Option(help="Source equals.")] = None,
     keyword: Annotated[str | None, typer.Option(help="Whole word (or phrase) in the message.")] = None,
@@ -214,7 +227,7 @@ def query(
     """Show the newest logs matching a query (and how many match), or a pipe query's table."""
     filters = {"level": level, "source": source, "keyword": keyword, "tags": tag}
     filters |= {"start_time": since, "end_time": until}
-    with _backend(data, url, api_key) as backend:
+    with _backend(data, url, api_key, recover=recover) as backend:
         q = _query_text(text, filters)
         if "|" in q:
             # One row more than asked shows whether the limit cut the result (said on stderr).
@@ -248,12 +261,13 @@ def tail(
     data: DataDir = None,
     url: Url = None,
     api_key: ApiKeyOpt = None,
+    recover: Recover = False,
     as_ndjson: Annotated[bool, typer.Option("--ndjson", help="Print one JSON object per line.")] = False,
 ) -> None:
     """Follow new logs matching the query as they arrive (Ctrl-C stops). On a data directory it
     looks for new logs every second, releasing the directory in between so other commands write."""
     console = _console()
-    with _backend(data, url, api_key) as backend:
+    with _backend(data, url, api_key, recover=recover) as backend:
         if "|" in text:
             raise _fail(LogAnalyticsError("tail follows logs: give a filter, without pipes"))
         parse_filter(text)
@@ -280,10 +294,11 @@ def stats(
     data: DataDir = None,
     url: Url = None,
     api_key: ApiKeyOpt = None,
+    recover: Recover = False,
     prometheus: Annotated[bool, typer.Option(help="Print the Prometheus exposition instead.")] = False,
 ) -> None:
     """Print the store's statistics as JSON (or Prometheus text)."""
-    with _backend(data, url, api_key) as backend:
+    with _backend(data, url, api_key, recover=recover) as backend:
         sys.stdout.write(backend.metrics() if prometheus else json.dumps(backend.stats(), indent=2) + "\n")
 
 
@@ -292,10 +307,11 @@ def rules_list(
     url: Url = None,
     api_key: ApiKeyOpt = None,
     data: DataDir = None,
+    recover: Recover = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (the rules-file schema).")] = False,
 ) -> None:
     """The alert rules of a data directory or a server."""
-    with _backend(data, url, api_key) as backend:
+    with _backend(data, url, api_key, recover=recover) as backend:
         rules = backend.rules()
     if as_json:
         sys.stdout.write(json.dumps(rules, indent=2) + "\n")
@@ -319,11 +335,12 @@ def rules_add(
     url: Url = None,
     api_key: ApiKeyOpt = None,
     data: DataDir = None,
+    recover: Recover = False,
 ) -> None:
     """Add or replace an alert rule (kept across restarts) in a data directory or on a server."""
     rule = {"name": name, "query": query_text, "threshold": threshold, "time_window": window}
     rule |= {"cooldown": cooldown, "severity": severity, "description": description}
-    with _backend(data, url, api_key, create=True) as backend:
+    with _backend(data, url, api_key, create=True, recover=recover) as backend:
         stored = backend.put_rule(rule)
     _console().print(f"rule {stored['name']!r} saved")
 
@@ -334,9 +351,10 @@ def rules_rm(
     url: Url = None,
     api_key: ApiKeyOpt = None,
     data: DataDir = None,
+    recover: Recover = False,
 ) -> None:
     """Remove an alert rule from a data directory or a server."""
-    with _backend(data, url, api_key) as backend:
+    with _backend(data, url, api_key, recover=recover) as backend:
         backend.delete_rule(name)
     _console().print(f"rule {name!r} removed")
 
@@ -346,12 +364,13 @@ def alerts(
     data: DataDir = None,
     url: Url = None,
     api_key: ApiKeyOpt = None,
+    recover: Recover = False,
     rule: Annotated[str | None, typer.Option(help="Only this rule's alerts.")] = None,
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The alerts fired, newest first."""
-    with _backend(data, url, api_key) as backend:
+    with _backend(data, url, api_key, recover=recover) as backend:
         found = backend.alerts(rule, limit)
     if as_json:
         sys.stdout.write(json.dumps(found, indent=2) + "\n")
@@ -383,6 +402,7 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Load a generated day of demo logs and an alert rule.")] = False,
     demo_logs: Annotated[int, typer.Option(help="How many demo logs.")] = 100_000,
     insecure: Annotated[bool, typer.Option(help="Allow listening beyond loopback without API keys.")] = False,
+    recover: Recover = False,
 ) -> None:
     """Run the HTTP server (API under /api/v1, OpenAPI at /openapi.json, metrics at /metrics)."""
     import uvicorn
@@ -398,7 +418,7 @@ def serve(
         listener = _listen(settings.host, settings.port)  # before anything says "serving"
         path = settings.data if settings.data is not None or demo else DEFAULT_DATA
         try:
-            engine = LogAnalyticsEngine(path=path)
+            engine = LogAnalyticsEngine(path=path, recover=recover)
         except LogAnalyticsError:
             listener.close()
             raise

@@ -21,6 +21,7 @@ from log_analytics_engine.engine import LogAnalyticsEngine
 from log_analytics_engine.errors import (
     ConfigError,
     DamagedGzipError,
+    DamagedStoreError,
     IngestError,
     LogAnalyticsError,
     StorageError,
@@ -71,17 +72,18 @@ class Embedded:
 
     `create=False` (the read commands) refuses a directory that does not exist instead of making an
     empty store there. A directory another engine owns is retried for BUSY_RETRY_SECONDS (a `tail
-    --data` holds it only for moments) before the owner's error is raised.
+    --data` holds it only for moments) before the owner's error is raised. `recover` opens one short
+    of committed logs (see `LogAnalyticsEngine`); only the first open takes it, not tail's polls.
     """
 
-    def __init__(self, data: Path, create: bool = True) -> None:
+    def __init__(self, data: Path, create: bool = True, recover: bool = False) -> None:
         if not create and not data.is_dir():
             raise LogAnalyticsError(
                 f"no data directory {data}: it does not exist (ingest into it first, give --data "
                 "DIR of an existing store, or --url of a server)"
             )
         self.data = data
-        self.engine = _open_engine(data, BUSY_RETRY_SECONDS)
+        self.engine = _open_engine(data, BUSY_RETRY_SECONDS, recover)
         self.where = f"the store in {data}"
 
     def ingest(
@@ -158,12 +160,15 @@ class Embedded:
         self.engine.close()  # a no-op when already closed
 
 
-def _open_engine(data: Path, retry_seconds: float) -> LogAnalyticsEngine:
-    """The engine on `data`; StorageError (directory owned by another engine) retried for a while."""
+def _open_engine(data: Path, retry_seconds: float, recover: bool = False) -> LogAnalyticsEngine:
+    """The engine on `data`; StorageError (directory owned by another engine) retried for a while,
+    but not a damaged store (waiting does not mend it)."""
     deadline = time.monotonic() + retry_seconds
     while True:
         try:
-            return LogAnalyticsEngine(path=data)
+            return LogAnalyticsEngine(path=data, recover=recover)
+        except DamagedStoreError:
+            raise
         except StorageError:
             if time.monotonic() >= deadline:
                 raise

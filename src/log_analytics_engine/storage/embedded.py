@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from log_analytics_engine.errors import DiskFullError, QueryError, StorageError
 from log_analytics_engine.model import STORED_SCHEMA, LogEntry
+from log_analytics_engine.storage.commitmark import CommitMark, stored_high
 from log_analytics_engine.storage.indexer import Indexer
 from log_analytics_engine.storage.recent import RecentRows
 from log_analytics_engine.storage.schema import ALERTS_DDL, LOGS_DDL, RULES_DDL
@@ -107,15 +108,19 @@ def _claim(path: Path) -> IO[str]:
 class EmbeddedStore:
     """DuckDB table `logs` plus the tantivy text index, in a directory or in memory (`path=None`)."""
 
-    def __init__(self, path: Path | None, *, index_interval: float = 1.0) -> None:
+    def __init__(self, path: Path | None, *, index_interval: float = 1.0, recover: bool = False) -> None:
         self.path = path
         target = ":memory:"
         self._lock_file: IO[str] | None = None
+        self.commit_mark: CommitMark | None = None
         if path is not None:
             path.mkdir(parents=True, exist_ok=True)
             self._lock_file = _claim(path)
             target = str(path / DB_FILE)
         try:
+            if path is not None:
+                self.commit_mark = CommitMark(path / DB_FILE)
+                self.commit_mark.check_replay(DUCKDB_CONFIG, recover=recover)
             self._db = duckdb.connect(target, config=DUCKDB_CONFIG)
         except duckdb.IOException as exc:
             self._release()
@@ -128,6 +133,17 @@ class EmbeddedStore:
                 f"the data directory {path} holds a database file that cannot be read ({exc}); it was "
                 f"left as it is: restore {DB_FILE} from a backup, or move it aside to start anew"
             ) from exc
+        except BaseException:
+            self._release()
+            raise
+        stored = stored_high(self._db)  # before the tables are made: a connect without a WAL writes nothing
+        if self.commit_mark is not None:
+            try:
+                self.commit_mark.check(stored, recover=recover)
+            except BaseException:
+                self._db.close()
+                self._release()
+                raise
         self._db.execute("SET TimeZone='UTC'")
         self._db.execute(LOGS_DDL)
         self._db.execute(ALERTS_DDL)
@@ -137,8 +153,7 @@ class EmbeddedStore:
         self._cursors_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._closed = False
-        max_seq = self._db.execute("SELECT coalesce(max(seq), 0) FROM logs").fetchall()[0]
-        self._next_seq = int(max_seq[0] if max_seq else 0) + 1
+        self._next_seq = stored + 1
         self.index = TextIndex(None if path is None else path / INDEX_DIR)
         if self.index.watermark >= self._next_seq:
             self.index.rollback_above(self._next_seq - 1)
@@ -215,6 +230,8 @@ class EmbeddedStore:
             with _disk_full_is_507(self.path):
                 self.cursor().execute("INSERT INTO logs SELECT * FROM batch_in").fetchall()
             self._next_seq = first + n
+            if self.commit_mark is not None:
+                self.commit_mark.record(first + n - 1)
             self._recent.add(first, batch_in)
         self._indexer.poke()
         return WriteResult(first, first + n - 1, n, 0)
@@ -255,7 +272,12 @@ class EmbeddedStore:
             with self._transaction("chunk", chunk) as cur:
                 inserted = cur.execute(f"INSERT INTO logs {select_sql}", [first, *params]).fetchall()[0]
                 bad = self._fix_timestamps(cur, first, first + span)
+                # the mark is the highest seq stored (rejected lines leave gaps, at the end too): ~1 ms
+                # a 64k-line chunk, under 0.5% of its ingest
+                high = cur.execute("SELECT max(seq) FROM logs WHERE seq >= ?", [first]).fetchall()[0][0]
             self._next_seq = first + span
+            if self.commit_mark is not None and high is not None:
+                self.commit_mark.record(int(high))
         self._indexer.poke()
         return WriteResult(first, first + span - 1, int(inserted[0]) if inserted else 0, bad)
 
@@ -407,6 +429,8 @@ class EmbeddedStore:
             self._release()
 
     def _release(self) -> None:
+        if self.commit_mark is not None:
+            self.commit_mark.close()
         if self._lock_file is not None:
             self._lock_file.close()  # closing the descriptor drops the flock
             self._lock_file = None
