@@ -60,6 +60,34 @@ REGIONS = ("eu", "eu-west", "us", "", "ap_south", "EU", "Zürich")
 DURATIONS: tuple[Any, ...] = (0, 5, 42, 99, 98, 500, 501, 1325, -3, 2.5, 0.25, 1e3, 7.0)
 MIXED: tuple[Any, ...] = (7, 2.5, "10", "abc", "", True, False, None, [1, "x"], {"a": 1}, -3, "7.5", "a b")
 MIXED += ("1e3", " 4", "inf", "1_000", "Abc")
+# Metadata keys a query must quote or reach through `metadata.` (a dot inside a key is no nesting:
+# `http` holds an object too), keys one case apart, and a key named as a column. Each key's query
+# texts, written by hand, and the field each stands for.
+ODD_KEYS: dict[str, dict[str, str]] = {
+    "http.status": {
+        "http.status": "http.status",
+        '"http.status"': "http.status",
+        "metadata.http.status": "metadata.http.status",
+        'metadata."http.status"': "metadata.http.status",
+    },
+    "a:b": {'"a:b"': "a:b", "'a:b'": "a:b", 'metadata."a:b"': "metadata.a:b"},
+    "k8s/pod": {'"k8s/pod"': "k8s/pod", "metadata.'k8s/pod'": "metadata.k8s/pod"},
+    "x y": {'"x y"': "x y", 'metadata."x y"': "metadata.x y"},
+    '"q"': {r'"\"q\""': '"q"', """'"q"'""": '"q"', r'metadata."\"q\""': 'metadata."q"'},
+    "a\\b(c)": {r'"a\b(c)"': "a\\b(c)", r'"a\\b(c)"': "a\\b(c)", r'metadata."a\b(c)"': "metadata.a\\b(c)"},
+    "Région": {"Région": "Région", '"Région"': "Région"},
+    "région": {"région": "région", "metadata.région": "metadata.région"},
+    "हिंदी": {"हिंदी": "हिंदी", 'metadata."हिंदी"': "metadata.हिंदी"},
+    "metadata.x": {
+        "metadata.metadata.x": "metadata.metadata.x",
+        'metadata."metadata.x"': "metadata.metadata.x",
+    },
+    "level": {"metadata.level": "metadata.level", "metadata.'level'": "metadata.level"},
+    "": {'""': "", 'metadata.""': "metadata."},
+    "a~b/c": {'"a~b/c"': "a~b/c", 'metadata."a~b/c"': "metadata.a~b/c"},
+}
+ODD_FIELDS = {text: field for forms in ODD_KEYS.values() for text, field in forms.items()}
+ODD_VALUES: tuple[Any, ...] = ("eu", "a:b", "x y", "", "7", 7, 2.5, -3, True, "Zürich", [1, "x"])
 
 
 def oracle_logs(n: int = 300, seed: int = 5) -> list[LogEntry]:
@@ -74,6 +102,11 @@ def oracle_logs(n: int = 300, seed: int = 5) -> list[LogEntry]:
             meta["duration_ms"] = rnd.choice(DURATIONS)
         if rnd.random() < 0.8:
             meta["mixed"] = rnd.choice(MIXED)
+        for key in ODD_KEYS:
+            if rnd.random() < 0.5:
+                meta[key] = rnd.choice(ODD_VALUES)
+        if rnd.random() < 0.5:
+            meta["http"] = {"status": rnd.choice(ODD_VALUES)}
         out.append(
             LogEntry(
                 (T0 + rnd.randrange(600)) * NS,
@@ -167,7 +200,8 @@ FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[float, ...]]] = 
         ("10", "abc", "", "true", "a b", "7.5", '[1,"x"]'),
         (7, 10, 2.5, -3),
     ),
-    "absent": (("nope", "metadata.nope"), ("x", ""), (1,)),
+    "absent": (("nope", "metadata.nope", '"no pe"', 'metadata."no:pe"'), ("x", ""), (1,)),
+    "meta_odd": (tuple(ODD_FIELDS), ("eu", "a:b", "x y", "7", "true", "Zürich", "a"), (7, 2.5, -3, 0)),
 }
 SORT_FIELDS = (
     "source",
@@ -181,7 +215,7 @@ SORT_FIELDS = (
     "nope",
     "_time",
 )
-SORT_FIELDS += ("metadata.mixed", "thread_id", "message")
+SORT_FIELDS += ("metadata.mixed", "thread_id", "message", *ODD_FIELDS)
 WORDS = (
     "timeout",
     "refused",
@@ -254,7 +288,8 @@ def leaf(draw: st.DrawFn, field_kinds: tuple[str, ...] = tuple(FIELDS)) -> str:
         return f"{name}:{_string(text[: draw(st.integers(0, 3))], rnd)}*"
     if kind == "regex":
         where = "" if draw(st.integers(0, 4)) == 0 else name + ":"
-        return f'{where}~"{draw(st.sampled_from(PATTERNS))}"'.replace("\\", "\\\\")
+        pattern = draw(st.sampled_from(PATTERNS)).replace("\\", "\\\\")
+        return f'{where}~"{pattern}"'
     if kind == "exists":
         return f"{name}:*"
     if kind == "empty":
@@ -290,8 +325,18 @@ def _grow(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 
 filters = st.recursive(leaf(), _grow, max_leaves=5)
+
+
+def field_of(text: str) -> str:
+    """The field a field's query text stands for (the texts of ODD_KEYS differ from theirs)."""
+    return ODD_FIELDS.get(text, text)
+
+
 sort_keys = st.lists(
-    st.tuples(st.sampled_from(SORT_FIELDS), st.booleans()), min_size=1, max_size=2, unique_by=lambda k: k[0]
+    st.tuples(st.sampled_from(SORT_FIELDS), st.booleans()),
+    min_size=1,
+    max_size=2,
+    unique_by=lambda k: field_of(k[0]),
 )
 
 
@@ -378,9 +423,11 @@ def test_random_queries_match_the_reference_evaluator(
         assert engine.run(f"{text} | stats count() as n").rows[0]["n"] == len(want), where
 
         sort = ", ".join(f"{k} desc" if d else k for k, d in keys)
-        shown = list(dict.fromkeys(["request_id", *(k for k, _ in keys)]))
-        rows = engine.run(f"{text} | sort by ({sort}) | fields {', '.join(shown)}").rows
-        ordered = reference_order(want, keys)
+        texts = {field_of(k): k for k, _ in keys}
+        shown = list(dict.fromkeys(["request_id", *texts]))
+        listed = ", ".join(texts.get(name, name) for name in shown)
+        rows = engine.run(f"{text} | sort by ({sort}) | fields {listed}").rows
+        ordered = reference_order(want, [(field_of(k), d) for k, d in keys])
         assert [r["request_id"] for r in rows] == _ids(ordered), f"{where} | sort by ({sort})"
         for row, entry in zip(rows, ordered, strict=True):
             for name in shown:
@@ -388,9 +435,10 @@ def test_random_queries_match_the_reference_evaluator(
                 assert row[name] == value, (where, name, row)
                 assert type(row[name]) is type(value), (where, name, row)
 
-        by = keys[0][0]
+        by_text = keys[0][0]
+        by = field_of(by_text)
         if by not in ("tags", "message"):
-            groups = engine.run(f"{text} | stats by ({by}) count() as n, min(_time) as first").rows
+            groups = engine.run(f"{text} | stats by ({by_text}) count() as n, min(_time) as first").rows
             counts = Counter(_json_key(_shown(e, by)) for e in want)
             assert {_json_key(g[by]): g["n"] for g in groups} == counts, f"{where} | stats by ({by})"
             keyed = [g[by] if _is_column(by) else order_key(g[by]) for g in groups]
@@ -403,9 +451,9 @@ def test_random_queries_match_the_reference_evaluator(
             }
             assert {_json_key(g[by]): g["first"] for g in groups} == firsts, f"{where} | stats min(_time)"
             # one count by level or source may come from the index's terms aggregation
-            counted = engine.run(f"{text} | stats by ({by}) count() as n").rows
+            counted = engine.run(f"{text} | stats by ({by_text}) count() as n").rows
             assert {_json_key(g[by]): g["n"] for g in counted} == counts, f"{where} | stats count()"
-            top = engine.run(f"{text} | top 3 by ({by})").rows
+            top = engine.run(f"{text} | top 3 by ({by_text})").rows
             ranked = sorted(counts.items(), key=lambda kv: (-kv[1], _group_order(by, orjson.loads(kv[0]))))
             assert [(_json_key(r[by]), r["hits"]) for r in top] == ranked[:3], f"{where} | top 3 by ({by})"
 

@@ -16,7 +16,7 @@ from log_analytics_engine.alerting.keptrules import KeptRules
 from log_analytics_engine.alerting.notify import AlertmanagerNotifier, WebhookNotifier
 from log_analytics_engine.alerting.rulefile import load_rules
 from log_analytics_engine.alerting.rules import Alert, AlertRule
-from log_analytics_engine.errors import IngestError, QueryError
+from log_analytics_engine.errors import ConfigError, IngestError, QueryError
 from log_analytics_engine.ingest.files import FileIngest
 from log_analytics_engine.ingest.pipeline import Hook, Pipeline
 from log_analytics_engine.ingest.records import ingest_json_lines, ingest_ndjson
@@ -30,6 +30,7 @@ from log_analytics_engine.query.parser import parse, parse_filter
 from log_analytics_engine.query.pipes import PipeRunner
 from log_analytics_engine.query.planner import Planner, Sort
 from log_analytics_engine.query.results import QueryResult, SearchResult, decode_cursor, encode_cursor
+from log_analytics_engine.query.timelimit import QUERY_SECONDS
 from log_analytics_engine.stats import StatsReader
 from log_analytics_engine.storage.embedded import EmbeddedStore, WriteResult
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, seconds_ns
@@ -47,6 +48,8 @@ class LogAnalyticsEngine:
     evaluated without new logs, so drained windows resolve (None: only `evaluate_alerts()` does).
     A directory whose database came back short of the logs it committed (a damaged write-ahead log)
     is refused with a StorageError; `recover=True` opens it with what survived, the loss logged.
+    `query_seconds` bounds every query call (search, run, fields, tail, query_logs, count, aggregate):
+    one running longer is stopped with a QueryError naming the limit.
     """
 
     def __init__(
@@ -57,7 +60,11 @@ class LogAnalyticsEngine:
         index_interval: float = 1.0,
         alert_interval: float | None = 15.0,
         recover: bool = False,
+        query_seconds: float = QUERY_SECONDS,
     ) -> None:
+        if not query_seconds > 0:
+            raise ConfigError(f"query_seconds must be positive, got {query_seconds!r}")
+        self._query_seconds = query_seconds
         where = None if path is None else Path(path)
         self._store = EmbeddedStore(where, index_interval=index_interval, recover=recover)
         self._pipeline = Pipeline(self._store)
@@ -184,9 +191,11 @@ class LogAnalyticsEngine:
     # -- queries --------------------------------------------------------------------------------
 
     def _timed(self, fn: Callable[[], Any]) -> Any:
+        """Run one query's store work within the time limit, counting its duration."""
         started = time.perf_counter()
         try:
-            return fn()
+            with self._planner.time_limit(self._query_seconds):
+                return fn()
         finally:
             self._counters.observe_query(time.perf_counter() - started)
 

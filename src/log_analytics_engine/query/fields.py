@@ -9,6 +9,8 @@ from typing import Any
 from log_analytics_engine import jsontext
 from log_analytics_engine.query.ast import Node
 from log_analytics_engine.query.planner import Planner
+from log_analytics_engine.query.printer import field_text
+from log_analytics_engine.query.sql import metadata_field
 
 SAMPLE_LOGS = 10_000
 TOP_VALUES = 5
@@ -26,11 +28,17 @@ _COLUMNS = {
 
 @dataclass
 class FieldSummary:
-    """One field: in how many of the sampled logs it has a value, and its most frequent values."""
+    """One field: in how many of the sampled logs it has a value, its most frequent values, and
+    `query`, the field as query text (`region`, `"k8s/pod"`, `metadata.level` for a metadata key
+    named as a column): pasted before `:value`, it selects this field."""
 
     name: str
     count: int
     top: list[tuple[Any, int]] = field(default_factory=list)
+    query: str = ""
+
+    def __post_init__(self) -> None:
+        self.query = self.query or field_text(self.name)
 
 
 @dataclass
@@ -82,6 +90,9 @@ def discover(planner: Planner, node: Node) -> FieldsResult:
         by_key: dict[str, list[tuple[Any, int]]] = {}
         for key, value, n in tops:
             by_key.setdefault(key, []).append((jsontext.loads(value), int(n)))
-        found.extend(FieldSummary(str(k), int(n), by_key.get(k, [])) for k, n in keys)
+        found.extend(
+            FieldSummary(str(k), int(n), by_key.get(k, []), field_text(metadata_field(str(k))))
+            for k, n in keys
+        )
     found.sort(key=lambda f: f.name)
     return FieldsResult(sampled, found)

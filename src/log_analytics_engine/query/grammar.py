@@ -7,6 +7,8 @@ import re
 from types import MappingProxyType
 from typing import Final
 
+from log_analytics_engine.query import regex
+
 __all__ = (
     "BUCKET_UNITS",
     "DEFAULT_TOP",
@@ -17,6 +19,7 @@ __all__ = (
     "KEYWORDS",
     "LEVEL",
     "MESSAGE",
+    "METADATA_PREFIX",
     "NUMBER_RE",
     "PIPE_NAMES",
     "STATS_FUNCTIONS",
@@ -28,8 +31,12 @@ TIME: Final = "_time"
 LEVEL: Final = "level"
 KEYWORDS: Final = frozenset({"and", "or", "not"})
 FIELD_ALIASES: Final = MappingProxyType({"timestamp": TIME, "msg": MESSAGE, "_msg": MESSAGE})
-# A letter (any script) or `_`, then letters, digits, `_`, `.` and `-`: `région`, `http.status-code`
-FIELD_NAME_RE: Final = re.compile(r"[^\W\d][\w.-]*")
+# `metadata.key` names a metadata key whatever the key (`metadata."a:b"` when it must be quoted).
+METADATA_PREFIX: Final = "metadata."
+# A bare field name: a letter (any script) or `_`, then letters with their combining marks, digits,
+# `_`, `.` and `-`: `région`, `हिंदी`, `http.status-code`. Any other name is written quoted.
+# RE2, for the Unicode classes (Python's `\w` leaves out marks, so `हिंदी` was no name).
+FIELD_NAME_RE: Final = regex.compiled(r"[\pL\p{Nl}\p{No}_][\pL\pM\pN_.-]*")
 INT_RE: Final = re.compile(r"[+-]?[0-9]+")
 NUMBER_RE: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NS_PER_S = 1_000_000_000

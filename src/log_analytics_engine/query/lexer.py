@@ -17,14 +17,24 @@ import duckdb
 from log_analytics_engine.errors import QuerySyntaxError
 from log_analytics_engine.query import regex
 from log_analytics_engine.query.ast import Scalar
-from log_analytics_engine.query.grammar import DURATION_UNITS_NS, INT_RE, KEYWORDS, NUMBER_RE
+from log_analytics_engine.query.grammar import (
+    DURATION_UNITS_NS,
+    FIELD_ALIASES,
+    FIELD_NAME_RE,
+    INT_RE,
+    KEYWORDS,
+    METADATA_PREFIX,
+    NUMBER_RE,
+)
 
 __all__ = (
     "TIMESTAMP_RE",
     "WORDLIKE",
     "Token",
+    "bare_field",
     "checked_regex",
     "duration_ns",
+    "lex_quoted_key",
     "lex_term",
     "lex_value",
     "number_or_text",
@@ -87,13 +97,30 @@ def skip_space(text: str, pos: int) -> int:
     return pos if match is None else match.end()
 
 
-def _lex_string(text: str, pos: int) -> Token:
-    """A quoted string at pos; `\\"`, `\\'` and `\\\\` are escapes, any other backslash is kept."""
-    quote = text[pos]
-    match = _STRING_RES[quote].match(text, pos)
+def _string_at(text: str, pos: int) -> Token | None:
+    """The quoted string at pos (`\\"`, `\\'` and `\\\\` are escapes, any other backslash is kept),
+    or None when it does not close."""
+    match = _STRING_RES[text[pos]].match(text, pos)
     if match is None:
-        raise syntax_error(f"closing {quote!r}", Token("string", text[pos:], pos, len(text)))
+        return None
     return Token("string", match[0], pos, match.end(), _ESCAPE_RE.sub(r"\1", match[1]))
+
+
+def _lex_string(text: str, pos: int) -> Token:
+    """A quoted string at pos; a syntax error when it does not close."""
+    token = _string_at(text, pos)
+    if token is None:
+        raise syntax_error(f"closing {text[pos]!r}", Token("string", text[pos:], pos, len(text)))
+    return token
+
+
+def lex_quoted_key(text: str, word: Token) -> Token | None:
+    """For a word starting `metadata.` and a quote (`metadata."a:b"`), the quoted key as a string
+    token (the word lexer stops inside it, at `:` or a space); None for any other word."""
+    start = word.pos + len(METADATA_PREFIX)
+    if word.kind not in WORDLIKE or not word.text.startswith(METADATA_PREFIX) or start >= len(text):
+        return None
+    return _string_at(text, start) if text[start] in _STRING_RES else None
 
 
 def _lex(pattern: re.Pattern[str], text: str, pos: int) -> Token:
@@ -127,7 +154,17 @@ def lex_value(text: str, pos: int) -> Token:
     return _lex(_VALUE_RE, text, pos)
 
 
-# -- values -------------------------------------------------------------------------------------------
+# -- names and values ---------------------------------------------------------------------------------
+
+
+def bare_field(name: Token) -> str:
+    """The field an unquoted name stands for (aliases resolved); a syntax error for a word that is
+    no field name (a quoted name may be any text)."""
+    if not FIELD_NAME_RE.fullmatch(name.text):
+        raise syntax_error("a field name", name)
+    if name.text == METADATA_PREFIX:
+        raise syntax_error("a metadata key after `metadata.`", name)
+    return FIELD_ALIASES.get(name.text, name.text)
 
 
 def number_or_text(text: str) -> Scalar:

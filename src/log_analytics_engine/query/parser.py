@@ -36,9 +36,9 @@ from log_analytics_engine.query.ast import (
 from log_analytics_engine.query.grammar import (
     DURATION_UNITS_NS,
     FIELD_ALIASES,
-    FIELD_NAME_RE,
     LEVEL,
     MESSAGE,
+    METADATA_PREFIX,
     NUMBER_RE,
     TIME,
 )
@@ -46,8 +46,10 @@ from log_analytics_engine.query.lexer import (
     TIMESTAMP_RE,
     WORDLIKE,
     Token,
+    bare_field,
     checked_regex,
     duration_ns,
+    lex_quoted_key,
     lex_term,
     lex_value,
     number_or_text,
@@ -156,6 +158,16 @@ class Parser:
             return True
         return False
 
+    def quoted_key(self, word: Token, then: str = "") -> str | None:
+        """After taking `word`: when it starts `metadata."key"` (the key quoted, any text) and `then`
+        follows the key, take both and return the field, `metadata.` + key; else None, nothing taken."""
+        key = lex_quoted_key(self.text, word)
+        if key is None or not self.text.startswith(then, key.end):
+            return None
+        self.pos = key.end + len(then)
+        self._peeked = None
+        return METADATA_PREFIX + key.value
+
     def expect(self, kind: str, expected: str) -> Token:
         """Take the next token, which must be of `kind`."""
         token = self.take()
@@ -228,8 +240,14 @@ class Parser:
             return MatchAll()
         if token.kind == "~":
             return Regex(MESSAGE, self.regex_value())
-        if token.kind == "word" and self.follows(":"):
-            return self.field_filter(token)
+        if token.kind == "string" and self.follows(":"):  # `"a:b":x`, a quoted field name
+            return self.field_filter(FIELD_ALIASES.get(token.value, token.value))
+        if token.kind == "word":
+            key = self.quoted_key(token, ":")  # without the colon, `metadata."x"` is message words
+            if key is not None:
+                return self.field_filter(key)
+            if self.follows(":"):
+                return self.field_filter(bare_field(token))
         if token.kind in ("word", "string"):
             text = _token_text(token)
             if self.follows("*"):
@@ -239,13 +257,8 @@ class Parser:
 
     # -- field:value
 
-    def field_filter(self, name: Token) -> Node:
+    def field_filter(self, field: str) -> Node:
         """The value after `field:` (the colon taken) and the node it makes."""
-        if not FIELD_NAME_RE.fullmatch(name.text):
-            raise syntax_error("a field name", name)
-        if name.text == "metadata.":
-            raise syntax_error("a metadata key after `metadata.`", name)
-        field = FIELD_ALIASES.get(name.text, name.text)
         if field == TIME:
             return self.time_filter()
         token = self.take_value()

@@ -29,7 +29,7 @@ from log_analytics_engine.query.grammar import (
     STATS_FUNCTIONS,
     TIME,
 )
-from log_analytics_engine.query.lexer import WORDLIKE, duration_ns, syntax_error
+from log_analytics_engine.query.lexer import WORDLIKE, bare_field, duration_ns, syntax_error
 
 if TYPE_CHECKING:
     from log_analytics_engine.query.parser import Parser
@@ -96,17 +96,24 @@ def _by_list(parser: Parser, item: Callable[[Parser], _T]) -> list[_T]:
     return items
 
 
-def _name(parser: Parser, expected: str) -> str:
+def _alias(parser: Parser) -> str:
+    """A column name after `as`: a bare name, or any text quoted."""
     token = parser.take()
+    if token.kind == "string":
+        return token.value
     if token.kind not in WORDLIKE or not FIELD_NAME_RE.fullmatch(token.text):
-        raise syntax_error(expected, token)
+        raise syntax_error("a column name", token)
     return token.text
 
 
 def _field_name(parser: Parser) -> str:
-    """A field name in a pipe, its aliases resolved as in filters."""
-    name = _name(parser, "a field name")
-    return FIELD_ALIASES.get(name, name)
+    """A field name in a pipe, read as in filters: bare, quoted (`"a b"`) or `metadata."a:b"`."""
+    token = parser.take()
+    if token.kind == "string":
+        return FIELD_ALIASES.get(token.value, token.value)
+    if token.kind not in WORDLIKE:
+        raise syntax_error("a field name", token)
+    return parser.quoted_key(token) or bare_field(token)
 
 
 def _count(parser: Parser, expected: str) -> int:
@@ -175,7 +182,7 @@ def _stats_func(parser: Parser) -> StatFunc:
         parser.expect(",", "','")
     args.extend(_field_name(parser) for _ in range(arity))
     parser.expect(")", "')'")
-    alias = _name(parser, "a column name") if parser.keyword("as") else None
+    alias = _alias(parser) if parser.keyword("as") else None
     return StatFunc(name, tuple(args), alias)
 
 

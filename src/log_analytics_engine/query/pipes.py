@@ -39,13 +39,20 @@ SKIPPED_PREFIX = "__skipped:"
 
 # What a relation's column holds, which decides how it is read as a number, ordered and returned:
 # a metadata value (JSON: numbers stay numbers), a time (int ns, returned as RFC 3339 text), the
-# metadata object, a number, a list (tags) or text.
+# metadata object, a number, a list (tags), text, or a hidden count of skipped values.
 JSON, TIME, METADATA, NUMBER, LIST, TEXT = "json", "time", "metadata", "number", "list", "text"
+SKIPPED = "skipped"
+# Characters a column's SQL name keeps as they are; every other byte is written `$xx`.
+_PLAIN_IDENTIFIER = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 def quote(name: str) -> str:
-    """A field name as a SQL identifier (names come from the parser's identifier syntax)."""
-    return '"' + name.replace('"', '""') + '"'
+    """A field name (any text) as a SQL identifier of its own: DuckDB matches identifiers without
+    regard to case, so `Region` and `region` (two metadata keys) would name one column. Lower-case
+    letters, digits and `_` stay; every other byte is `$` and two hex digits (`$52egion`), and the
+    empty name is `$` alone."""
+    plain = "".join(c if c in _PLAIN_IDENTIFIER else "".join(f"${b:02x}" for b in c.encode()) for c in name)
+    return f'"{plain or "$"}"'
 
 
 @dataclass
@@ -251,19 +258,27 @@ def _stats(rel: Relation, pipe: Stats) -> Relation:
             keys.append(quote(key))
             names.append(key)
             kinds[key] = rel.kind(key)
-    _distinct([*names, *(func_label(f) for f in pipe.funcs)], "stats")
-    funcs, func_params, skipped = [], [], []
-    for func in pipe.funcs:
+    labels = [func_label(f) for f in pipe.funcs]
+    # values that are present but not numbers are left out of a numeric function, and counted in a
+    # hidden column (a field of the same name is refused with the rest: `_distinct`)
+    hidden = {
+        label: SKIPPED_PREFIX + label
+        for func, label in zip(pipe.funcs, labels, strict=True)
+        if func.name in NUMERIC_FUNCS and not _keeps_time(func, rel)
+    }
+    _distinct([*names, *labels, *hidden.values()], "stats")
+    funcs, func_params, columns = [], [], list(names)
+    for func, label in zip(pipe.funcs, labels, strict=True):
         sql, params = _func_sql(func, rel)
-        funcs.append(f"{sql} AS {quote(func_label(func))}")
+        funcs.append(f"{sql} AS {quote(label)}")
         func_params += params
-        kinds[func_label(func)] = TIME if _keeps_time(func, rel) else NUMBER
-        if func.name in NUMERIC_FUNCS and not _keeps_time(func, rel):
-            # values that are present but not numbers are left out of the function, and counted
+        kinds[label] = TIME if _keeps_time(func, rel) else NUMBER
+        columns.append(label)
+        if label in hidden:
             arg = str(func.args[-1])
-            label = SKIPPED_PREFIX + func_label(func)
-            funcs.append(f"count({quote(arg)}) - count({number_of(rel, arg)}) AS {quote(label)}")
-            skipped.append(label)
+            funcs.append(f"count({quote(arg)}) - count({number_of(rel, arg)}) AS {quote(hidden[label])}")
+            kinds[hidden[label]] = SKIPPED
+            columns.append(hidden[label])
     select = ", ".join([*keys, *funcs])
     positions = ", ".join(str(i + 1) for i in range(len(keys)))
     group = f" GROUP BY {positions}" if keys else ""
@@ -276,11 +291,6 @@ def _stats(rel: Relation, pipe: Stats) -> Relation:
             f"strftime(make_timestamp({quote(c)} // 1000), {fmt}) AS {quote(c)}" for c in buckets
         )
         sql = f"SELECT * REPLACE ({text}) FROM ({sql})"
-    columns: list[str] = list(names)
-    for func in pipe.funcs:
-        columns.append(func_label(func))
-        if func.name in NUMERIC_FUNCS and not _keeps_time(func, rel):
-            columns.append(SKIPPED_PREFIX + func_label(func))
     out = Relation(sql, [], tuple(columns), kinds)
     if keys:
         out.sql = f"SELECT * FROM ({sql}) ORDER BY {', '.join(order_sql(out, n, False) for n in names)}"
@@ -328,12 +338,12 @@ def present(rel: Relation, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 
 class PipeRunner:
-    """Runs filter + pipes for `engine.run`, bounded to `max_rows` rows and `timeout` seconds."""
+    """Runs filter + pipes for `engine.run`, bounded to `max_rows` rows (and, as every query of
+    the engine, to its time limit: `query.timelimit`)."""
 
-    def __init__(self, planner: Planner, max_rows: int = 10_000, timeout: float = 30.0) -> None:
+    def __init__(self, planner: Planner, max_rows: int = 10_000) -> None:
         self.planner = planner
         self.max_rows = max_rows
-        self.timeout = timeout
 
     def run(self, node: Node, pipes: tuple[Pipe, ...]) -> QueryResult:
         """The query's columns and rows; QueryError when it would return more than `max_rows` rows."""
@@ -342,18 +352,18 @@ class PipeRunner:
             return from_index
         rel = build(self.planner.where(node), pipes)
         sql = f"SELECT * FROM ({rel.sql}) LIMIT ?"
-        rows = self.planner.store.rows_within(self.timeout, sql, [*rel.params, self.max_rows + 1])
+        rows = self.planner.store.rows(sql, [*rel.params, self.max_rows + 1])
         if len(rows) > self.max_rows:
             raise QueryError(
                 f"the query returns more than {self.max_rows:,} rows; add `| limit N` or `| stats ...`"
             )
         result = QueryResult(list(rel.columns), present(rel, rows))
-        return _with_warnings(result)
+        return _with_warnings(result, rel)
 
 
-def _with_warnings(result: QueryResult) -> QueryResult:
+def _with_warnings(result: QueryResult, rel: Relation) -> QueryResult:
     """Move the skipped-value counts out of the rows into warnings."""
-    hidden = [c for c in result.columns if c.startswith(SKIPPED_PREFIX)]
+    hidden = [c for c in result.columns if rel.kind(c) == SKIPPED]
     if not hidden:
         return result
     warnings = []

@@ -11,15 +11,22 @@ Measured costs on 1M logs (2 cores) that drive the choices:
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from log_analytics_engine.errors import QueryError
 from log_analytics_engine.model import FIELD_COLUMNS, LogEntry
 from log_analytics_engine.query.ast import Node, TimeRange, conjoin, fields, has_text, index_only, words
 from log_analytics_engine.query.sql import SqlFilter, compile_where
+from log_analytics_engine.query.timelimit import TimeLimit
 from log_analytics_engine.storage.embedded import EmbeddedStore
 from log_analytics_engine.storage.textindex import MAX_TOKEN_BYTES
+
+_T = TypeVar("_T")
 
 SEQ_SET_LIMIT = 50_000
 # Raw fast fields of the index that terms aggregations can count.
@@ -54,6 +61,26 @@ class Planner:
 
     def __init__(self, store: EmbeddedStore) -> None:
         self.store = store
+        self._limits = threading.local()  # each thread's TimeLimit, while one is in force
+
+    @contextlib.contextmanager
+    def time_limit(self, seconds: float) -> Iterator[None]:
+        """Bound what this thread asks of the store inside the block to `seconds`: SQL is
+        interrupted, and the text index (which cannot be) is checked after each lookup."""
+        outer = getattr(self._limits, "current", None)
+        with TimeLimit(self.store, seconds) as limit:
+            self._limits.current = limit
+            try:
+                yield
+            finally:
+                self._limits.current = outer
+
+    def _looked_up(self, found: _T) -> _T:
+        """What a text-index lookup found, unless the time limit passed meanwhile."""
+        limit: TimeLimit | None = getattr(self._limits, "current", None)
+        if limit is not None:
+            limit.check()
+        return found
 
     def _index_first(self, node: Node) -> bool:
         if not (has_text(node) or "tags" in fields(node)) or not index_only(node):
@@ -66,10 +93,10 @@ class Planner:
         base = compile_where(node)
         if not self._index_first(node):
             return base
-        count, watermark = self.store.index.count(node)
+        count, watermark = self._looked_up(self.store.index.count(node))
         if watermark == 0 or count > SEQ_SET_LIMIT:
             return base
-        hits, _, watermark = self.store.index.search(node, limit=max(count, 1))
+        hits, _, watermark = self._looked_up(self.store.index.search(node, limit=max(count, 1)))
         seqs = [h.seq for h in hits]
         if not self._has_tail(watermark):
             return SqlFilter("seq IN (SELECT unnest(?::BIGINT[]))", [seqs])
@@ -87,7 +114,7 @@ class Planner:
         None when the index cannot answer exactly (other field or filter, or rows not yet indexed)."""
         if field not in INDEX_TERM_FIELDS or not self._index_first(node):
             return None
-        counts, total, watermark = self.store.index.terms(node, field)
+        counts, total, watermark = self._looked_up(self.store.index.terms(node, field))
         if self._has_tail(watermark):
             return None
         missing = total - sum(counts.values())
@@ -98,7 +125,7 @@ class Planner:
     def count(self, node: Node) -> int:
         """How many stored logs match."""
         if self._index_first(node):
-            indexed, watermark = self.store.index.count(node)
+            indexed, watermark = self._looked_up(self.store.index.count(node))
             if not self._has_tail(watermark):
                 return indexed
             tail = compile_where(node)
@@ -164,7 +191,9 @@ class Planner:
             want = self.count(node)
         if want == 0:
             return []
-        hits, _, watermark = self.store.index.search(node, limit=want, newest_first=sort.descending)
+        hits, _, watermark = self._looked_up(
+            self.store.index.search(node, limit=want, newest_first=sort.descending)
+        )
         tail_rows: list[tuple[int, int]] = []
         if self._has_tail(watermark):
             tail = compile_where(node)

@@ -42,14 +42,16 @@ from log_analytics_engine.query.ast import (
 from log_analytics_engine.query.grammar import (
     BUCKET_UNITS,
     DURATION_UNITS_NS,
+    FIELD_NAME_RE,
     KEYWORDS,
     MESSAGE,
+    METADATA_PREFIX,
     NUMBER_RE,
     TIME,
 )
 from log_analytics_engine.timeparse import format_timestamp
 
-__all__ = ("to_text",)
+__all__ = ("field_text", "to_text")
 
 # Precedence of the printed forms: a child binding looser than its context is parenthesised.
 _OR, _AND, _UNARY = 1, 2, 3
@@ -75,6 +77,15 @@ def to_text(item: Node | Query) -> str:
     parts = [_node_text(item.filter, _OR)]
     parts.extend(_pipe_text(pipe) for pipe in item.pipes)
     return " | ".join(parts)
+
+
+def field_text(field: str) -> str:
+    """A field name as query text that reads back as the same field: bare when it is a bare name,
+    else quoted (`"k8s/pod"`; a metadata key as `metadata."a:b"`, so it stays one)."""
+    if field.startswith(METADATA_PREFIX):
+        key = field[len(METADATA_PREFIX) :]
+        return field if key and FIELD_NAME_RE.fullmatch(field) else METADATA_PREFIX + _quote(key)
+    return field if FIELD_NAME_RE.fullmatch(field) else _quote(field)
 
 
 # -- filters ------------------------------------------------------------------------------------------
@@ -112,15 +123,15 @@ def _term_text(node: Node) -> str:
         return _prefix_text(node)
     if isinstance(node, Regex):
         pattern = "~" + _quote(node.pattern)
-        return pattern if node.field == MESSAGE else f"{node.field}:{pattern}"
+        return pattern if node.field == MESSAGE else f"{field_text(node.field)}:{pattern}"
     if isinstance(node, Exists):
-        return f"{node.field}:*"
+        return f"{field_text(node.field)}:*"
     if isinstance(node, FieldEq):
-        return f"{node.field}:{_value_text(node.value)}"
+        return f"{field_text(node.field)}:{_value_text(node.value)}"
     if isinstance(node, FieldIn):
-        return f"{node.field}:in({', '.join(_value_text(v) for v in node.values)})"
+        return f"{field_text(node.field)}:in({', '.join(_value_text(v) for v in node.values)})"
     if isinstance(node, Compare):
-        return f"{node.field}:{node.op}{_float_text(node.value)}"
+        return f"{field_text(node.field)}:{node.op}{_float_text(node.value)}"
     if isinstance(node, TimeRange):
         return _time_range_text(node)
     if isinstance(node, RelativeTime):
@@ -139,7 +150,7 @@ def _prefix_text(node: Prefix) -> str:
     if node.field == MESSAGE:
         bare = _BARE_PREFIX_RE.fullmatch(node.prefix) is not None
         return (node.prefix if bare else _quote(node.prefix)) + "*"
-    return f"{node.field}:{_value_text(node.prefix)}*"
+    return f"{field_text(node.field)}:{_value_text(node.prefix)}*"
 
 
 def _time_range_text(node: TimeRange) -> str:
@@ -201,20 +212,20 @@ def _duration_text(ns: int, units: Container[str]) -> str:
 
 def _pipe_text(pipe: Pipe) -> str:
     if isinstance(pipe, Sort):
-        keys = ", ".join(f"{field} desc" if desc else field for field, desc in pipe.keys)
+        keys = ", ".join(f"{field_text(f)} desc" if desc else field_text(f) for f, desc in pipe.keys)
         return f"sort by ({keys})"
     if isinstance(pipe, Limit):
         return f"limit {pipe.n}"
     if isinstance(pipe, Offset):
         return f"offset {pipe.n}"
     if isinstance(pipe, Fields):
-        return "fields " + ", ".join(pipe.names)
+        return "fields " + ", ".join(field_text(n) for n in pipe.names)
     if isinstance(pipe, Stats):
         return _stats_text(pipe)
     if isinstance(pipe, Top):
-        return f"top {pipe.n} by ({', '.join(pipe.by)})"
+        return f"top {pipe.n} by ({', '.join(field_text(n) for n in pipe.by)})"
     if isinstance(pipe, Uniq):
-        return f"uniq by ({', '.join(pipe.by)})"
+        return f"uniq by ({', '.join(field_text(n) for n in pipe.by)})"
     raise TypeError(f"not a pipe: {pipe!r}")
 
 
@@ -228,11 +239,14 @@ def _stats_text(stats: Stats) -> str:
 
 def _stats_key_text(key: str | TimeBucket) -> str:
     if isinstance(key, str):
-        return key
-    return f"{key.field}:{_duration_text(key.step_ns, BUCKET_UNITS)}"
+        return field_text(key)
+    return f"{field_text(key.field)}:{_duration_text(key.step_ns, BUCKET_UNITS)}"
 
 
 def _stat_func_text(func: StatFunc) -> str:
-    args = ", ".join(a if isinstance(a, str) else _float_text(a) for a in func.args)
+    args = ", ".join(field_text(a) if isinstance(a, str) else _float_text(a) for a in func.args)
     text = f"{func.name}({args})"
-    return text if func.alias is None else f"{text} as {func.alias}"
+    if func.alias is None:
+        return text
+    alias = func.alias if FIELD_NAME_RE.fullmatch(func.alias) else _quote(func.alias)
+    return f"{text} as {alias}"

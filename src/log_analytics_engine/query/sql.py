@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from log_analytics_engine.errors import QueryError
+from log_analytics_engine.model import FIELD_COLUMNS
 from log_analytics_engine.query.ast import (
     And,
     Compare,
@@ -24,7 +25,7 @@ from log_analytics_engine.query.ast import (
     TimeRange,
     Word,
 )
-from log_analytics_engine.query.grammar import NUMBER_RE
+from log_analytics_engine.query.grammar import FIELD_ALIASES, METADATA_PREFIX, NUMBER_RE
 
 # A word boundary exactly where the tokenizer splits: anything that is not a letter or a digit.
 _EDGE_L = r"(?i)(^|[^\pL\pN])"
@@ -47,7 +48,15 @@ def word_pattern(tokens: tuple[str, ...]) -> str:
 
 def metadata_key(field: str) -> str:
     """The metadata key a field name reads: `metadata.key` or a bare name that is no column."""
-    return field[len("metadata.") :] if field.startswith("metadata.") else field
+    return field.removeprefix(METADATA_PREFIX)
+
+
+def metadata_field(key: str) -> str:
+    """The field name that reads the metadata key `key` in filters and pipes alike: the key itself,
+    unless it names a column or starts `metadata.` (then `metadata.` + key)."""
+    if key in FIELD_COLUMNS or key in FIELD_ALIASES or key == "metadata" or key.startswith(METADATA_PREFIX):
+        return METADATA_PREFIX + key
+    return key
 
 
 def severity_number(value: Scalar) -> float:
@@ -59,8 +68,10 @@ def severity_number(value: Scalar) -> float:
 
 
 def metadata_path(key: str) -> str:
-    """The JSON path of a metadata key, quoted so any key text is safe."""
-    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """The JSON pointer (RFC 6901) of a metadata key, bound as a parameter: `/`, then the key with
+    `~` written `~0` and `/` written `~1`. Any key reads back exactly, the empty one too, which a
+    `$."…"` path cannot name."""
+    return "/" + key.replace("~", "~0").replace("/", "~1")
 
 
 @dataclass
