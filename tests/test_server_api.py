@@ -365,12 +365,12 @@ def test_a_line_that_is_not_utf8_costs_no_other_line(client: TestClient, engine:
 
 
 @pytest.mark.parametrize(
-    ("depth", "why"), [(300, "nested deeper than 255 levels"), (2000, "invalid JSON: depth limit exceeded")]
+    ("depth", "why"), [(300, "nested deeper than 128 levels"), (2000, "invalid JSON: depth limit exceeded")]
 )
 def test_a_deeply_nested_line_is_rejected_alone(
     client: TestClient, engine: LogAnalyticsEngine, depth: int, why: str
 ) -> None:
-    """A line nested deeper than JSON answers can hold (255 levels; past 1,024 it does not even parse)
+    """A line nested deeper than JSON answers can hold (128 levels; past 1,024 it does not even parse)
     is rejected by itself, saying why; the other lines are stored (it used to fail the body with a 500)."""
     deep = b'{"message": "deep", "m": ' + b"[" * depth + b"]" * depth + b"}\n"
     answer = client.post("/api/v1/logs", content=b'{"message": "ok"}\n' + deep).json()
@@ -382,7 +382,7 @@ def test_a_deeply_nested_line_is_rejected_alone(
 def test_an_array_body_keeps_its_good_items_past_bad_bytes_and_deep_items(
     client: TestClient, engine: LogAnalyticsEngine
 ) -> None:
-    """A JSON array with a byte that is not UTF-8 and an item nested past 255 levels stores the other
+    """A JSON array with a byte that is not UTF-8 and an item nested past 128 levels stores the other
     items and rejects only the deep one, by index, saying why."""
     deep = b'{"message": "deep", "m": ' + b"[" * 300 + b"]" * 300 + b"}"
     body = b'[{"message": "a"}, {"message": "bad \xff"}, ' + deep + b"]"
@@ -391,7 +391,7 @@ def test_an_array_body_keeps_its_good_items_past_bad_bytes_and_deep_items(
     assert answer.json()["accepted"] == 2
     [rejected] = answer.json()["rejected"]
     assert rejected["index"] == 2
-    assert "nested deeper than 255 levels" in rejected["reason"]
+    assert "nested deeper than 128 levels" in rejected["reason"]
     assert sorted(log.message for log in engine.query_logs({})) == ["a", "bad \ufffd"]
 
 

@@ -52,8 +52,12 @@ def to_batch(body: bytes, now_ns: int) -> Batch | None:
     """The stored columns of every log in `body`, or None when the body needs the per-record path."""
     if b"null" in body and _NULL_VALUE.search(body):
         return None
-    objects = _objects(body)
-    if objects is None:
+    counted = _objects(body)
+    if counted is None:
+        return None
+    objects, sample_end, nested = counted
+    sample = body if objects <= SAMPLE_LINES else body[:sample_end]
+    if not _few_flat_keys(sample, nested):
         return None
     try:
         if objects <= SAMPLE_LINES:
@@ -61,7 +65,7 @@ def to_batch(body: bytes, now_ns: int) -> Batch | None:
             if table.num_columns > len(_KNOWN) + MAX_EXTRA_KEYS:
                 return None
         else:
-            table = _read(body, _schema(body))
+            table = _read(body, _schema(sample))
         if table.num_rows != objects:
             return None  # two objects on one line: the per-record path rejects that line
         return _columns(table, now_ns)
@@ -75,13 +79,12 @@ def _read(body: bytes, schema: pa.Schema, unexpected: str = "error") -> pa.Table
     return pj.read_json(io.BytesIO(body), read_options=read, parse_options=options)
 
 
-def _schema(body: bytes) -> pa.Schema:
-    """The known fields plus the extra keys (with the types Arrow infers) of the first SAMPLE_LINES
-    lines, for a body of more lines. The whole body is then read against it, and a key no sampled line
-    had is an error: Arrow gives every new key a column for all rows, so a large body of lines with keys
-    of their own would cost rows x keys (5,000 such lines: 2.8 s, where the per-record path is linear).
-    Smaller bodies are read in one pass, inferring every key (at worst ~0.1 s for 1,000 such lines)."""
-    sample = b"\n".join(body.split(b"\n", SAMPLE_LINES)[:SAMPLE_LINES])
+def _schema(sample: bytes) -> pa.Schema:
+    """The known fields plus the extra keys (with the types Arrow infers) of `sample`, the first
+    SAMPLE_LINES lines of a body of more lines. The whole body is then read against it, and a key no
+    sampled line had is an error: Arrow gives every new key a column for all rows, so a large body of
+    lines with keys of their own would cost rows x keys (5,000 such lines: 2.8 s, where the
+    per-record path is linear). Smaller bodies are read in one pass, inferring every key."""
     inferred = _read(sample, _KNOWN, "infer").schema
     extras = [f for f in inferred if f.name not in _KNOWN.names]
     if len(extras) > MAX_EXTRA_KEYS:
@@ -89,21 +92,57 @@ def _schema(body: bytes) -> pa.Schema:
     return pa.schema([*_KNOWN, *extras])
 
 
-def _objects(body: bytes) -> int | None:
-    """The number of non-blank lines, or None unless each is braced like one object and holds at most
-    MAX_BRACKETS brackets. Arrow's reader must only see such lines: pyarrow 26 crashes the process on
-    a body that is just `null`, and on objects nested some 10,000 deep (plain records nest 2 deep;
-    brackets inside strings only cost the fast path)."""
+def _few_flat_keys(sample: bytes, nested: bool) -> bool:
+    """Whether the lines of `sample` hold no more than MAX_EXTRA_KEYS keys between them besides the
+    known fields (loosely: the known ones are counted too), and (when `nested` says some line may
+    nest) no nested values but tags. Arrow's inference costs rows x keys, nested ones included (as
+    struct fields): 1,000 lines of 200 keys of their own took 14 s and 2.6 GB before it saw there
+    were too many, where this check costs ~1 µs a line and stops at the line that passes the bound.
+    Nested values are not plain for `_member` anyway."""
+    keys: set[str] = set()
+    for line in sample.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return False  # the per-record path says why
+        keys.update(record)
+        if len(keys) > len(_KNOWN) + MAX_EXTRA_KEYS:
+            return False
+        if nested:
+            for key, value in record.items():
+                kind = type(value)
+                if kind is dict or (kind is list and key != "tags"):
+                    return False
+    return True
+
+
+def _objects(body: bytes) -> tuple[int, int, bool] | None:
+    """The number of non-blank lines, where the first SAMPLE_LINES lines end, and whether any of those
+    may nest (more than one `{`, or than one `[`, which tags take); or None unless each line is
+    braced like one object and holds at most MAX_BRACKETS brackets. Arrow's reader must only see
+    such lines: pyarrow 26 crashes the process on a body that is just `null`, and on objects nested
+    some 10,000 deep (plain records nest 2 deep; brackets inside strings only cost the fast path).
+    Lines are read one at a time: a list of them all would double the body in memory."""
     count = 0
-    for line in body.split(b"\n"):
-        line = line.strip()
+    sample_end = len(body)
+    nested = False
+    at = 0
+    for number, raw in enumerate(io.BytesIO(body)):
+        if number == SAMPLE_LINES:
+            sample_end = at
+        at += len(raw)
+        line = raw.strip()
         if line:
             if line[:1] != b"{" or line[-1:] != b"}":
                 return None
-            if line.count(b"{") + line.count(b"[") > MAX_BRACKETS:
+            braces, brackets = line.count(b"{"), line.count(b"[")
+            if braces + brackets > MAX_BRACKETS:
                 return None
+            nested = nested or (number < SAMPLE_LINES and (braces > 1 or brackets > 1))
             count += 1
-    return count
+    return count, sample_end, nested
 
 
 def _columns(table: pa.Table, now_ns: int) -> Batch:

@@ -11,6 +11,7 @@ directory. A stream (standard input) is stored as its data arrives, not at its e
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import itertools
 import queue
@@ -28,8 +29,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from log_analytics_engine import memory
 from log_analytics_engine.errors import DamagedGzipError, IngestError
-from log_analytics_engine.ingest import jsonl, text
+from log_analytics_engine.ingest import bounds, jsonl, text
 from log_analytics_engine.ingest.gzipstream import MAGIC as GZIP_MAGIC
 from log_analytics_engine.ingest.gzipstream import STEP as GZIP_STEP
 from log_analytics_engine.ingest.gzipstream import Gunzip, GzipReader
@@ -539,6 +541,7 @@ class FileIngest:
             self._store_chunk(text.select_sql(), _chunk_table(chunk), report)
         else:
             self._jsonl_chunk(chunk, report)
+        memory.release_after(chunk.nbytes)
         if self._progress is not None:
             self._done[0] += chunk.nbytes
             self._done[1] += report.count - stored
@@ -558,7 +561,13 @@ class FileIngest:
         return self._finish(report)
 
     def _jsonl_chunk(self, chunk: Chunk, report: FileReport) -> None:
-        """Store a chunk of JSON lines; the lines that are not JSON objects are rejected, with reasons."""
+        """Store a chunk of JSON lines; the lines that are not JSON objects, or are over a bound of one
+        log (nesting, keys: `bounds`), are rejected with reasons (and kept in the dead letter file)."""
+        original, over = chunk, bounds.over_bound(chunk.lines)
+        if over:  # blanked, as the SQL skips blank lines: it never parses them
+            mask = np.zeros(len(chunk.lines), np.bool_)
+            mask[[n for n, _ in over]] = True
+            chunk = dataclasses.replace(chunk, lines=pc.if_else(pa.array(mask), "", chunk.lines))
         table = _chunk_table(chunk)
         rejected = self._lines_where(table, jsonl.REJECT)
         extras = jsonl.extra_keys([str(k) for (k,) in self._query(table, jsonl.SAMPLE_KEYS_SQL)])
@@ -572,8 +581,10 @@ class FileIngest:
             skipped = ", ".join(str(n) for n, _ in malformed)
             self._store_chunk(jsonl.select_sql(f"n NOT IN ({skipped})", extras), table, report)
             rejected = sorted(rejected + malformed)
-        for n, line in rejected:
-            report.reject(chunk.first_line + n, json_reason(line))
+        bad = [(n, line, json_reason(line)) for n, line in rejected]
+        bad += [(n, original.lines[n].as_py(), why) for n, why in over]
+        for n, line, why in sorted(bad, key=lambda item: item[0]):
+            report.reject(chunk.first_line + n, why)
             self._write_dead(line)
 
     def _query(self, table: pa.Table, sql: str) -> list[tuple[Any, ...]]:

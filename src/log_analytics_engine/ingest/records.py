@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
-from log_analytics_engine.ingest import arrowjson
-from log_analytics_engine.ingest.batch import Batch, columns_batch
+from log_analytics_engine import memory
+from log_analytics_engine.ingest import arrowjson, bounds
+from log_analytics_engine.ingest.batch import Batch, columns_batch, json_text
 from log_analytics_engine.ingest.files import FileIngest, json_reason
 from log_analytics_engine.ingest.jsonl import KNOWN_FIELDS
 from log_analytics_engine.ingest.pipeline import Pipeline
@@ -28,31 +30,54 @@ _KNOWN = frozenset(KNOWN_FIELDS)
 _TEXT_OR_NONE = frozenset({str, type(None)})
 _TIME_TYPES = frozenset({str, int, float})
 # ts, level, source, message, tags, thread_id, request_id, user_id, metadata JSON
-Row = tuple[int, str, str, str, list[str], str | None, str | None, str | None, bytes | None]
+Row = tuple[int, str, str, str, list[str], str | None, str | None, str | None, str | None]
+
+
+# Plain records become Arrow columns this many at a time: as Python rows they cost ~700 bytes each, as
+# columns ~150, and a 16 MiB body's rows, held whole, were ~60 MB at its peak.
+ROWS_PER_TABLE = 4_096
 
 
 @dataclass
 class Parsed:
-    """The plain records as rows of stored columns, the lines left for the SQL path, and the rejected
-    lines (positions 0-based)."""
+    """The plain records as Arrow tables of stored columns (ingested at `now_ns`), the lines left for
+    the SQL path, and the rejected lines (positions 0-based)."""
 
-    rows: list[Row] = field(default_factory=list)
+    now_ns: int
+    batches: list[Batch] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)  # the plain records not yet in `batches`
     for_sql: list[tuple[int, str]] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
-    def batch(self, ingested_at: int) -> Batch:
-        """The Arrow batch of the plain records."""
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= ROWS_PER_TABLE:
+            self._columns()
+
+    def _columns(self) -> None:
         ts, levels, sources, messages, tags, thread_ids, request_ids, user_ids, metadata = (
             list(column) for column in zip(*self.rows, strict=True)
         )
-        return columns_batch(
-            ts, levels, sources, messages, tags, thread_ids, request_ids, user_ids, metadata, ingested_at
+        self.batches.append(
+            columns_batch(
+                ts, levels, sources, messages, tags, thread_ids, request_ids, user_ids, metadata, self.now_ns
+            )
         )
+        self.rows.clear()
+
+    def batch(self) -> Batch | None:
+        """The Arrow batch of the plain records, or None when there are none."""
+        if self.rows:
+            self._columns()
+        if not self.batches:
+            return None
+        table = pa.concat_tables([b.table for b in self.batches])
+        return Batch(table, sum(b.bad_timestamps for b in self.batches))
 
 
-# A log nested deeper than this cannot be written back as JSON (orjson's bound, the server's answers):
-# such a line is rejected, by itself, rather than stored where every answer holding it would fail.
-TOO_DEEP = "nested deeper than 255 levels (the bound of JSON answers); nothing else of it is stored"
+# A log nested deeper than bounds.MAX_DEPTH is rejected, by itself, rather than stored where every
+# answer holding it would fail (the server's array bodies say so of items orjson cannot write back).
+TOO_DEEP = bounds.TOO_DEEP
 
 
 def _plain(record: dict[str, Any], now_ns: int, levels: dict[object, str]) -> Row | None:
@@ -96,13 +121,13 @@ def _plain(record: dict[str, Any], now_ns: int, levels: dict[object, str]) -> Ro
     if normal is None:
         normal = levels[level] = normalize_level(level)
     metadata = meta or extra
-    text = orjson.dumps(metadata) if metadata else None  # JSONEncodeError past 255 levels: TOO_DEEP
+    text = json_text(metadata) if metadata else None
     return (ts, normal, source or "", message or "", tags, thread_id, request_id, user_id, text)
 
 
 def parse_lines(lines: Sequence[str], now_ns: int) -> Parsed:
     """Sort the lines into plain records (as columns), lines for the SQL path, and rejections."""
-    out = Parsed()
+    out = Parsed(now_ns)
     levels: dict[object, str] = {}
     for position, line in enumerate(lines):
         line = line.rstrip("\r\n")  # error positions count within the line itself
@@ -117,15 +142,15 @@ def parse_lines(lines: Sequence[str], now_ns: int) -> Parsed:
         except orjson.JSONDecodeError:
             out.rejected.append((position, json_reason(line)))
             continue
-        try:
-            row = _plain(record, now_ns, levels) if type(record) is dict else None
-        except orjson.JSONEncodeError:
-            out.rejected.append((position, TOO_DEEP))
+        over = bounds.text_reason(line)
+        if over is not None:
+            out.rejected.append((position, over))
             continue
+        row = _plain(record, now_ns, levels) if type(record) is dict else None
         if row is None:
             out.for_sql.append((position, line))
         else:
-            out.rows.append(row)
+            out.add(row)
     return out
 
 
@@ -133,14 +158,20 @@ def ingest_json_lines(pipeline: Pipeline, lines: Sequence[str]) -> dict[str, Any
     """Store JSON lines held in memory: plain records as one Arrow append (no per-statement SQL cost),
     the others, and everything when pre-ingest hooks are set, through the file path; the report of
     a file ingest, lines numbered from 1."""
+    report = _store_lines(pipeline, lines)
+    memory.release_after(report["bytes"])
+    return report
+
+
+def _store_lines(pipeline: Pipeline, lines: Sequence[str]) -> dict[str, Any]:
     report: dict[str, Any] = {"count": 0, "dropped": 0, "bad_timestamps": 0}
     if pipeline.has_hooks:
-        parsed = Parsed(for_sql=list(enumerate(lines)))
+        parsed = Parsed(0, for_sql=list(enumerate(lines)))
     else:
-        now = time.time_ns()
-        parsed = parse_lines(lines, now)
-        if parsed.rows:
-            report["count"] += pipeline.ingest_batch(parsed.batch(now)).rows
+        parsed = parse_lines(lines, time.time_ns())
+        batch = parsed.batch()
+        if batch is not None:
+            report["count"] += pipeline.ingest_batch(batch).rows
     rejected = [{"line": p + 1, "reason": why} for p, why in parsed.rejected]
     if parsed.for_sql:
         rest = FileIngest(pipeline).json_lines([line for _, line in parsed.for_sql])
@@ -183,6 +214,12 @@ def is_utf8(data: bytes) -> bool:
 def ingest_ndjson(pipeline: Pipeline, body: bytes) -> dict[str, Any]:
     """Store an NDJSON body like `ingest_json_lines(ndjson_lines(body))` would: in one pass of Arrow
     column operations when every line is a plain record (`arrowjson`), else line by line."""
+    report = _store_ndjson(pipeline, body)
+    memory.release_after(len(body))  # its lines and columns are freed by now
+    return report
+
+
+def _store_ndjson(pipeline: Pipeline, body: bytes) -> dict[str, Any]:
     # Arrow's reader takes bytes that are not UTF-8 into its strings, which DuckDB then refuses:
     # such a body goes line by line, where they are replaced
     utf8 = is_utf8(body)
@@ -201,4 +238,4 @@ def ingest_ndjson(pipeline: Pipeline, body: bytes) -> dict[str, Any]:
                 "replaced_utf8_lines": 0,
             }
     lines, replaced = ndjson_lines(body, utf8)
-    return ingest_json_lines(pipeline, lines) | {"replaced_utf8_lines": replaced}
+    return _store_lines(pipeline, lines) | {"replaced_utf8_lines": replaced}
