@@ -422,6 +422,18 @@ def test_the_rejected_list_is_capped_and_counted(client: TestClient, engine: Log
     assert engine.count() == 1
 
 
+def test_rejections_past_the_sql_paths_list_are_counted(
+    client: TestClient, engine: LogAnalyticsEngine
+) -> None:
+    """With a pre-ingest hook every line takes the SQL path, whose report lists its first 100
+    rejections: the answer still counts all 150 (it said 100)."""
+    engine.add_pre_ingest_hook(lambda log: log)
+    body = b"".join(b'{"message": "cut' + b"\n" for _ in range(150)) + b'{"message": "kept"}\n'
+    answer = client.post("/api/v1/logs", content=body).json()
+    assert (answer["accepted"], answer["rejected_count"]) == (1, 150)
+    assert engine.count() == 1
+
+
 def test_a_slow_body_holds_no_ingest_slot_and_is_cut(
     engine: LogAnalyticsEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

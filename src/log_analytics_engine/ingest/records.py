@@ -173,15 +173,17 @@ def _store_lines(pipeline: Pipeline, lines: Sequence[str]) -> dict[str, Any]:
         if batch is not None:
             report["count"] += pipeline.ingest_batch(batch).rows
     rejected = [{"line": p + 1, "reason": why} for p, why in parsed.rejected]
+    count = len(rejected)  # the SQL path lists its first FileReport.MAX_REPORTED and counts them all
     if parsed.for_sql:
         rest = FileIngest(pipeline).json_lines([line for _, line in parsed.for_sql])
         report["count"] += rest["count"]
         report["dropped"] += rest["dropped"]
         report["bad_timestamps"] += rest["bad_timestamps"]
+        count += rest["rejected"]
         for item in rest["rejected_lines"]:
             rejected.append({"line": parsed.for_sql[item["line"] - 1][0] + 1, "reason": item["reason"]})
     report["rejected_lines"] = sorted(rejected, key=lambda r: r["line"])
-    report["rejected"] = len(rejected)
+    report["rejected"] = count
     report["bytes"] = sum(len(line) for line in lines)
     return report
 

@@ -191,6 +191,7 @@ def create_app(
                 report = await run_in_threadpool(engine.ingest_ndjson, body)
         finally:
             limits.pending -= 1
+        rejected_count = len(rejected) + (0 if report is None else report["rejected"])
         if report is not None:
             rejected += [
                 {
@@ -206,7 +207,7 @@ def create_app(
                 "accepted": accepted,
                 # the first MAX_REJECTED_LISTED by index: 4M rejected items made a 1.4 GB answer
                 "rejected": sorted(rejected, key=lambda r: r["index"])[:MAX_REJECTED_LISTED],
-                "rejected_count": len(rejected),
+                "rejected_count": rejected_count,
                 "dropped": 0 if report is None else report["dropped"],
             },
             status_code=status,
