@@ -266,3 +266,31 @@ def test_set_aside_copies_are_kept_to_a_few(tmp_path: Path) -> None:
         with LogAnalyticsEngine(data, index_interval=0.05) as engine:
             engine.flush()
     assert len(list(tmp_path.glob("data/index.broken-*"))) == 3
+
+
+def test_writes_wait_for_an_index_too_far_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backpressure: with the indexer told to wait an hour between rounds, the rows it does not hold
+    (which every text query scans) still stay within MAX_INDEX_LAG plus one write; they grew without
+    bound before."""
+    monkeypatch.setattr(indexer_module, "MAX_INDEX_LAG", 2_000)
+    with LogAnalyticsEngine(tmp_path / "data", index_interval=3600) as engine:
+        for i in range(10):
+            engine.ingest_logs(_logs(1_000, f"batch{i}"))
+            assert engine.index_status()["lag"] <= 2_000 + 1_000
+        assert engine.index_status()["lag_waits"] >= 2  # the 4th, 7th and 10th writes
+        _exact(engine, 10_000)
+
+
+def test_a_failing_index_holds_no_write_back(small_index_disk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(indexer_module, "MAX_INDEX_LAG", 2_000)
+    monkeypatch.setattr(indexer_module, "LAG_WAIT_SECONDS", 600.0)
+    with LogAnalyticsEngine(small_index_disk, index_interval=0.05) as engine:
+        ballast = _fill(small_index_disk / "index")
+        started = time.monotonic()
+        for i in range(10):
+            engine.ingest_logs(_logs(2_000, f"batch{i}"))
+        assert time.monotonic() - started < 60  # not 600 s a write
+        assert engine.index_status()["state"] == "failing"
+        assert engine.index_status()["lag"] == 20_000
+        ballast.unlink()
+        _wait(lambda: engine.index_status()["lag"] == 0)

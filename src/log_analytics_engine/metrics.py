@@ -191,6 +191,16 @@ class EngineCollector:
             "loganalytics_index_failures", "Text index catch-up rounds that failed.", value=index["failures"]
         )
         yield CounterMetricFamily(
+            "loganalytics_index_lag_waits",
+            "Writes held back while the text index was too far behind (backpressure).",
+            value=index["lag_waits"],
+        )
+        yield CounterMetricFamily(
+            "loganalytics_index_lag_wait_seconds",
+            "Time writes spent held back for the text index.",
+            value=index["lag_wait_seconds"],
+        )
+        yield CounterMetricFamily(
             "loganalytics_index_rebuilds",
             "Times a damaged text index was set aside and rebuilt.",
             value=index["rebuilds"],

@@ -221,6 +221,7 @@ class EmbeddedStore:
         n = table.num_rows
         if n == 0:
             return WriteResult(self._next_seq, self._next_seq - 1, 0, 0)
+        self._indexer.wait_for_room(self._next_seq - 1)
         with self._write_lock:
             first = self._next_seq
             seqs = pa.array(range(first, first + n), pa.int64())
@@ -267,6 +268,7 @@ class EmbeddedStore:
         span = chunk.num_rows
         if span == 0:
             return WriteResult(self._next_seq, self._next_seq - 1, 0, 0)
+        self._indexer.wait_for_room(self._next_seq - 1)
         with self._write_lock, _disk_full_is_507(self.path):
             first = self._next_seq
             with self._transaction("chunk", chunk) as cur:
@@ -398,13 +400,16 @@ class EmbeddedStore:
     @property
     def index_state(self) -> dict[str, Any]:
         """The text index's state (`ok`, `catching up`, `rebuilding`, `failing`), how many rows wait
-        to be indexed, its failed rounds and rebuilds, and the last error while failing."""
+        to be indexed, its failed rounds and rebuilds, the last error while failing, and how many
+        writes waited for it (backpressure) and for how long in all."""
         return {
             "state": self._indexer.state,
             "lag": max(0, self.last_seq - self.index.snapshot()[1]),
             "failures": self._indexer.failures,
             "rebuilds": self.index.rebuilds,
             "last_error": self._indexer.last_error,
+            "lag_waits": self._indexer.lag_waits,
+            "lag_wait_seconds": self._indexer.lag_wait_seconds,
         }
 
     def close(self) -> None:

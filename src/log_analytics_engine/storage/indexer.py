@@ -33,6 +33,11 @@ COMMIT_SECONDS = 2.0
 # After a failed catch-up, the pause before the next try (doubling up to the max).
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 30.0
+# Backpressure: a write waits while the healthy index is more than this many rows behind (queries scan
+# the rows it does not hold; unbounded, that scan grew with every second of saturating ingest, as
+# the indexer runs at a lower priority than ingest), at most LAG_WAIT_SECONDS a write.
+MAX_INDEX_LAG = 1_000_000
+LAG_WAIT_SECONDS = 10.0
 # The most time closing spends on the last catch-up (a SIGTERM must end the process promptly).
 CLOSE_CATCH_UP_SECONDS = 5.0
 _DOCS_SQL = """
@@ -78,6 +83,10 @@ class Indexer:
         self.failures = 0  # catch-up rounds that failed
         self.last_error: str | None = None  # the failure of the last round, None once one succeeds
         self._rebuild_target = 0  # the table's last seq when the index last started anew
+        self._room = threading.Condition()
+        self._urgent = threading.Event()  # a write waits for the index: catch up now
+        self.lag_waits = 0  # writes that waited for the index (backpressure)
+        self.lag_wait_seconds = 0.0
         index.on_damage = self.poke
 
     def start(self) -> None:
@@ -92,6 +101,36 @@ class Indexer:
     def poke(self) -> None:
         """Note that rows were committed (the thread still waits for its interval)."""
         self._wake.set()
+
+    def wait_for_room(self, last_seq: int) -> None:
+        """Backpressure for a write: while the index is healthy (`ok` or `catching up`) and more than
+        MAX_INDEX_LAG rows behind `last_seq`, wait for it, at most LAG_WAIT_SECONDS. A failing or
+        rebuilding index holds no write back: the table is the record."""
+        if last_seq - self._index.watermark <= MAX_INDEX_LAG or self._stop.is_set():
+            return
+        started = time.monotonic()
+        deadline = started + LAG_WAIT_SECONDS
+        self._wake.set()
+        self._urgent.set()
+        with self._room:
+            while (
+                last_seq - self._index.watermark > MAX_INDEX_LAG
+                and self.last_error is None
+                and not self._index.damaged
+                and self._index.watermark >= self._rebuild_target
+                and not self._stop.is_set()
+            ):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._room.wait(min(left, 0.5))
+        self.lag_waits += 1
+        self.lag_wait_seconds += time.monotonic() - started
+
+    def _commit(self, seq: int) -> None:
+        self._index.commit(seq)
+        with self._room:
+            self._room.notify_all()
 
     @property
     def state(self) -> str:
@@ -109,6 +148,9 @@ class Indexer:
         open), then end the thread. Never raises for the index: it is derived data."""
         self._stop.set()
         self._wake.set()
+        self._urgent.set()
+        with self._room:
+            self._room.notify_all()  # no write waits for an index that is stopping
         self._thread.join()
         try:
             self.catch_up_now(deadline=time.monotonic() + CLOSE_CATCH_UP_SECONDS)
@@ -133,7 +175,10 @@ class Indexer:
                     elif self._store() is None:
                         return
                     continue
-                if self._stop.wait(self._interval):
+                # the interval, cut short by a write held back (backpressure) or by stop()
+                self._urgent.wait(self._interval)
+                self._urgent.clear()
+                if self._stop.is_set():
                     return
             self._wake.clear()
             written = True
@@ -219,7 +264,7 @@ class Indexer:
                     queued += len(docs)
                     done = upto
                     if queued >= COMMIT_ROWS or now - last_commit >= COMMIT_SECONDS:
-                        self._index.commit(done)
+                        self._commit(done)
                         total += queued
                         queued = 0
                         last_commit = time.monotonic()
@@ -230,7 +275,7 @@ class Indexer:
         finally:
             cur.execute("COMMIT").fetchall()
         if queued or done > self._index.watermark:
-            self._index.commit(done)
+            self._commit(done)
             total += queued
         if total:
             self.indexed_rows += total
