@@ -22,7 +22,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from log_analytics_engine.errors import DiskFullError, QueryError, StorageError
+from log_analytics_engine.errors import DiskFullError, StorageError
 from log_analytics_engine.model import STORED_SCHEMA, LogEntry
 from log_analytics_engine.storage.commitmark import CommitMark, stored_high
 from log_analytics_engine.storage.indexer import Indexer
@@ -184,19 +184,6 @@ class EmbeddedStore:
     def numpy(self, sql: str, params: Sequence[object] = ()) -> dict[str, np.ndarray]:
         """Run read-only SQL with bound parameters; the result's columns as NumPy arrays."""
         result: dict[str, np.ndarray] = self.cursor().execute(sql, list(params)).fetchnumpy()
-        return result
-
-    def rows_within(self, seconds: float, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        """`rows`, but interrupted after `seconds` with a QueryError saying so."""
-        cur = self.cursor()
-        timer = threading.Timer(seconds, cur.interrupt)
-        timer.start()
-        try:
-            result: list[tuple[Any, ...]] = cur.execute(sql, list(params)).fetchall()
-        except duckdb.InterruptException as exc:
-            raise QueryError(f"the query ran longer than {seconds:g} s and was stopped") from exc
-        finally:
-            timer.cancel()
         return result
 
     def row(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
