@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from log_analytics_engine import LogAnalyticsEngine, memory
+from log_analytics_engine import LogAnalyticsEngine, LogEntry, memory
+from log_analytics_engine.errors import IngestError
 from log_analytics_engine.ingest import arrowjson, bounds, records
 from log_analytics_engine.server.app import create_app
 from log_analytics_engine.server.settings import Settings
@@ -258,3 +259,33 @@ def test_memory_is_released_after_large_bodies_only(
         calls.clear()
     memory.release_after(0)
     assert calls == []
+
+
+def _nested(depth: int) -> dict[str, object]:
+    top: dict[str, object] = {}
+    level = top
+    for _ in range(depth - 1):
+        child: dict[str, object] = {}
+        level["a"] = child
+        level = child
+    return top
+
+
+@pytest.mark.parametrize("depth", [128, 2_000])
+def test_library_entries_over_the_bounds_are_refused_by_name(depth: int) -> None:
+    """`ingest_logs` with LogEntry metadata past the bounds: an IngestError naming the entry and the
+    bound, nothing of the batch stored (2,000 levels raised orjson's bare TypeError; 128 levels of
+    metadata, 129 for the log, were stored)."""
+    engine = LogAnalyticsEngine()
+    good = LogEntry(timestamp=1.7e9, level="INFO", message="fine")
+    deep = LogEntry(timestamp=1.7e9, level="INFO", message="deep", metadata=_nested(depth))
+    with pytest.raises(IngestError, match=r"log 1 of the batch: .*nested deeper than 128 levels"):
+        engine.ingest_logs([good, deep])
+    wide = LogEntry(
+        timestamp=1.7e9, level="INFO", message="wide", metadata={f"k{i}": i for i in range(1_001)}
+    )
+    with pytest.raises(IngestError, match=r"log 0 of the batch: 1,002 keys, over the bound of 1,000"):
+        engine.ingest_logs([wide])
+    assert engine.count() == 0
+    engine.ingest_logs([good, LogEntry(timestamp=1.7e9, level="INFO", message="ok", metadata=_nested(127))])
+    assert engine.count() == 2

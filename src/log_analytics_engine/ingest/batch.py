@@ -12,6 +12,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from log_analytics_engine.errors import IngestError
+from log_analytics_engine.ingest import bounds
+from log_analytics_engine.ingest.bounds import TOO_DEEP
 from log_analytics_engine.model import DEFAULT_SEVERITY, SEVERITY, STORED_SCHEMA, LogEntry
 from log_analytics_engine.timeparse import storable
 
@@ -48,8 +51,21 @@ def json_text(value: dict[str, Any]) -> str:
     return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _metadata_json(meta: dict[str, Any]) -> str | None:
-    return json_text(meta) if meta else None
+def _metadata_json(meta: dict[str, Any], position: int) -> str | None:
+    """The metadata of the batch's entry at `position` as JSON text, within the bounds of one log
+    (bounds.py) or an IngestError naming the entry and the bound: nothing of the batch is stored."""
+    if not meta:
+        return None
+    try:
+        text = json_text(meta)
+    except (TypeError, orjson.JSONEncodeError) as exc:  # orjson stops at 254 levels
+        raise IngestError(
+            f"log {position} of the batch: its metadata cannot be stored ({exc}): {TOO_DEEP}"
+        ) from exc
+    over = bounds.text_reason(f'{{"metadata":{text}}}')
+    if over is not None:
+        raise IngestError(f"log {position} of the batch: {over} (nor anything of the batch)")
+    return text
 
 
 def to_batch(entries: Sequence[LogEntry], ingested_at: int) -> Batch:
@@ -59,7 +75,7 @@ def to_batch(entries: Sequence[LogEntry], ingested_at: int) -> Batch:
     ts, levels, sources, messages, tags, thread_ids, request_ids, user_ids, metas = (
         list(map(get, entries)) for get in _COLUMN_GETTERS
     )
-    metadata = [_metadata_json(m) for m in metas]
+    metadata = [_metadata_json(m, i) for i, m in enumerate(metas)]
     return columns_batch(
         ts, levels, sources, messages, tags, thread_ids, request_ids, user_ids, metadata, ingested_at
     )
