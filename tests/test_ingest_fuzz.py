@@ -421,11 +421,14 @@ runner = CliRunner()
 def test_cli_ingest(tmp_path_factory: pytest.TempPathFactory, items: list[Item], stdin: bool) -> None:
     """`log-analytics ingest FILE --data DIR` and `ingest - --data DIR` (stdin): exit status 0 and
     the report's count stored, or status 2 refusing input that is not a log; never a traceback."""
+    note(f"items: {items!r}")
     work = tmp_path_factory.mktemp("cli")
     body = _ndjson(items, crlf=False)
     source = work / "logs.jsonl"
     source.write_bytes(body)
-    args = ["ingest", "-" if stdin else str(source), "--data", str(work / "data")]
+    # --type jsonl: `auto` types a stream by its first line, and one that is not an object makes
+    # the whole stream text (its JSON lines kept whole as messages, as documented)
+    args = ["ingest", "-" if stdin else str(source), "--type", "jsonl", "--data", str(work / "data")]
     result = runner.invoke(cli_app, args, input=body if stdin else None)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     if result.exit_code == 2:
