@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
@@ -294,3 +295,17 @@ def test_a_failing_index_holds_no_write_back(small_index_disk: Path, monkeypatch
         assert engine.index_status()["lag"] == 20_000
         ballast.unlink()
         _wait(lambda: engine.index_status()["lag"] == 0)
+
+
+def test_a_thread_whose_cursor_was_left_in_a_failed_transaction_still_catches_up(tmp_path: Path) -> None:
+    """A DuckDB error inside a transaction leaves that thread's cursor aborted; a catch-up run from
+    the thread (`flush`, or close) failed on it forever ("Current transaction is aborted")."""
+    with LogAnalyticsEngine(tmp_path / "data", index_interval=3600) as engine:
+        engine.ingest_logs(_logs(1_000, "first"))
+        cur = engine._store.cursor()
+        cur.execute("BEGIN").fetchall()
+        with pytest.raises(duckdb.Error):
+            cur.execute("SELECT 'not a number'::INTEGER").fetchall()
+        engine.flush()
+        assert engine.index_status()["lag"] == 0
+        _exact(engine, 1_000)

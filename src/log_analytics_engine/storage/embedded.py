@@ -243,10 +243,13 @@ class EmbeddedStore:
             cur.execute("BEGIN").fetchall()
             try:
                 yield cur
-            except duckdb.Error:
-                cur.execute("ROLLBACK").fetchall()
+                cur.execute("COMMIT").fetchall()
+            except BaseException:
+                # whatever failed, COMMIT included: a cursor left in an aborted transaction failed
+                # every later statement of its thread (the indexer's catch-ups among them)
+                with contextlib.suppress(duckdb.Error):
+                    cur.execute("ROLLBACK").fetchall()
                 raise
-            cur.execute("COMMIT").fetchall()
         finally:
             cur.unregister(name)
 

@@ -11,6 +11,8 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+import duckdb
+
 if TYPE_CHECKING:
     from log_analytics_engine.storage.embedded import EmbeddedStore
     from log_analytics_engine.storage.textindex import TextIndex
@@ -240,6 +242,8 @@ class Indexer:
             return 0
         started = time.perf_counter()
         cur = store.cursor()
+        with contextlib.suppress(duckdb.Error):
+            cur.execute("ROLLBACK").fetchall()  # a transaction its thread left open (or aborted)
         cur.execute("BEGIN TRANSACTION").fetchall()
         try:
             top = int(cur.execute("SELECT coalesce(max(seq), 0) FROM logs").fetchall()[0][0])
@@ -272,8 +276,11 @@ class Indexer:
                 if ahead is not None:  # a failure left a read in flight: let it end before COMMIT
                     with contextlib.suppress(Exception):
                         ahead.result()
-        finally:
-            cur.execute("COMMIT").fetchall()
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):  # never leave this thread's cursor aborted
+                cur.execute("ROLLBACK").fetchall()
+            raise
+        cur.execute("COMMIT").fetchall()
         if queued or done > self._index.watermark:
             self._commit(done)
             total += queued
