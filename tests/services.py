@@ -3,10 +3,13 @@ loopback ports."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -33,3 +36,28 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, seconds: f
             process.kill()
             raise AssertionError(f"{url} not ready within {seconds:g} s:\n{log.read_text()}")
         time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (e.g. "4m") mounted at `path` for the block (the suite runs as root, as CI does)."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def fill_disk(path: Path) -> Path:
+    """Write a ballast file in `path` until its disk is full (ENOSPC); returns the file, to unlink."""
+    ballast = path / "ballast"
+    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 65_536):
+            pass
+    except OSError:  # ENOSPC: the disk is full
+        pass
+    finally:
+        os.close(fd)
+    return ballast

@@ -6,7 +6,6 @@ disk is full ends the process within 10 s (it used to hang until SIGKILL)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,34 +16,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services import free_port, wait_ready
+import services
+from services import fill_disk, free_port, wait_ready
 
 CLI = [sys.executable, "-m", "log_analytics_engine.cli"]
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 32 MiB tmpfs for the data directory (this suite runs as root, as CI does)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount)], check=True)
-    try:
+    """A 32 MiB tmpfs for the data directory."""
+    with services.small_disk(tmp_path / "disk", "32m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def _fill(path: Path) -> Path:
-    ballast = path / "ballast"
-    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT)
-    try:
-        while os.write(fd, b"\0" * 65_536):
-            pass
-    except OSError:  # ENOSPC
-        pass
-    finally:
-        os.close(fd)
-    return ballast
 
 
 def _batch(tag: str, n: int = 2_000) -> bytes:
@@ -75,7 +57,7 @@ def test_a_full_disk_answers_507_then_heals_and_sigterm_ends_promptly(
             answer = httpx.post(url + "/api/v1/logs", content=_batch(f"before{i}"), timeout=30)
             assert answer.status_code == 200
             acknowledged += answer.json()["accepted"]
-        ballast = _fill(small_disk)
+        ballast = fill_disk(small_disk)
         refused = None
         for i in range(50):  # the last free blocks go first
             answer = httpx.post(url + "/api/v1/logs", content=_batch(f"full{i}"), timeout=30)
@@ -102,7 +84,7 @@ def test_a_full_disk_answers_507_then_heals_and_sigterm_ends_promptly(
         found = httpx.get(url + "/api/v1/search", params={"q": "*", "limit": 1}, timeout=30).json()
         assert found["total"] == acknowledged
 
-        ballast = _fill(small_disk)
+        ballast = fill_disk(small_disk)
         assert httpx.post(url + "/api/v1/logs", content=_batch("full again"), timeout=30).status_code == 507
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)

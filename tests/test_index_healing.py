@@ -23,6 +23,7 @@ from log_analytics_engine.server.app import create_app
 from log_analytics_engine.server.settings import Settings
 from log_analytics_engine.storage import indexer as indexer_module
 from log_analytics_engine.storage.indexfiles import live_files
+from services import fill_disk, small_disk
 
 
 def _logs(n: int, tag: str) -> list[LogEntry]:
@@ -51,34 +52,16 @@ def _exact(engine: LogAnalyticsEngine, total: int) -> None:
 
 @pytest.fixture
 def small_index_disk(tmp_path: Path) -> Iterator[Path]:
-    """A data directory whose `index/` is a 4 MiB tmpfs (this suite runs as root, as CI does)."""
-    data = tmp_path / "data"
-    (data / "index").mkdir(parents=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(data / "index")], check=True)
-    try:
-        yield data
-    finally:
-        subprocess.run(["umount", "-l", str(data / "index")], check=True)
-
-
-def _fill(path: Path) -> Path:
-    ballast = path / "ballast"
-    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT)
-    try:
-        while os.write(fd, b"\0" * 65_536):
-            pass
-    except OSError:  # ENOSPC: the disk is full
-        pass
-    finally:
-        os.close(fd)
-    return ballast
+    """A data directory whose `index/` is a 4 MiB tmpfs."""
+    with small_disk(tmp_path / "data" / "index", "4m"):
+        yield tmp_path / "data"
 
 
 def test_a_full_disk_stops_the_index_until_space_returns_then_it_catches_up(small_index_disk: Path) -> None:
     with LogAnalyticsEngine(small_index_disk, index_interval=0.05) as engine:
         engine.ingest_logs(_logs(1_000, "first"))
         engine.flush()
-        ballast = _fill(small_index_disk / "index")
+        ballast = fill_disk(small_index_disk / "index")
         engine.ingest_logs(_logs(20_000, "second"))
         with pytest.raises(StorageError, match="could not catch up"):
             engine.flush()
@@ -145,7 +128,7 @@ def test_closing_during_a_full_disk_returns_promptly_and_reopens_whole(small_ind
     engine = LogAnalyticsEngine(small_index_disk, index_interval=0.05)
     engine.ingest_logs(_logs(1_000, "first"))
     engine.flush()
-    ballast = _fill(small_index_disk / "index")
+    ballast = fill_disk(small_index_disk / "index")
     engine.ingest_logs(_logs(20_000, "second"))
     started = time.monotonic()
     engine.close()  # the final catch-up fails: logged, not raised
@@ -286,7 +269,7 @@ def test_a_failing_index_holds_no_write_back(small_index_disk: Path, monkeypatch
     monkeypatch.setattr(indexer_module, "MAX_INDEX_LAG", 2_000)
     monkeypatch.setattr(indexer_module, "LAG_WAIT_SECONDS", 600.0)
     with LogAnalyticsEngine(small_index_disk, index_interval=0.05) as engine:
-        ballast = _fill(small_index_disk / "index")
+        ballast = fill_disk(small_index_disk / "index")
         started = time.monotonic()
         for i in range(10):
             engine.ingest_logs(_logs(2_000, f"batch{i}"))
