@@ -321,7 +321,7 @@ def test_printer_refuses_what_text_cannot_say() -> None:
 
 PIPES_EXPECTED = "a pipe (fields, limit, offset, sort, stats, top, uniq)"
 TIME_EXPECTED = "a relative time like 15m, a range like [T1, T2) or a comparison like >T"
-SEVERITY_EXPECTED = "a number or a level name (TRACE, DEBUG, INFO, WARN, ERROR, FATAL) for severity"
+SEVERITY_EXPECTED = "a number or a level name (TRACE, DEBUG, INFO, NOTICE, WARN, ERROR, FATAL) for severity"
 
 ERROR_CASES: list[tuple[str, int, str, str]] = [
     # text, position, found, expected
@@ -386,7 +386,7 @@ ERROR_CASES: list[tuple[str, int, str, str]] = [
     ("message:in()", 11, ")", "a value"),
     ("severity:>abc", 10, "abc", SEVERITY_EXPECTED),
     ("severity:>=1e999", 11, "1e999", SEVERITY_EXPECTED),
-    ("severity:NOTICE", 9, "NOTICE", SEVERITY_EXPECTED),
+    ("severity:BOGUS", 9, "BOGUS", SEVERITY_EXPECTED),
     ("severity:in(ERROR, loud)", 19, "loud", SEVERITY_EXPECTED),
     ("x:>abc", 3, "abc", "a number"),
     ("1a:b", 0, "1a", "a field name"),

@@ -13,14 +13,30 @@ import pyarrow as pa
 from log_analytics_engine import jsontext
 from log_analytics_engine.timeparse import TimestampError, datetime_of, format_timestamp, parse_timestamp
 
-# WARN and WARNING are one level, CRITICAL and FATAL one; anything else is kept (upper-cased).
-LEVEL_ALIASES: Mapping[str, str] = {
-    "WARNING": "WARN",
-    "CRITICAL": "FATAL",
-    "CRIT": "FATAL",
-    "ERR": "ERROR",
+# The dialects of level words fold onto these; a word that is no level anyone writes is kept
+# (upper-cased) and scores as INFO. NOTICE stays its own level (syslog users search for it).
+SEVERITY: Mapping[str, int] = {
+    "TRACE": 0,
+    "DEBUG": 10,
+    "INFO": 20,
+    "NOTICE": 20,
+    "WARN": 30,
+    "ERROR": 40,
+    "FATAL": 50,
 }
-SEVERITY: Mapping[str, int] = {"TRACE": 0, "DEBUG": 10, "INFO": 20, "WARN": 30, "ERROR": 40, "FATAL": 50}
+_DIALECTS: Mapping[str, tuple[str, ...]] = {
+    # glog/klog, logcat and others write one letter; Java's util.logging writes FINE..SEVERE
+    "TRACE": ("T", "TRC", "TRACE", "FINER", "FINEST", "VERBOSE", "V", "ALL"),
+    "DEBUG": ("D", "DBG", "DEBUG", "FINE", "CONFIG", "DEBUG1", "DEBUG2", "DEBUG3", "DEBUG4", "DEBUG5"),
+    "INFO": ("I", "INF", "INFO", "INFORMATION", "INFORMATIONAL", "LOG"),
+    "NOTICE": ("N", "NOTICE"),
+    "WARN": ("W", "WRN", "WARN", "WARNING", "WARNINGS"),
+    "ERROR": ("E", "ERR", "ERROR", "ERRORS", "SEVERE", "FAIL", "FAILURE"),
+    "FATAL": ("F", "FTL", "FATAL", "CRIT", "CRITICAL", "ALERT", "A", "EMERG", "EMERGENCY", "PANIC"),
+}
+LEVEL_ALIASES: Mapping[str, str] = {
+    word: level for level, words in _DIALECTS.items() for word in words if word != level
+}
 DEFAULT_SEVERITY = 20
 DEFAULT_LEVEL = "INFO"
 
@@ -65,7 +81,7 @@ _TOKEN = re.compile(r"[^\W_]+")
 
 
 def normalize_level(level: object) -> str:
-    """Upper-case a level and fold its aliases (WARNING -> WARN, CRITICAL -> FATAL)."""
+    """Upper-case a level and fold its dialects (`Err`, `E`, `SEVERE` -> ERROR, `crit` -> FATAL)."""
     if level is None:
         return DEFAULT_LEVEL
     text = str(level).strip().upper()
