@@ -17,6 +17,7 @@ import itertools
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,7 +32,9 @@ import pyarrow.compute as pc
 
 from log_analytics_engine import memory
 from log_analytics_engine.errors import DamagedGzipError, IngestError
-from log_analytics_engine.ingest import bounds, jsonl, text
+from log_analytics_engine.ingest import bounds, jsonl
+from log_analytics_engine.ingest.formats import JSON_NAMES, Registry, registry
+from log_analytics_engine.ingest.formats.parse import INSERT_SQL, TextParser
 from log_analytics_engine.ingest.gzipstream import MAGIC as GZIP_MAGIC
 from log_analytics_engine.ingest.gzipstream import STEP as GZIP_STEP
 from log_analytics_engine.ingest.gzipstream import Gunzip, GzipReader
@@ -46,14 +49,8 @@ CHUNK_BYTES = 64 << 20
 READ_BYTES = 8 << 20
 SCAN_BATCH_ROWS = 32_768
 MAX_REPORTED = 100
-FILE_TYPES = {
-    "jsonl": "jsonl",
-    "ndjson": "jsonl",
-    "json": "jsonl",
-    "text": "text",
-    "txt": "text",
-    "log": "text",
-}
+# What `file_type` may be besides `auto` and a format's name (or alias): text detects the format.
+FILE_TYPES = {name: "jsonl" for name in JSON_NAMES} | {"text": "text"}
 _JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _TEXT_SUFFIXES = {".log", ".txt", ".out", ".err"}
 # A stream's bytes are stored once the source pauses this long, or this long after they arrived.
@@ -104,6 +101,8 @@ class FileReport:
     dropped: int = 0
     bytes: int = 0
     bad_timestamps: int = 0
+    no_timestamp: int = 0
+    formats: Counter[str] = field(default_factory=Counter)
     replaced_utf8_lines: int = 0
     rejected_lines: list[dict[str, Any]] = field(default_factory=list)
     damaged: int = 0
@@ -137,6 +136,8 @@ class FileReport:
         self.dropped += other.dropped
         self.bytes += other.bytes
         self.bad_timestamps += other.bad_timestamps
+        self.no_timestamp += other.no_timestamp
+        self.formats.update(other.formats)
         self.replaced_utf8_lines += other.replaced_utf8_lines
         room = MAX_REPORTED - len(self.rejected_lines)
         self.rejected_lines.extend({"file": other.file, **r} for r in other.rejected_lines[:room])
@@ -157,6 +158,9 @@ class FileReport:
             "bytes": self.bytes,
             "mb_per_sec": self.bytes / 1e6 / duration if duration > 0 else 0.0,
             "bad_timestamps": self.bad_timestamps,
+            "no_timestamp": self.no_timestamp,
+            "format": self.formats.most_common(1)[0][0] if self.formats else self.type,
+            "formats": dict(self.formats.most_common()),
             "replaced_utf8_lines": self.replaced_utf8_lines,
             "rejected_lines": list(self.rejected_lines),
             "damaged": self.damaged,
@@ -457,18 +461,23 @@ class FileIngest:
         pipeline: Pipeline,
         dead_letter: Path | None = None,
         progress: Callable[[int, int], None] | None = None,
+        formats: Registry | None = None,
+        zone: str = "UTC",
     ) -> None:
         self.pipeline = pipeline
         self.dead_letter = dead_letter
         self._dead: IO[bytes] | None = None
         self._progress = progress
         self._done = [0, 0]  # bytes read and logs stored, over every file of this call
+        self.formats = registry() if formats is None else formats
+        self.zone = zone
 
     def run(self, path: Path, file_type: str) -> dict[str, Any]:
         """Ingest the file or every file under the directory; returns the report dict."""
         if not path.exists():
             raise IngestError(f"no such file or directory: {path}")
         try:
+            kind = self._kind(file_type)
             if path.is_dir():
                 total = FileReport(str(path), "directory")
                 for child in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -477,9 +486,8 @@ class FileIngest:
                     if reason is not None:
                         total.skip(child, reason)
                     else:
-                        total.add(self._file(child, detect_type(child, head)))
+                        total.add(self._file(child, detect_type(child, head) if kind == "auto" else kind))
                 return self._finish(total)
-            kind = self._kind(file_type)
             head = head_of(path)
             reason = binary_reason(head)
             if reason is not None:
@@ -502,18 +510,24 @@ class FileIngest:
                 kind = "jsonl" if head.lstrip().startswith("{") else "text"
             report = FileReport(name, kind)
             if first is not None:
-                self._store_chunks(itertools.chain([first], chunks), kind, report)
+                # a stream's last event is not held for lines that may never come
+                self._store_chunks(itertools.chain([first], chunks), kind, report, time.time_ns(), hold=False)
             return self._finish(report)
         finally:
             if self._dead is not None:
                 self._dead.close()
 
-    @staticmethod
-    def _kind(file_type: str) -> str:
-        kind = "auto" if file_type == "auto" else FILE_TYPES.get(file_type.lower())
-        if kind is None:
-            raise IngestError(f"unknown file_type {file_type!r}; use one of: auto, {', '.join(FILE_TYPES)}")
-        return kind
+    def _kind(self, file_type: str) -> str:
+        """`auto`, `jsonl`, `text` (formats detected) or the name of the format forced."""
+        wanted = file_type.lower()
+        if wanted == "auto":
+            return "auto"
+        if wanted in FILE_TYPES:
+            return FILE_TYPES[wanted]
+        try:
+            return self.formats.get(wanted).name
+        except IngestError as exc:
+            raise IngestError(f"unknown file_type {file_type!r}: {exc}") from exc
 
     def _finish(self, report: FileReport) -> dict[str, Any]:
         if self._dead is not None:
@@ -522,23 +536,32 @@ class FileIngest:
 
     def _file(self, path: Path, kind: str) -> FileReport:
         report = FileReport(str(path), kind)
-        self._store_chunks(_prefetched(read_chunks(path)), kind, report)
+        # a year a line leaves out is the one that does not put it after the file was last written
+        self._store_chunks(_prefetched(read_chunks(path)), kind, report, path.stat().st_mtime_ns)
         return report
 
-    def _store_chunks(self, chunks: Iterator[Chunk], kind: str, report: FileReport) -> None:
+    def _store_chunks(
+        self, chunks: Iterator[Chunk], kind: str, report: FileReport, ref_ns: int, hold: bool = True
+    ) -> None:
         """Store every chunk; damaged gzip ends them, reported (what came before it is stored)."""
+        parser = None
+        if kind != "jsonl":
+            forced = None if kind == "text" else self.formats.get(kind)
+            parser = TextParser(self.formats, forced, ref_ns, self.zone)
         try:
             for chunk in chunks:
-                self._store_one(chunk, kind, report)
+                self._store_one(chunk, parser, report, final=not hold)
         except DamagedGzipError as exc:
             report.damage(exc)
+        if parser is not None:  # the event held back for continuation lines
+            self._store_text(parser, pa.array([], pa.string()), report, final=True)
 
-    def _store_one(self, chunk: Chunk, kind: str, report: FileReport) -> None:
+    def _store_one(self, chunk: Chunk, parser: TextParser | None, report: FileReport, final: bool) -> None:
         report.bytes += chunk.nbytes
         report.replaced_utf8_lines += chunk.replaced_lines
         stored = report.count
-        if kind == "text":
-            self._store_chunk(text.select_sql(), _chunk_table(chunk), report)
+        if parser is not None:
+            self._store_text(parser, chunk.lines, report, final)
         else:
             self._jsonl_chunk(chunk, report)
         memory.release_after(chunk.nbytes)
@@ -546,6 +569,16 @@ class FileIngest:
             self._done[0] += chunk.nbytes
             self._done[1] += report.count - stored
             self._progress(self._done[0], self._done[1])
+
+    def _store_text(self, parser: TextParser, lines: pa.StringArray, report: FileReport, final: bool) -> None:
+        """Parse a chunk of text lines by its formats and store its events."""
+        now = time.time_ns()
+        parsed = parser.parse(self.pipeline.store.cursor(), lines, now, final)
+        report.no_timestamp += parsed.no_timestamp
+        report.formats.update(parsed.formats)
+        if parsed.table.num_rows:
+            table = pa.Table.from_batches(parsed.table.to_batches(max_chunksize=SCAN_BATCH_ROWS))
+            self._store_chunk(INSERT_SQL, table, report, [now])
 
     def json_lines(self, lines: Sequence[str], name: str = "request") -> dict[str, Any]:
         """Ingest JSON lines held in memory (an HTTP body) like a JSONL file: the report of `run`, the
@@ -573,8 +606,10 @@ class FileIngest:
         extras = jsonl.extra_keys([str(k) for (k,) in self._query(table, jsonl.SAMPLE_KEYS_SQL)])
         try:
             self._store_chunk(jsonl.select_sql(extras=extras), table, report)
-        except duckdb.InvalidInputException:
+        except (duckdb.InvalidInputException, UnicodeDecodeError):
             # Malformed JSON aborts the whole statement: find those lines (rare), then store the rest.
+            # (DuckDB's error quotes the line cut at a byte count: with multi-byte text in it, the
+            # message itself fails to decode, and that is the error Python sees.)
             malformed = self._lines_where(table, f"{jsonl.ACCEPT} AND NOT json_valid(line)")
             if not malformed:
                 raise
@@ -602,21 +637,27 @@ class FileIngest:
         rows = self._query(table, f"SELECT n, line FROM chunk WHERE {condition} ORDER BY n")
         return [(int(n), str(line)) for n, line in rows]
 
-    def _store_chunk(self, select: str, table: pa.Table, report: FileReport) -> None:
+    def _store_chunk(
+        self, select: str, table: pa.Table, report: FileReport, params: Sequence[object] | None = None
+    ) -> None:
+        """Store the SELECT over the chunk; `params` follow the store's first seq (default: the ingest
+        time twice, as `jsonl.select_sql` takes it)."""
         if self.pipeline.has_hooks:
-            self._through_hooks(select, table, report)
+            self._through_hooks(select, table, report, params)
             return
-        write = self.pipeline.ingest_select(select, table)
+        write = self.pipeline.ingest_select(select, table, params)
         report.count += write.rows
         report.bad_timestamps += write.bad_timestamps
 
-    def _through_hooks(self, select: str, table: pa.Table, report: FileReport) -> None:
+    def _through_hooks(
+        self, select: str, table: pa.Table, report: FileReport, params: Sequence[object] | None
+    ) -> None:
         """The slow path users ask for by registering hooks: parse in SQL, then LogEntry objects."""
         cur = self.pipeline.store.cursor()
         cur.register("chunk", table)
         now = time.time_ns()
         try:
-            rows = cur.execute(select, [0, now, now]).fetchall()
+            rows = cur.execute(select, [0, *([now, now] if params is None else params)]).fetchall()
             entries = [LogEntry.from_stored(row) for row in rows]
         finally:
             cur.unregister("chunk")

@@ -168,10 +168,13 @@ class Pipeline:
                     self._leading = False
         return later, group
 
-    def ingest_select(self, select_sql: str, chunk: pa.Table) -> WriteResult:
-        """Insert a format's SELECT over a chunk of lines (the no-hook fast path)."""
+    def ingest_select(
+        self, select_sql: str, chunk: pa.Table, params: Sequence[object] | None = None
+    ) -> WriteResult:
+        """Insert a format's SELECT over a chunk (the no-hook fast path); `params` follow the first
+        seq (by default the ingest time twice)."""
         now = time.time_ns()
-        write = self.store.append_select(select_sql, [now, now], chunk)
+        write = self.store.append_select(select_sql, [now, now] if params is None else list(params), chunk)
         self._follow_up(self._notify(write))
         return write
 
