@@ -18,6 +18,9 @@ from log_analytics_engine.alerting.rulefile import load_rules
 from log_analytics_engine.alerting.rules import Alert, AlertRule
 from log_analytics_engine.errors import ConfigError, IngestError, QueryError
 from log_analytics_engine.ingest.files import FileIngest
+from log_analytics_engine.ingest.formats import Format, registry
+from log_analytics_engine.ingest.formats.user import load_formats
+from log_analytics_engine.ingest.formats.zones import check_zone
 from log_analytics_engine.ingest.pipeline import Hook, Pipeline
 from log_analytics_engine.ingest.records import ingest_json_lines, ingest_ndjson
 from log_analytics_engine.metrics import Counters, EngineCollector, prometheus_text
@@ -49,7 +52,9 @@ class LogAnalyticsEngine:
     A directory whose database came back short of the logs it committed (a damaged write-ahead log)
     is refused with a StorageError; `recover=True` opens it with what survived, the loss logged.
     `query_seconds` bounds every query call (search, run, fields, tail, query_logs, count, aggregate):
-    one running longer is stopped with a QueryError naming the limit.
+    one running longer is stopped with a QueryError naming the limit. Text is read by the built-in
+    log formats plus `formats` and those of `format_file` (TOML, `[formats.NAME]` tables); naive
+    times in text are read in `timezone` (an IANA name, UTC unless given).
     """
 
     def __init__(
@@ -61,9 +66,15 @@ class LogAnalyticsEngine:
         alert_interval: float | None = 15.0,
         recover: bool = False,
         query_seconds: float = QUERY_SECONDS,
+        timezone: str = "UTC",
+        formats: Sequence[Format] = (),
+        format_file: str | Path | None = None,
     ) -> None:
         if not query_seconds > 0:
             raise ConfigError(f"query_seconds must be positive, got {query_seconds!r}")
+        self._zone = check_zone(timezone)
+        user = [*formats, *(load_formats(Path(format_file)) if format_file is not None else [])]
+        self._formats = registry(user)
         self._query_seconds = query_seconds
         where = None if path is None else Path(path)
         self._store = EmbeddedStore(where, index_interval=index_interval, recover=recover)
@@ -160,7 +171,13 @@ class LogAnalyticsEngine:
         logs_stored)` is called after every chunk (122,880 lines). An open binary stream (such as
         `sys.stdin.buffer`) is stored as its data arrives, until it ends.
         """
-        ingest = FileIngest(self._pipeline, None if dead_letter is None else Path(dead_letter), progress)
+        ingest = FileIngest(
+            self._pipeline,
+            None if dead_letter is None else Path(dead_letter),
+            progress,
+            formats=self._formats,
+            zone=self._zone,
+        )
         if isinstance(file_path, str | Path):
             report = ingest.run(Path(file_path), file_type)
         else:
@@ -170,7 +187,22 @@ class LogAnalyticsEngine:
         self._counters.add_errors("damaged_gzip", report["damaged"])
         self._counters.add_errors("skipped_file", report["skipped"])
         self._counters.add_errors("invalid_utf8", report["replaced_utf8_lines"])
+        self._counters.add_text(report["formats"], report["no_timestamp"])
         return report
+
+    def ingest_text(self, body: bytes, file_type: str = "text", name: str = "request") -> dict[str, Any]:
+        """Ingest text lines held in memory (an HTTP body) exactly as a text file's: the formats
+        detected (or `file_type`, a format's name, forced), multi-line events joined; the file report."""
+        ingest = FileIngest(self._pipeline, formats=self._formats, zone=self._zone)
+        report = ingest.text_body(body, file_type, name)
+        self._counters.add_ingest("text", report["count"], report["bytes"], report["dropped"])
+        self._counters.add_errors("invalid_utf8", report["replaced_utf8_lines"])
+        self._counters.add_text(report["formats"], report["no_timestamp"])
+        return report
+
+    def log_formats(self) -> list[dict[str, Any]]:
+        """The text formats this engine reads (built-in and the user's), each with an example line."""
+        return [dict(item) for item in self._formats.describe()]
 
     def ingest_json_lines(self, lines: Sequence[str]) -> dict[str, Any]:
         """Ingest JSON log objects given as lines of text (an HTTP body), stored exactly as a JSONL
@@ -434,6 +466,8 @@ class LogAnalyticsEngine:
                 "ingested": counters["ingested"],
                 "ingest_errors": counters["errors"],
                 "dropped": counters["dropped"],
+                "text_formats": counters["text_formats"],
+                "no_timestamp": counters["no_timestamp"],
                 **{f"index_{k}": v for k, v in self._store.index_state.items()},
                 "bytes_on_disk": self._store.bytes_on_disk(),
                 "queries": counters["query_count"],

@@ -25,6 +25,8 @@ class Counters:
         self.ingest_bytes = 0
         self.errors: dict[str, int] = defaultdict(int)  # by reason
         self.dropped = 0
+        self.text_formats: dict[str, int] = defaultdict(int)  # text logs stored, by format
+        self.no_timestamp = 0
         self.query_buckets = [0] * len(QUERY_BUCKETS)
         self.query_count = 0
         self.query_sum = 0.0
@@ -39,6 +41,12 @@ class Counters:
         if n:
             with self._lock:
                 self.errors[reason] += n
+
+    def add_text(self, formats: Mapping[str, int], no_timestamp: int) -> None:
+        with self._lock:
+            for name, n in formats.items():
+                self.text_formats[name] += n
+            self.no_timestamp += no_timestamp
 
     def observe_query(self, seconds: float) -> None:
         with self._lock:
@@ -55,6 +63,8 @@ class Counters:
                 "ingest_bytes": self.ingest_bytes,
                 "errors": dict(self.errors),
                 "dropped": self.dropped,
+                "text_formats": dict(self.text_formats),
+                "no_timestamp": self.no_timestamp,
                 "query_buckets": list(self.query_buckets),
                 "query_count": self.query_count,
                 "query_sum": self.query_sum,
@@ -122,6 +132,19 @@ class EngineCollector:
         )
         yield CounterMetricFamily(
             "loganalytics_ingest_dropped", "Logs dropped by pre-ingest hooks.", value=snap["dropped"]
+        )
+        formats = CounterMetricFamily(
+            "loganalytics_text_logs",
+            "Logs stored from text, by the format that read them.",
+            labels=["format"],
+        )
+        for name, n in sorted(snap["text_formats"].items()):
+            formats.add_metric([name], n)
+        yield formats
+        yield CounterMetricFamily(
+            "loganalytics_ingest_no_timestamp",
+            "Text logs stored without a time of their own (given the time before them, or the ingest time).",
+            value=snap["no_timestamp"],
         )
         errors = CounterMetricFamily(
             "loganalytics_ingest_errors", "Input problems met while ingesting, by reason.", labels=["reason"]

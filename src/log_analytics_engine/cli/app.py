@@ -72,7 +72,13 @@ def _fail(exc: LogAnalyticsError) -> typer.Exit:
 
 @contextmanager
 def _backend(
-    data: Path | None, url: str | None, api_key: str | None, create: bool = False, recover: bool = False
+    data: Path | None,
+    url: str | None,
+    api_key: str | None,
+    create: bool = False,
+    recover: bool = False,
+    timezone: str = "UTC",
+    format_file: Path | None = None,
 ) -> Iterator[Backend]:
     """The store the command works on; errors (busy, missing or damaged directory, unreachable
     server…) exit with 2. Only `create` (ingest) makes a data directory that does not exist."""
@@ -82,8 +88,17 @@ def _backend(
     if recover and url is not None:
         typer.echo("error: --recover opens a data directory (--data), not a server (--url)", err=True)
         raise typer.Exit(2)
+    if url is not None and (timezone != "UTC" or format_file is not None):
+        typer.echo(
+            "error: --timezone and --format-file are the server's settings ([ingest] in its config)", err=True
+        )
+        raise typer.Exit(2)
     try:
-        backend: Backend = Remote(url, api_key) if url else Embedded(data or DEFAULT_DATA, create, recover)
+        backend: Backend = (
+            Remote(url, api_key)
+            if url
+            else Embedded(data or DEFAULT_DATA, create, recover, timezone, format_file)
+        )
     except LogAnalyticsError as exc:
         raise _fail(exc) from exc
     try:
@@ -148,13 +163,27 @@ def ingest(
     url: Url = None,
     api_key: ApiKeyOpt = None,
     recover: Recover = False,
-    file_type: Annotated[str, typer.Option("--type", help="jsonl, text or auto.")] = "auto",
+    file_type: Annotated[
+        str, typer.Option("--type", help="auto, jsonl, text (format detected) or a format's name.")
+    ] = "auto",
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="Read text as this format (see `log-analytics formats`); same as --type."
+        ),
+    ] = None,
+    timezone: Annotated[str, typer.Option(help="Zone of naive times in text (IANA name).")] = "UTC",
+    format_file: Annotated[
+        Path | None, typer.Option(help="TOML file of your own formats ([formats.NAME] tables).")
+    ] = None,
     dead_letter: Annotated[Path | None, typer.Option(help="Append rejected lines to this file.")] = None,
 ) -> None:
     """Ingest a file, a directory or stdin, with a progress bar, then print the report. Exit status 2
     when a gzip file is damaged (the lines before the damage are stored)."""
     console = _console()
-    with _backend(data, url, api_key, create=True, recover=recover) as backend:
+    if log_format is not None:
+        file_type = log_format
+    with _backend(data, url, api_key, True, recover, timezone, format_file) as backend:
         columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
         with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task(f"ingesting {path} into {backend.where}")
@@ -170,6 +199,11 @@ def ingest(
         f"({report['logs_per_sec']:,.0f} logs/s, {report['mb_per_sec']:.1f} MB/s); "
         f"rejected {report['rejected']:,}, bad timestamps {report['bad_timestamps']:,}"
     )
+    if report.get("formats"):
+        formats = ", ".join(f"{name} {n:,}" for name, n in report["formats"].items())
+        console.print(
+            f"  formats: {escape(formats)}; without a time of their own: {report['no_timestamp']:,}"
+        )
     for item in report["rejected_lines"][:10]:
         where = f"{item['file']}:" if "file" in item else ""
         console.print(f"  [yellow]line {escape(where)}{item['line']}[/yellow]: {escape(item['reason'])}")
@@ -418,7 +452,13 @@ def serve(
         listener = _listen(settings.host, settings.port)  # before anything says "serving"
         path = settings.data if settings.data is not None or demo else DEFAULT_DATA
         try:
-            engine = LogAnalyticsEngine(path=path, recover=recover)
+            engine = LogAnalyticsEngine(
+                path=path,
+                recover=recover,
+                timezone=settings.timezone,
+                formats=settings.formats,
+                format_file=settings.format_file,
+            )
         except LogAnalyticsError:
             listener.close()
             raise
@@ -464,6 +504,33 @@ def _listen(host: str, port: int) -> socket.socket:
         why = "the address is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
         raise ConfigError(f"cannot listen on {host}:{port}: {why}") from exc
     return listener
+
+
+@app.command()
+def formats(
+    format_file: Annotated[
+        Path | None,
+        typer.Option(help="TOML file of your own formats ([formats.NAME] tables), checked and listed."),
+    ] = None,
+) -> None:
+    """List the text formats `ingest` detects (or `--format NAME` forces), each with an example line."""
+    from log_analytics_engine.ingest.formats import registry
+    from log_analytics_engine.ingest.formats.user import load_formats
+
+    try:
+        known = registry(load_formats(format_file) if format_file is not None else [])
+    except LogAnalyticsError as exc:
+        raise _fail(exc) from exc
+    table = Table("format", "aliases", "what it reads", "example", show_lines=True)
+    for item in known.describe():
+        aliases = ", ".join(str(a) for a in item["aliases"])  # type: ignore[attr-defined]
+        table.add_row(
+            escape(str(item["name"])),
+            escape(aliases),
+            escape(str(item["description"])),
+            escape(str(item["example"])),
+        )
+    _console().print(table)
 
 
 @app.command()

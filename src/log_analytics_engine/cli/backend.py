@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 import httpx
+import re2
 
 from log_analytics_engine.alerting.rulefile import rule_from_dict
 from log_analytics_engine.engine import LogAnalyticsEngine
@@ -35,6 +36,7 @@ from log_analytics_engine.ingest.files import (
     read_chunks,
     stream_chunks,
 )
+from log_analytics_engine.ingest.formats import JSON_NAMES, timescan
 
 Progress = Callable[[int, int], None]  # (bytes read, logs stored) so far
 Notice = Callable[[str], None]
@@ -76,14 +78,21 @@ class Embedded:
     of committed logs (see `LogAnalyticsEngine`); only the first open takes it, not tail's polls.
     """
 
-    def __init__(self, data: Path, create: bool = True, recover: bool = False) -> None:
+    def __init__(
+        self,
+        data: Path,
+        create: bool = True,
+        recover: bool = False,
+        timezone: str = "UTC",
+        format_file: Path | None = None,
+    ) -> None:
         if not create and not data.is_dir():
             raise LogAnalyticsError(
                 f"no data directory {data}: it does not exist (ingest into it first, give --data "
                 "DIR of an existing store, or --url of a server)"
             )
         self.data = data
-        self.engine = _open_engine(data, BUSY_RETRY_SECONDS, recover)
+        self.engine = _open_engine(data, BUSY_RETRY_SECONDS, recover, timezone, format_file)
         self.where = f"the store in {data}"
 
     def ingest(
@@ -160,13 +169,19 @@ class Embedded:
         self.engine.close()  # a no-op when already closed
 
 
-def _open_engine(data: Path, retry_seconds: float, recover: bool = False) -> LogAnalyticsEngine:
+def _open_engine(
+    data: Path,
+    retry_seconds: float,
+    recover: bool = False,
+    timezone: str = "UTC",
+    format_file: Path | None = None,
+) -> LogAnalyticsEngine:
     """The engine on `data`; StorageError (directory owned by another engine) retried for a while,
     but not a damaged store (waiting does not mend it)."""
     deadline = time.monotonic() + retry_seconds
     while True:
         try:
-            return LogAnalyticsEngine(path=data, recover=recover)
+            return LogAnalyticsEngine(path=data, recover=recover, timezone=timezone, format_file=format_file)
         except DamagedStoreError:
             raise
         except StorageError:
@@ -201,18 +216,19 @@ class Remote:
     ) -> dict[str, Any]:
         if dead_letter is not None:
             raise LogAnalyticsError("--dead-letter works with --data; a server answers rejected lines")
+        text = file_type not in ("auto", *JSON_NAMES)
         if str(path) != "-":
             if not path.exists():
                 raise IngestError(f"no such file: {path}")
-            head = None if path.is_dir() else head_of(path)
-            if head is None or file_type == "text" or detect_type(path, head) != "jsonl":
-                raise LogAnalyticsError(
-                    "a server takes JSON logs (one object per line); ingest text files into a data "
-                    "directory (--data), or ship them with a syslog/JSON shipper"
-                )
+            if path.is_dir():
+                raise LogAnalyticsError("--url takes one file or - (stdin); ingest a directory with --data")
+            head = head_of(path)
             reason = not_a_log(path, head)
             if reason is not None:
                 raise not_a_log_error(path, reason)
+            text = text or (file_type == "auto" and detect_type(path, head) != "jsonl")
+        if text:
+            return self._ingest_text(path, "text" if file_type == "auto" else file_type, progress)
         report: dict[str, Any] = {"file": str(path), "count": 0, "rejected": 0, "rejected_lines": []}
         report |= {"damaged": 0, "damaged_files": [], "skipped": 0, "skipped_files": []}
         sent_bytes = 0
@@ -238,6 +254,42 @@ class Remote:
             logs_per_sec=report["count"] / elapsed if elapsed else 0.0,
             mb_per_sec=sent_bytes / 1e6 / elapsed if elapsed else 0.0,
             bad_timestamps=0,
+        )
+        return report
+
+    def _ingest_text(self, path: Path, file_type: str, progress: Progress) -> dict[str, Any]:
+        """Send text lines as they are (the server reads their format), REMOTE_TEXT_BATCH lines a
+        request, each cut before a line with a time so a multi-line event stays in one request."""
+        report: dict[str, Any] = {"file": str(path), "count": 0, "rejected": 0, "rejected_lines": []}
+        report |= {"damaged": 0, "damaged_files": [], "skipped": 0, "skipped_files": []}
+        report |= {"no_timestamp": 0, "bad_timestamps": 0, "formats": {}}
+        sent_bytes = 0
+        started = time.perf_counter()
+        try:
+            for lines, nbytes in _text_batches(path):
+                answer = self._call(
+                    "POST",
+                    "/api/v1/logs",
+                    params={"format": file_type},
+                    content="\n".join(lines).encode(),
+                    headers=_TEXT,
+                )
+                report["count"] += answer["accepted"]
+                report["no_timestamp"] += answer.get("no_timestamp", 0)
+                for name, n in answer.get("formats", {}).items():
+                    report["formats"][name] = report["formats"].get(name, 0) + n
+                sent_bytes += nbytes
+                progress(sent_bytes, report["count"])
+        except DamagedGzipError as exc:  # the lines before it were sent
+            report["damaged"] += 1
+            report["damaged_files"].append({"file": str(path), "offset": exc.offset, "reason": exc.reason})
+        elapsed = time.perf_counter() - started
+        formats = report["formats"]
+        report.update(
+            duration_sec=elapsed,
+            logs_per_sec=report["count"] / elapsed if elapsed else 0.0,
+            mb_per_sec=sent_bytes / 1e6 / elapsed if elapsed else 0.0,
+            format=max(formats, key=formats.get) if formats else "text",
         )
         return report
 
@@ -298,20 +350,44 @@ class Remote:
 
 
 _NDJSON = {"Content-Type": "application/x-ndjson"}
+_TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+REMOTE_TEXT_BATCH = 20_000  # text lines per ingest request (a request's events are parsed together)
+# How far back a batch's end is moved to the last line with a time (the start of its event).
+TEXT_CUT_LOOKBACK = 1_000
 
 
-def _line_batches(path: Path) -> Iterator[tuple[int, list[str], int]]:
+def _text_batches(path: Path) -> Iterator[tuple[list[str], int]]:
+    """(lines, bytes) of about REMOTE_TEXT_BATCH text lines at a time; each batch ends before the last
+    line with a time among its last TEXT_CUT_LOOKBACK (that line opens an event whose continuation
+    lines may follow), which starts the next batch instead."""
+    timed = re2.compile(timescan.PATTERN)
+    held: list[str] = []
+    for _, lines, _ in _line_batches(path, REMOTE_TEXT_BATCH):
+        lines = held + lines
+        cut = len(lines)
+        for i in range(len(lines) - 1, max(len(lines) - TEXT_CUT_LOOKBACK, 0), -1):
+            if timed.search(lines[i]):
+                cut = i
+                break
+        held, batch = lines[cut:], lines[:cut]
+        if batch:
+            yield batch, sum(len(line) + 1 for line in batch)
+    if held:
+        yield held, sum(len(line) + 1 for line in held)
+
+
+def _line_batches(path: Path, rows: int = REMOTE_BATCH) -> Iterator[tuple[int, list[str], int]]:
     """(number of the first line, lines, bytes) of up to REMOTE_BATCH lines at a time, from a file, or
     from stdin as its lines arrive (a pause in the input sends what came)."""
     if str(path) == "-":
         chunks: Iterator[Chunk] = stream_chunks(sys.stdin.buffer)
     else:
-        chunks = read_chunks(path, rows=REMOTE_BATCH)
+        chunks = read_chunks(path, rows=rows)
     for chunk in chunks:
         lines = [line.rstrip("\r\n") for line in chunk.lines.to_pylist()]
-        if len(lines) <= REMOTE_BATCH:
+        if len(lines) <= rows:
             yield chunk.first_line, lines, chunk.nbytes
             continue
-        for start in range(0, len(lines), REMOTE_BATCH):  # a large burst on stdin
-            batch = lines[start : start + REMOTE_BATCH]
+        for start in range(0, len(lines), rows):  # a large burst on stdin
+            batch = lines[start : start + rows]
             yield chunk.first_line + start, batch, sum(len(line) + 1 for line in batch)

@@ -524,10 +524,7 @@ class FileIngest:
             return "auto"
         if wanted in FILE_TYPES:
             return FILE_TYPES[wanted]
-        try:
-            return self.formats.get(wanted).name
-        except IngestError as exc:
-            raise IngestError(f"unknown file_type {file_type!r}: {exc}") from exc
+        return self.formats.get(wanted).name  # IngestError listing the names
 
     def _finish(self, report: FileReport) -> dict[str, Any]:
         if self._dead is not None:
@@ -579,6 +576,26 @@ class FileIngest:
         if parsed.table.num_rows:
             table = pa.Table.from_batches(parsed.table.to_batches(max_chunksize=SCAN_BATCH_ROWS))
             self._store_chunk(INSERT_SQL, table, report, [now])
+
+    def text_body(self, body: bytes, file_type: str = "text", name: str = "request") -> dict[str, Any]:
+        """Ingest text held in memory (an HTTP body) like a text file: IngestError when it is plainly
+        not a log, or `file_type` is JSON or unknown; the report of `run`. Years left out are read
+        against the time of the call."""
+        kind = self._kind(file_type)
+        if kind in ("auto", "jsonl"):
+            kind = "text" if kind == "auto" else kind
+        if kind == "jsonl":
+            raise IngestError("text_body reads text formats; JSON lines take the JSON ingest")
+        reason = binary_reason(body[:SNIFF_BYTES])
+        if reason is not None:
+            raise not_a_log_error(name, reason)
+        report = FileReport(name, kind)
+        if body:
+            data = body if body.endswith(b"\n") else body + b"\n"
+            self._store_chunks(
+                _numbered(_blocks(io.BytesIO(data), CHUNK_ROWS, CHUNK_BYTES)), kind, report, time.time_ns()
+            )
+        return self._finish(report)
 
     def json_lines(self, lines: Sequence[str], name: str = "request") -> dict[str, Any]:
         """Ingest JSON lines held in memory (an HTTP body) like a JSONL file: the report of `run`, the

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from log_analytics_engine.alerting.rulefile import rule_from_dict
 from log_analytics_engine.engine import LogAnalyticsEngine
 from log_analytics_engine.errors import DamagedGzipError, LogAnalyticsError, QuerySyntaxError
+from log_analytics_engine.ingest.formats import JSON_NAMES
 from log_analytics_engine.ingest.gzipstream import gunzip
 from log_analytics_engine.ingest.records import TOO_DEEP, is_utf8
 from log_analytics_engine.query.parser import parse_filter
@@ -33,6 +34,7 @@ from log_analytics_engine.server.settings import Settings
 log = logging.getLogger(__name__)
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 # Content types that declare a body NDJSON whatever its first byte.
+TEXT_MEDIA_TYPES = frozenset({"text/plain"})
 NDJSON_MEDIA_TYPES = frozenset(
     {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
 )
@@ -60,12 +62,16 @@ class Rejected(BaseModel):
 
 
 class IngestAnswer(BaseModel):
-    """How many logs were stored (durably, before the answer), and the items rejected."""
+    """How many logs were stored (durably, before the answer), and the items rejected; for text,
+    the format that read most of it, logs per format, and those without a time of their own."""
 
     accepted: int
     rejected: list[Rejected]  # the first MAX_REJECTED_LISTED, by index
     rejected_count: int
     dropped: int
+    format: str | None = None
+    formats: dict[str, int] | None = None
+    no_timestamp: int | None = None
 
 
 _LOG_SCHEMA = {
@@ -79,6 +85,9 @@ INGEST_BODY = {
     "content": {
         "application/json": {"schema": {"type": "array", "items": _LOG_SCHEMA}},
         "application/x-ndjson": {"schema": {"type": "string", "description": "One JSON log per line."}},
+        "text/plain": {
+            "schema": {"type": "string", "description": "Log lines in any supported text format."}
+        },
     },
 }
 
@@ -171,9 +180,12 @@ def create_app(
         response_model=IngestAnswer,
         responses={400: {"description": "Malformed body, or every item rejected"}, 413: {}, 429: {}},
     )
-    async def ingest(request: Request) -> JSONResponse:
+    async def ingest(request: Request, format: str | None = None) -> JSONResponse:  # the API's name
         """Store logs: a JSON array of log objects, or NDJSON (one object per line); gzip accepted
-        (`Content-Encoding: gzip`). Items that are not log objects are rejected with their index."""
+        (`Content-Encoding: gzip`). Items that are not log objects are rejected with their index.
+        Text lines (`Content-Type: text/plain`, or `?format=NAME`) are read as a text file's: the
+        format detected (`text`) or forced by name, multi-line events joined; the answer adds the
+        formats that read them and how many had no time of their own (`no_timestamp`)."""
         # The body is read before a slot is taken: a client trickling its body holds no slot (8 of
         # them at 1 B/s once kept every other ingest at 429), and the read has its own time bounds.
         if limits.reading >= limits.max_reading:
@@ -187,6 +199,19 @@ def create_app(
             raise HTTPException(429, "too many ingest requests in progress", headers={"Retry-After": "1"})
         limits.pending += 1
         try:
+            if _is_text(request.headers.get("content-type"), format):
+                text = await run_in_threadpool(engine.ingest_text, body, format or "text")
+                return JSONResponse(
+                    {
+                        "accepted": text["count"],
+                        "rejected": [],
+                        "rejected_count": 0,
+                        "dropped": text["dropped"],
+                        "format": text["format"],
+                        "formats": text["formats"],
+                        "no_timestamp": text["no_timestamp"],
+                    }
+                )
             if body.lstrip()[:1] == b"[" and not _is_ndjson(request.headers.get("content-type")):
                 # parsed off the event loop: an array of 8M items took 4.6 s, /healthz waiting
                 lines, index, rejected, early = await run_in_threadpool(_array_lines, body)
@@ -396,6 +421,15 @@ def _plain_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     return str(value)
+
+
+def _is_text(content_type: str | None, log_format: str | None) -> bool:
+    """Whether the body is text lines for the log formats: a text content type, or a format named
+    that is not JSON (`?format=jsonl` keeps the JSON reading)."""
+    if log_format is not None and log_format.lower() != "auto":
+        return log_format.lower() not in JSON_NAMES
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media in TEXT_MEDIA_TYPES
 
 
 def _is_ndjson(content_type: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""Server settings: defaults, then one TOML file, then `LOG_ANALYTICS_*` environment variables, then
+r"""Server settings: defaults, then one TOML file, then `LOG_ANALYTICS_*` environment variables, then
 command-line flags (each overriding the one before).
 
 ```toml
@@ -14,6 +14,14 @@ max_body_bytes = 16777216   # larger request bodies get 413
 max_pending_ingest = 8      # ingest requests in progress; more get 429 with Retry-After
 max_search_limit = 1000     # largest `limit` of /api/v1/search
 
+[ingest]
+timezone = "UTC"            # zone of naive times in text logs (an IANA name)
+format_file = "formats.toml" # more user formats ([formats.NAME] tables), besides those below
+
+[formats.myapp]             # a user log format: a regex of named groups (or grok = "%{...}")
+pattern = '^(?P<time>\S+ \S+) \[(?P<level>\w+)\] (?P<component>\w+): '
+source = "component"
+
 [[api_keys]]                # any number; `log-analytics keygen` prints one
 name = "shipper"
 sha256 = "…"                # hex SHA-256 of the key: keys are never stored in clear
@@ -21,8 +29,8 @@ scopes = ["ingest"]         # ingest, query, admin (admin may do everything)
 ```
 
 Environment: `LOG_ANALYTICS_HOST`, `_PORT`, `_DATA`, `_RULES`, `_INSECURE` (1/true), `_MAX_BODY_BYTES`,
-`_MAX_PENDING_INGEST`, `_MAX_SEARCH_LIMIT`, and `LOG_ANALYTICS_API_KEYS`: space-separated
-`name:scope+scope:sha256hex` items, added to the file's keys.
+`_MAX_PENDING_INGEST`, `_MAX_SEARCH_LIMIT`, `_TIMEZONE`, `_FORMAT_FILE`, and `LOG_ANALYTICS_API_KEYS`:
+space-separated `name:scope+scope:sha256hex` items, added to the file's keys.
 """
 
 from __future__ import annotations
@@ -39,6 +47,9 @@ from pathlib import Path
 from typing import Any
 
 from log_analytics_engine.errors import ConfigError
+from log_analytics_engine.ingest.formats.base import RegexFormat
+from log_analytics_engine.ingest.formats.user import load_formats
+from log_analytics_engine.ingest.formats.zones import check_zone
 
 SCOPES = ("ingest", "query", "admin")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -76,8 +87,12 @@ class Settings:
     max_pending_ingest: int = 8
     max_search_limit: int = 1000
     api_keys: tuple[ApiKey, ...] = field(default_factory=tuple)
+    timezone: str = "UTC"
+    format_file: Path | None = None
+    formats: tuple[RegexFormat, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
+        check_zone(self.timezone)
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be 1-65535, got {self.port}")
         for name in ("max_body_bytes", "max_pending_ingest", "max_search_limit"):
@@ -121,6 +136,7 @@ def _key(item: Mapping[str, Any], where: str) -> ApiKey:
 _SECTIONS: dict[str, dict[str, type]] = {
     "server": {"host": str, "port": int, "data": str, "rules": str, "insecure": bool},
     "limits": {"max_body_bytes": int, "max_pending_ingest": int, "max_search_limit": int},
+    "ingest": {"timezone": str, "format_file": str},
 }
 
 
@@ -138,9 +154,17 @@ def _from_file(path: Path) -> dict[str, Any]:
                 raise ConfigError(f"{path}: api_keys must be an array of tables ([[api_keys]])")
             values["api_keys"] = tuple(_key(item, f"{path}: api_keys[{i}]") for i, item in enumerate(body))
             continue
+        if section == "formats":
+            try:
+                values["formats"] = tuple(load_formats({"formats": body}))
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: {exc}") from exc
+            continue
         known = _SECTIONS.get(section)
         if known is None or not isinstance(body, dict):
-            raise ConfigError(f"{path}: unknown section [{section}]; sections: server, limits, api_keys")
+            raise ConfigError(
+                f"{path}: unknown section [{section}]; sections: server, limits, ingest, formats, api_keys"
+            )
         for key, value in body.items():
             kind = known.get(key)
             if kind is None:
@@ -189,7 +213,7 @@ def load_settings(config: Path | None = None, env: Mapping[str, str] | None = No
     values.update(from_env)
     values.update({k: v for k, v in flags.items() if v is not None})
     values["api_keys"] = tuple(values.get("api_keys", ())) + tuple(extra_keys)
-    for key in ("data", "rules"):
+    for key in ("data", "rules", "format_file"):
         if isinstance(values.get(key), str):
             values[key] = Path(values[key])
     names = {f.name for f in dataclasses.fields(Settings)}

@@ -76,7 +76,7 @@ class Registry:
             if wanted == fmt.name or wanted in fmt.aliases:
                 return fmt
         names = ", ".join(["auto", "jsonl", *(f.name for f in self.formats)])
-        raise IngestError(f"unknown format {name!r}; use one of: {names}")
+        raise IngestError(f"unknown file_type or format {name!r}; use one of: {names}")
 
     def with_formats(self, extra: Iterable[Format]) -> Registry:
         """This registry and `extra` (user formats, tried before the built-ins on ties)."""
