@@ -67,6 +67,7 @@ REDOS = [
     (r"(\w+\s?)+$", "a" * 60 + "!", "ab cd"),
 ]
 KINDS = ("slow body", "ReDoS rule + matching ingest", "huge keyset", "deep nesting")
+KIND_NAMES = dict(zip(("slow", "redos", "keyset", "deep"), KINDS, strict=True))  # for --only
 CLIENTS_PER_KIND = 2
 
 
@@ -82,6 +83,7 @@ class Options:
     data_dir: Path
     output: Path
     strict: bool
+    kinds: tuple[str, ...] = KINDS
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -101,6 +103,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         "--output", type=Path, default=BENCH_DIR / "results.md", help="file whose abuse section is replaced"
     )
     parser.add_argument("--strict", action="store_true", help="exit status 1 when a target is missed")
+    parser.add_argument(
+        "--only", help=f"comma-separated abuse kinds to run, of {', '.join(KIND_NAMES)} (default: all)"
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     return Options(
@@ -112,6 +117,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         data_dir=args.data_dir,
         output=args.output,
         strict=args.strict,
+        kinds=tuple(KIND_NAMES[k.strip()] for k in args.only.split(",")) if args.only else KINDS,
     )
 
 
@@ -231,21 +237,30 @@ def _post_loop(
             tally.request(partial(client.post, LOGS_PATH, content=body, headers=headers))
 
 
-def abusers(url: str, port: int, ready: Any, stop: Any, results: Any) -> None:
-    """Two clients of each kind until `stop` is set; then every kind's Tally (as plain data) to
-    `results`. Runs in a child process."""
+def _client(
+    kind: str, n: int, url: str, port: int, tally: Tally, stop: threading.Event
+) -> Callable[[], None]:
+    """The `n`th client of an abuse kind, counting into `tally` until `stop`."""
+    if kind == "slow body":
+        return partial(_slow_body, port, tally, stop, n == 1)
+    if kind == "ReDoS rule + matching ingest":
+        return partial(_redos, url, n, tally, stop)
+    if kind == "huge keyset":
+        return partial(_post_loop, url, [(_keyset_body(n), NDJSON)], tally, stop)
+    return partial(_post_loop, url, _deep_bodies(), tally, stop)
+
+
+def abusers(url: str, port: int, kinds: tuple[str, ...], ready: Any, stop: Any, results: Any) -> None:
+    """Two clients of each of `kinds` until `stop` is set; then every kind's Tally (as plain data)
+    to `results`. Runs in a child process."""
     try:
-        tallies = {kind: Tally() for kind in KINDS}
+        tallies = {kind: Tally() for kind in kinds}
         stopping = threading.Event()
-        deep = _deep_bodies()
-        work: list[Callable[[], None]] = []
-        for n in range(CLIENTS_PER_KIND):
-            work += [
-                partial(_slow_body, port, tallies["slow body"], stopping, n == 1),
-                partial(_redos, url, n, tallies["ReDoS rule + matching ingest"], stopping),
-                partial(_post_loop, url, [(_keyset_body(n), NDJSON)], tallies["huge keyset"], stopping),
-                partial(_post_loop, url, deep, tallies["deep nesting"], stopping),
-            ]
+        work = [
+            _client(kind, n, url, port, tallies[kind], stopping)
+            for kind in kinds
+            for n in range(CLIENTS_PER_KIND)
+        ]
         threads = [threading.Thread(target=w, daemon=True) for w in work]
         for thread in threads:
             thread.start()
@@ -401,11 +416,11 @@ def run_abuse(opts: Options) -> dict[str, Any]:
             out["rss_before_mb"] = rss_mb(pid)
             spawn = multiprocessing.get_context("spawn")
             ready, stop, results = spawn.Event(), spawn.Event(), spawn.Queue()
-            child = spawn.Process(target=abusers, args=(server.url, port, ready, stop, results))
+            child = spawn.Process(target=abusers, args=(server.url, port, opts.kinds, ready, stop, results))
             child.start()
             ready.wait(60)
             well.phase = "abuse"
-            progress(f"8 abusive clients for {opts.seconds:g} s")
+            progress(f"{CLIENTS_PER_KIND * len(opts.kinds)} abusive clients for {opts.seconds:g} s")
             time.sleep(opts.seconds)
             stop.set()
             progress("abuse stopping (waiting for the requests in flight)")
@@ -497,7 +512,7 @@ def render(out: dict[str, Any]) -> tuple[str, list[str]]:
     )
     row("server peak RSS over its life (VmHWM)", f"{out['rss_hwm_mb']:,.0f} MB")
     tried = handled = 0
-    for kind in KINDS:
+    for kind in opts.kinds:
         tally = out["abuse"]["tallies"][kind]
         answers = ", ".join(f"{a}: {n:,}" for a, n in sorted(tally["answers"].items()))
         good = sum(n for a, n in tally["answers"].items() if clean(a))
@@ -532,7 +547,8 @@ def header(opts: Options, elapsed: float) -> str:
         f"Abuse run of {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, commit {_commit()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {versions}; "
         f"{opts.logs:,} logs stored first; "
-        f"{CLIENTS_PER_KIND * len(KINDS)} abusive clients for {opts.seconds:g} s "
+        f"{CLIENTS_PER_KIND * len(opts.kinds)} abusive clients ({', '.join(opts.kinds)}) "
+        f"for {opts.seconds:g} s "
         f"(after {opts.warmup:g} s of the well-behaved client alone; settle {opts.settle:g} s); "
         f"took {elapsed:.0f} s."
     )

@@ -149,9 +149,11 @@ def refused_items(in_array: bool) -> st.SearchStrategy[Item]:
     )
     if in_array:
         return non_objects
-    unquoted = st.text(alphabet=st.characters(exclude_characters='"\\\n\r'), max_size=20)
+    # ASCII: broken JSON holding multi-byte text leaves a file ingest's transaction aborted (test_abuse.py,
+    # test_a_broken_line_with_multibyte_text_leaves_the_engine_working)
+    unquoted = st.text(alphabet=st.characters(codec="ascii", exclude_characters='"\\\n\r'), max_size=20)
     broken = unquoted.map(lambda t: Item(b'{"message": "never closed ' + t.encode() + b"  ", "rejected"))
-    wordy = st.text(alphabet=st.characters(exclude_characters="\n\r"), max_size=20).map(
+    wordy = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\n\r"), max_size=20).map(
         lambda t: Item(b"not json " + t.encode(), "rejected")
     )
     return non_objects | broken | wordy | st.sampled_from([Item(b"{", "rejected"), Item(b"{}}", "rejected")])
@@ -177,10 +179,8 @@ def bodies(draw: st.DrawFn, in_array: bool = False, huge_stored: bool = False) -
         if choice <= 3:
             items.append(draw(good_items(marker, in_range)))
         elif choice == 4:
-            # Files store logs nested past 255 levels (which then cannot be read back past ~1,000:
-            # test_abuse.py, test_a_file_line_nested_too_deep_...); HTTP rejects them alone.
-            depth = 1000 if in_array or huge_stored else 5000
-            items.append(draw(costly_items(marker, depth, out_of_range)))
+            # an array past JSON's depth limit (1,024) would not parse at all
+            items.append(draw(costly_items(marker, 1000 if in_array else 5000, out_of_range)))
         elif choice <= 6 or in_array:
             items.append(draw(refused_items(in_array)))
         elif choice <= 8:
@@ -371,7 +371,10 @@ def test_jsonl_streams(items: list[Item], gzipped: bool) -> None:
 
 text_lines = st.lists(
     st.one_of(
-        st.tuples(st.text(alphabet=st.characters(exclude_characters="\n\r"), max_size=40), st.booleans()),
+        st.tuples(
+            st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\n\r"), max_size=40),
+            st.booleans(),
+        ),
         st.binary(max_size=40).map(lambda b: (b.replace(b"\n", b" ").replace(b"\0", b" "), False)),
     ),
     min_size=1,
