@@ -486,7 +486,10 @@ class FileIngest:
                     if reason is not None:
                         total.skip(child, reason)
                     else:
-                        total.add(self._file(child, detect_type(child, head) if kind == "auto" else kind))
+                        # each file typed on its own; a format named reads the text files
+                        typed = detect_type(child, head)
+                        forced = typed == "text" and kind not in ("auto", "jsonl", "text")
+                        total.add(self._file(child, kind if forced else typed))
                 return self._finish(total)
             head = head_of(path)
             reason = binary_reason(head)
