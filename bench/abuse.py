@@ -557,18 +557,18 @@ def header(opts: Options, elapsed: float) -> str:
 SECTION = "## Abuse (`python -m bench.abuse`)"
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace the abuse section of `path` (from its heading to the next `## ` heading or the end),
-    or add it at the end."""
+def write_section(path: Path, text: str, section: str = SECTION) -> None:
+    """Replace `section` of `path` (from its heading to the next `## ` heading or the end), or add
+    it at the end."""
     old = path.read_text(encoding="utf-8") if path.exists() else ""
-    start = old.find(SECTION)
+    start = old.find(section)
     if start < 0:
         kept, rest = old.rstrip("\n") + ("\n\n" if old.strip() else ""), ""
     else:
-        after = old.find("\n## ", start + len(SECTION))
+        after = old.find("\n## ", start + len(section))
         kept, rest = old[:start], "" if after < 0 else old[after + 1 :]
     path.write_text(
-        kept + SECTION + "\n\n" + text.rstrip("\n") + "\n" + ("\n" + rest if rest else ""), encoding="utf-8"
+        kept + section + "\n\n" + text.rstrip("\n") + "\n" + ("\n" + rest if rest else ""), encoding="utf-8"
     )
 
 
