@@ -49,8 +49,9 @@ CHUNK_BYTES = 64 << 20
 READ_BYTES = 8 << 20
 SCAN_BATCH_ROWS = 32_768
 MAX_REPORTED = 100
-# What `file_type` may be besides `auto` and a format's name (or alias): text detects the format.
-FILE_TYPES = {name: "jsonl" for name in JSON_NAMES} | {"text": "text"}
+# What `file_type` may be besides `auto` and a format's name (or alias): text detects the format
+# (so the fallback reader alone is never forced: a text file of no known format gets it anyway).
+FILE_TYPES = {name: "jsonl" for name in JSON_NAMES} | {"text": "text", "txt": "text", "log": "text"}
 _JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _TEXT_SUFFIXES = {".log", ".txt", ".out", ".err"}
 # A stream's bytes are stored once the source pauses this long, or this long after they arrived.

@@ -145,10 +145,12 @@ class TextParser:
                 continue
             c = f.columns_sql()
             inner = c.inner.replace("{events}", f"(SELECT n, line FROM parse_events WHERE fmt = {k})")
-            branches.append(
-                f"SELECT n, {c.ts} AS own_ts, {c.raw_ts} AS raw_ts, {c.level} AS raw_level, {c.source} AS source, "
-                f"{'NULL' if c.message == 'line' else c.message} AS message, {c.thread} AS thread_id, "
-                f"{c.metadata} AS metadata FROM {inner}, parse_ctx AS ctx"
+            message = "NULL" if c.message == "line" else c.message
+            branches.append(  # typed: a format without a time or metadata gives SQL NULLs of no type
+                f"SELECT n, CAST({c.ts} AS BIGINT) AS own_ts, CAST({c.raw_ts} AS VARCHAR) AS raw_ts, "
+                f"CAST({c.level} AS VARCHAR) AS raw_level, CAST({c.source} AS VARCHAR) AS source, "
+                f"CAST({message} AS VARCHAR) AS message, CAST({c.thread} AS VARCHAR) AS thread_id, "
+                f"CAST({c.metadata} AS VARCHAR) AS metadata FROM {inner}, parse_ctx AS ctx"
             )
         sql = f"""
 SELECT n, own_ts, raw_ts, level, {sql_severity("level")} AS severity, source, message, thread_id, metadata FROM (

@@ -48,5 +48,4 @@ TEXT = TextFormat(
     example="worker-3 | 21.07.2025 12:00:00 [WARN] queue: 1,204 jobs waiting",
     pattern="",
     specificity=-1,
-    aliases=("txt", "log", "plain"),
 )
