@@ -12,12 +12,44 @@ _COMMON = (
 )
 _NUMERIC = frozenset({"status", "bytes"})
 
+
+def _split(combined: bool) -> str:
+    """The groups of a line the common (or combined) pattern matched, by splitting it at its quotes:
+    the pattern admits no quote inside a field, so the request is piece 2, the referrer 4 and the
+    agent 6; the part before the request is `client ident user [time] `."""
+    head = "split_part(line, '\"', 1)"
+    words = [f"split_part({head}, ' ', {i})" for i in (1, 2, 3)]
+    skip = " + ".join(f"length({w})" for w in words)
+    stamp = f"substr({head}, {skip} + 4)"  # `[time] `
+    request = "split_part(line, '\"', 2)"
+    parsed = f"regexp_matches({request}, '^[A-Z]+ [^\\s\"]*(?: |$)')"
+    tail = "trim(split_part(line, '\"', 3))"
+    fields = {
+        "client_ip": words[0],
+        "ident": words[1],
+        "user": words[2],
+        "time": f"substr({stamp}, 2, length({stamp}) - 3)",
+        "method": f"CASE WHEN {parsed} THEN split_part({request}, ' ', 1) ELSE '' END",
+        "path": f"CASE WHEN {parsed} THEN split_part({request}, ' ', 2) ELSE '' END",
+        "protocol": (
+            f"CASE WHEN {parsed} THEN substr({request}, length(split_part({request}, ' ', 1)) "
+            f"+ length(split_part({request}, ' ', 2)) + 3) ELSE '' END"
+        ),
+        "status": f"split_part({tail}, ' ', 1)",
+        "bytes": f"split_part({tail}, ' ', 2)",
+    }
+    if combined:
+        fields |= {"referrer": "split_part(line, '\"', 4)", "user_agent": "split_part(line, '\"', 6)"}
+    return "struct_pack(" + ", ".join(f"{k} := {v}" for k, v in fields.items()) + ")"
+
+
 COMMON = RegexFormat(
     name="access-common",
     description='Apache/nginx Common Log Format: client ident user [time] "request" status bytes',
     example='10.0.0.7 - alice [21/Jul/2025:12:00:00 +0000] "GET /index.html HTTP/1.1" 200 5120',
     pattern=_COMMON,
     numeric=_NUMERIC,
+    split_sql=_split(combined=False),
     multiline=False,
     specificity=10,
     aliases=("clf", "common"),
@@ -31,6 +63,7 @@ COMBINED = RegexFormat(
     ),
     pattern=rf'{_COMMON} "(?P<referrer>[^"]*)" "(?P<user_agent>[^"]*)"',
     numeric=_NUMERIC,
+    split_sql=_split(combined=True),
     multiline=False,
     specificity=11,
     aliases=("apache", "nginx", "combined", "apache-access", "nginx-access"),

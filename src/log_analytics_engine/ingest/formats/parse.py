@@ -176,12 +176,13 @@ SELECT n, own_ts, raw_ts, level, {sql_severity("level")} AS severity, source, me
         finally:
             cur.unregister("parse_events")
             cur.unregister("parse_ctx")
-        if len(branches) > 1:  # a union of formats comes back in any order
-            table = table.take(pc.sort_indices(table["n"]))
+        if len(branches) > 1:  # a union of formats comes back branch after branch
+            table = table.take(np.argsort(table["n"].to_numpy(), kind="stable"))
         # The message is the event's text unless its format says otherwise: taken from the events
         # here rather than copied through DuckDB's result (~250 bytes a row for an access log)
         own = table["message"].combine_chunks()
-        text_of = text.take(table["n"].combine_chunks())
+        # sorted by n, the rows are the events in order, one each: no copy of the texts is needed
+        text_of = text if table.num_rows == len(text) else text.take(table["n"].combine_chunks())
         message = text_of if own.null_count == len(own) else pc.coalesce(own, text_of)
         table = table.set_column(table.schema.get_field_index("message"), "message", message)
         return self._timed(table, now)
