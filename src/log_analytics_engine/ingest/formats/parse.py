@@ -109,7 +109,7 @@ class TextParser:
         )
         fmt = f"CAST(CASE {cases} ELSE 0 END AS TINYINT)" if chosen else "CAST(0 AS TINYINT)"
         sql = (
-            f"SELECT line, fmt, regexp_matches(line, {q(events.CONTINUATION)}) AS cont, "
+            f"SELECT fmt, regexp_matches(line, {q(events.CONTINUATION)}) AS cont, "
             f"CASE WHEN fmt > 0 THEN true ELSE regexp_matches(line, {q(timescan.PATTERN)}) "
             f"OR regexp_matches(line, {q(events.LEVEL_FIRST)}) END AS timed "
             f"FROM (SELECT line, {fmt} AS fmt FROM classify_lines)"
@@ -122,9 +122,8 @@ class TextParser:
             out = cur.sql(sql).to_arrow_table()
         finally:
             cur.unregister("classify_lines")
-        kept = out["line"].combine_chunks()
-        return (
-            kept,
+        return (  # the rows come back in order (DuckDB preserves insertion order)
+            trimmed.combine_chunks() if isinstance(trimmed, pa.ChunkedArray) else trimmed,
             out["fmt"].to_numpy(),
             out["cont"].to_numpy(zero_copy_only=False),
             out["timed"].to_numpy(zero_copy_only=False),
