@@ -21,6 +21,8 @@ from log_analytics_engine.ingest.formats import levels, timescan
 
 TIME_PARTS = ("year", "month", "day", "hour", "minute", "second", "frac", "zone")
 RESERVED = frozenset({"time", *TIME_PARTS, "level", "pri", "body", "thread"})
+# A number JSON can hold exactly enough to be stored as one (else the field is stored as a string).
+_JSON_NUMBER = r"-?(?:0|[1-9]\d{0,17})(?:\.\d{1,17})?(?:[eE][+-]?\d{1,3})?"
 # A field group that matched nothing, or matched the nil value of syslog and access logs.
 NIL = ("", "-")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -64,11 +66,12 @@ class Format:
 
 def metadata_sql(pairs: Mapping[str, str], numeric: frozenset[str] = frozenset()) -> str:
     """SQL building a JSON object from field name -> text expression, leaving out nil values;
-    fields in `numeric` are written as numbers (their patterns admit digits only)."""
+    fields in `numeric` are written as numbers when they are JSON numbers of at most 18 digits (a
+    user's `%{WORD:n:int}` may capture any word), as strings otherwise."""
     parts = []
     for name, expr in pairs.items():
         value = (
-            f"CASE WHEN length({expr}) <= 18 THEN {expr} ELSE to_json({expr}) END"
+            f"CASE WHEN regexp_full_match({expr}, {q(_JSON_NUMBER)}) THEN {expr} ELSE to_json({expr}) END"
             if name in numeric
             else f"to_json({expr})"
         )
