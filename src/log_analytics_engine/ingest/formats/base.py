@@ -22,7 +22,7 @@ from log_analytics_engine.ingest.formats import levels, timescan
 TIME_PARTS = ("year", "month", "day", "hour", "minute", "second", "frac", "zone")
 RESERVED = frozenset({"time", *TIME_PARTS, "level", "pri", "body", "thread"})
 # A number JSON can hold exactly enough to be stored as one (else the field is stored as a string).
-_JSON_NUMBER = r"-?(?:0|[1-9]\d{0,17})(?:\.\d{1,17})?(?:[eE][+-]?\d{1,3})?"
+_JSON_NUMBER = r"-?(?:0|[1-9]\d{0,17})(?:\.\d{1,17})?(?:[eE][+-]?\d{1,2})?"
 # A field group that matched nothing, or matched the nil value of syslog and access logs.
 NIL = ("", "-")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
