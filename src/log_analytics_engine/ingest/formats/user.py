@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import re2
-
 from log_analytics_engine.errors import ConfigError
+from log_analytics_engine.ingest.formats import JSON_NAMES, builtin
 from log_analytics_engine.ingest.formats.base import RegexFormat, check_field, check_name, group_names
+from log_analytics_engine.query import regex
 
 # Grok's common patterns, written for RE2 (linear time: no backreferences, no lookaround).
 GROK: Mapping[str, str] = {
@@ -77,7 +77,14 @@ def grok_to_regex(grok: str) -> tuple[str, frozenset[str]]:
             numeric.add(field.replace(".", "_"))
         return f"(?P<{field.replace('.', '_')}>{GROK[name]})"
 
-    return _GROK_REF.sub(expand, grok), frozenset(numeric)
+    pattern = _GROK_REF.sub(expand, grok)
+    left = re.search(r"%\{[^}]*\}?", pattern)
+    if left:  # a lower-case name or a field name that is not one, which would match literally
+        raise ValueError(
+            f"{left.group(0)!r} is not a grok reference: %{{PATTERN}}, %{{PATTERN:field}} or "
+            "%{PATTERN:field:int}, PATTERN in capitals, field a name"
+        )
+    return pattern, frozenset(numeric)
 
 
 def _renamed(pattern: str, group: str, to: str) -> str:
@@ -106,13 +113,21 @@ def _build(name: str, spec: Mapping[str, Any]) -> RegexFormat:
     else:
         pattern = _text(spec, "pattern")
     pattern = pattern if pattern.startswith("^") else "^" + pattern
-    refusal = _re2_refusal(pattern)
+    refusal = regex.refusal(pattern)
     if refusal is not None:
-        raise ValueError(f"pattern is not one RE2 accepts ({refusal})")
+        lookaround = refusal in ("invalid perl operator", "invalid escape sequence")
+        hint = "; RE2 has no backreferences or lookaround" if lookaround else ""
+        raise ValueError(f"pattern is not one RE2 accepts ({refusal}{hint})")
+    if regex.compiled(pattern).search("") is not None:
+        raise ValueError(
+            "the pattern matches an empty line, so it would read every file's lines: make it "
+            "require what each line of the format holds"
+        )
     names = group_names(pattern)
-    time_group = _text(spec, "time", "time")
-    level_group = _text(spec, "level", "level")
-    for group, role in ((time_group, "time"), (level_group, "level")):
+    for role in ("time", "level"):
+        group = _text(spec, role, role)
+        if role in spec and group not in names:
+            raise ValueError(f"{role} group {group!r} is not a group of the pattern ({', '.join(names)})")
         if group != role and group in names:
             pattern = _renamed(pattern, group, role)
     sources = spec.get("source", ())
@@ -140,7 +155,7 @@ def _build(name: str, spec: Mapping[str, Any]) -> RegexFormat:
         numeric=numeric,
         time_layout=None if layout is None else str(layout),
     )
-    if fmt.example and re2.search(pattern, fmt.example) is None:
+    if fmt.example and regex.compiled(pattern).search(fmt.example) is None:
         raise ValueError(f"the example {fmt.example!r} does not match the pattern")
     return fmt
 
@@ -152,12 +167,15 @@ def _text(spec: Mapping[str, Any], key: str, default: str | None = None) -> str:
     return value
 
 
-def _re2_refusal(pattern: str) -> str | None:
-    try:
-        re2.compile(pattern)
-    except re2.error as exc:
-        return str(exc.args[0] if exc.args else exc)
-    return None
+def _check_free(name: str) -> None:
+    """ValueError when `name` is taken: by a built-in's name or alias, JSON lines' or `auto`."""
+    if name == "auto":
+        raise ValueError("the name 'auto' is reserved (it asks for detection)")
+    if name in JSON_NAMES:
+        raise ValueError(f"the name {name!r} is taken by JSON lines")
+    for fmt in builtin():
+        if name == fmt.name or name in fmt.aliases:
+            raise ValueError(f"the name {name!r} is taken by the built-in {fmt.name}; choose another")
 
 
 def load_formats(source: Path | Mapping[str, Any]) -> list[RegexFormat]:
@@ -167,9 +185,20 @@ def load_formats(source: Path | Mapping[str, Any]) -> list[RegexFormat]:
             tables = tomllib.loads(source.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read the format file {source}: {exc}") from exc
-    else:
-        tables = dict(source)
+        try:
+            return _formats_of(tables)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
+    return _formats_of(dict(source))
+
+
+def _formats_of(tables: Mapping[str, Any]) -> list[RegexFormat]:
     formats = tables.get("formats", {})
     if not isinstance(formats, dict) or not all(isinstance(v, dict) for v in formats.values()):
         raise ConfigError("user formats are tables: [formats.NAME] with a pattern or grok")
+    for name in formats:
+        try:
+            _check_free(name)
+        except ValueError as exc:
+            raise ConfigError(f"format {name!r}: {exc}") from exc
     return [user_format(name, spec) for name, spec in formats.items()]
