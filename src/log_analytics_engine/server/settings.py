@@ -171,8 +171,21 @@ def _from_file(path: Path) -> dict[str, Any]:
                 raise ConfigError(f"{path}: [{section}] unknown key {key!r}; keys: {', '.join(known)}")
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise ConfigError(f"{path}: [{section}] {key} must be a {kind.__name__}, got {value!r}")
+            if section == "ingest":
+                _check_ingest(key, value, f"{path}: [ingest] {key}")
             values[key] = value
     return values
+
+
+def _check_ingest(key: str, value: object, where: str) -> None:
+    """ConfigError naming `where` (the file and key, or the variable) when the `[ingest]` timezone is
+    not one: the server would otherwise fail at start with no word of where the value came from. (A
+    format file is read, and its errors named, when the engine opens.)"""
+    if key == "timezone":
+        try:
+            check_zone(str(value))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
@@ -190,6 +203,8 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
                 except ValueError as exc:
                     raise ConfigError(f"{ENV_PREFIX}{key.upper()} must be an integer, got {text!r}") from exc
             else:
+                if key in _SECTIONS["ingest"]:
+                    _check_ingest(key, text, ENV_PREFIX + key.upper())
                 values[key] = text
     keys = env.get(ENV_PREFIX + "API_KEYS", "").split()
     parsed = []
