@@ -199,7 +199,7 @@ def create_app(
             raise HTTPException(429, "too many ingest requests in progress", headers={"Retry-After": "1"})
         limits.pending += 1
         try:
-            if _is_text(request.headers.get("content-type"), format):
+            if _is_text(request.headers.get("content-type"), format, body):
                 text = await run_in_threadpool(engine.ingest_text, body, format or "text")
                 return JSONResponse(
                     {
@@ -423,13 +423,20 @@ def _plain_value(value: Any) -> Any:
     return str(value)
 
 
-def _is_text(content_type: str | None, log_format: str | None) -> bool:
-    """Whether the body is text lines for the log formats: a text content type, or a format named
-    that is not JSON (`?format=jsonl` keeps the JSON reading)."""
+def _is_text(content_type: str | None, log_format: str | None, body: bytes) -> bool:
+    """Whether the body is text lines for the log formats: a format named that is not JSON
+    (`?format=jsonl` keeps the JSON reading), or a text content type on a body that is not JSON
+    (text/plain is what browsers' fetch and many clients send a JSON string as)."""
     if log_format is not None and log_format.lower() != "auto":
         return log_format.lower() not in JSON_NAMES
     media = (content_type or "").split(";", 1)[0].strip().lower()
-    return media in TEXT_MEDIA_TYPES
+    return media in TEXT_MEDIA_TYPES and not _looks_json(body)
+
+
+def _looks_json(body: bytes) -> bool:
+    """Whether a body opens as JSON logs do: `{`, or `[` then `{` or `]` (not `[Mon Jul 21 …]`)."""
+    head = body[:4096].lstrip()
+    return head[:1] == b"{" or (head[:1] == b"[" and head[1:].lstrip()[:1] in (b"{", b"]"))
 
 
 def _is_ndjson(content_type: str | None) -> bool:
