@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 import httpx
-import re2
 
 from log_analytics_engine.alerting.rulefile import rule_from_dict
 from log_analytics_engine.engine import LogAnalyticsEngine
@@ -28,6 +27,7 @@ from log_analytics_engine.errors import (
     StorageError,
 )
 from log_analytics_engine.ingest.files import (
+    CHUNK_BYTES,
     Chunk,
     detect_type,
     head_of,
@@ -36,7 +36,8 @@ from log_analytics_engine.ingest.files import (
     read_chunks,
     stream_chunks,
 )
-from log_analytics_engine.ingest.formats import JSON_NAMES, timescan
+from log_analytics_engine.ingest.formats import JSON_NAMES, events, timescan
+from log_analytics_engine.query import regex
 
 Progress = Callable[[int, int], None]  # (bytes read, logs stored) so far
 Notice = Callable[[str], None]
@@ -352,37 +353,64 @@ class Remote:
 _NDJSON = {"Content-Type": "application/x-ndjson"}
 _TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 REMOTE_TEXT_BATCH = 20_000  # text lines per ingest request (a request's events are parsed together)
-# How far back a batch's end is moved to the last line with a time (the start of its event).
+# ... and bytes read for one request, well within the server's default body limit (16 MiB): 20,000
+# lines of 1 KB made a 413 that stopped the ingest. A request adds the lines held from the one before.
+REMOTE_TEXT_BYTES = 4 << 20
+# How far back a batch's end is moved to the last line that opens an event.
 TEXT_CUT_LOOKBACK = 1_000
 
 
 def _text_batches(path: Path) -> Iterator[tuple[list[str], int]]:
-    """(lines, bytes) of about REMOTE_TEXT_BATCH text lines at a time; each batch ends before the last
-    line with a time among its last TEXT_CUT_LOOKBACK (that line opens an event whose continuation
-    lines may follow), which starts the next batch instead."""
-    timed = re2.compile(timescan.PATTERN)
+    """(lines, bytes) of about REMOTE_TEXT_BATCH text lines (or REMOTE_TEXT_BYTES) at a time; each
+    batch ends before the last line among its last TEXT_CUT_LOOKBACK that opens an event (a line
+    with a time or a leading level word that is no continuation, as the server's parser tells
+    them), which starts the next batch instead; lines none of which opens one wait for more."""
     held: list[str] = []
-    for _, lines, _ in _line_batches(path, REMOTE_TEXT_BATCH):
+    for _, lines, _ in _line_batches(path, REMOTE_TEXT_BATCH, REMOTE_TEXT_BYTES):
         lines = held + lines
-        cut = len(lines)
-        for i in range(len(lines) - 1, max(len(lines) - TEXT_CUT_LOOKBACK, 0), -1):
-            if timed.search(lines[i]):
-                cut = i
-                break
+        cut = next(
+            (
+                i
+                for i in range(len(lines) - 1, max(len(lines) - TEXT_CUT_LOOKBACK, 0), -1)
+                if _opens(lines[i])
+            ),
+            None,
+        )
+        if cut is None:  # one event so far: sent whole once it is as long as the server makes one
+            big = len(lines) >= TEXT_CUT_LOOKBACK or _size(lines) >= REMOTE_TEXT_BYTES
+            cut = len(lines) if big else 0
         held, batch = lines[cut:], lines[:cut]
         if batch:
-            yield batch, sum(len(line) + 1 for line in batch)
+            yield batch, _size(batch)
     if held:
-        yield held, sum(len(line) + 1 for line in held)
+        yield held, _size(held)
 
 
-def _line_batches(path: Path, rows: int = REMOTE_BATCH) -> Iterator[tuple[int, list[str], int]]:
-    """(number of the first line, lines, bytes) of up to REMOTE_BATCH lines at a time, from a file, or
-    from stdin as its lines arrive (a pause in the input sends what came)."""
+def _size(lines: list[str]) -> int:
+    return sum(len(line) + 1 for line in lines)
+
+
+def _opens(line: str) -> bool:
+    """Whether the server's parser opens an event at `line` whatever its format: not a continuation
+    (a `Caused by:` line holding a time continues its event: a cut there split it in two), and with
+    a time or a leading level word."""
+    if regex.compiled(events.CONTINUATION).search(line):
+        return False
+    return bool(
+        regex.compiled(timescan.PATTERN).search(line) or regex.compiled(events.LEVEL_FIRST).search(line)
+    )
+
+
+def _line_batches(
+    path: Path, rows: int = REMOTE_BATCH, max_bytes: int = CHUNK_BYTES
+) -> Iterator[tuple[int, list[str], int]]:
+    """(number of the first line, lines, bytes) of up to `rows` lines (and `max_bytes`, unless one
+    line is longer) at a time, from a file, or from stdin as its lines arrive (a pause in the input
+    sends what came)."""
     if str(path) == "-":
         chunks: Iterator[Chunk] = stream_chunks(sys.stdin.buffer)
     else:
-        chunks = read_chunks(path, rows=rows)
+        chunks = read_chunks(path, rows=rows, max_bytes=max_bytes)
     for chunk in chunks:
         lines = [line.rstrip("\r\n") for line in chunk.lines.to_pylist()]
         if len(lines) <= rows:
