@@ -521,16 +521,18 @@ def formats(
         known = registry(load_formats(format_file) if format_file is not None else [])
     except LogAnalyticsError as exc:
         raise _fail(exc) from exc
-    table = Table("format", "aliases", "what it reads", "example", show_lines=True)
+    console = _console()
+    # One block per format, its example whole on a line of its own to copy (a table's columns
+    # folded the examples and cut some short at 80 columns).
     for item in known.describe():
         aliases = ", ".join(str(a) for a in item["aliases"])  # type: ignore[attr-defined]
-        table.add_row(
-            escape(str(item["name"])),
-            escape(aliases),
-            escape(str(item["description"])),
-            escape(str(item["example"])),
+        console.print(
+            f"[bold]{escape(str(item['name']))}[/bold]" + (f"  (also {escape(aliases)})" if aliases else "")
         )
-    _console().print(table)
+        console.print(f"  {escape(str(item['description']))}")
+        if item["example"]:
+            console.print(f"    {escape(str(item['example']))}", style="cyan")
+        console.print()
 
 
 @app.command()
