@@ -425,16 +425,25 @@ def _prefetched(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
 
 
 def detect_type(path: Path, head: bytes | None = None) -> str:
-    """jsonl or text, from the extension (under any .gz) or else from the first non-blank byte (of
-    `head`, the file's `head_of`, when read already)."""
+    """jsonl or text, from the extension (under any .gz; a text extension whose first line is a JSON
+    object is JSON lines) or else from the first non-blank byte (of `head`, the file's `head_of`,
+    when read already)."""
     name = path.name[:-3] if path.name.endswith(".gz") else path.name
     suffix = Path(name).suffix.lower()
     if suffix in _JSON_SUFFIXES:
         return "jsonl"
-    if suffix in _TEXT_SUFFIXES:
-        return "text"
     first = (head_of(path) if head is None else head).lstrip()
+    if suffix in _TEXT_SUFFIXES:  # a .log of JSON lines (Docker's, pino's) is JSON lines all the same
+        line, whole = first.split(b"\n", 1)[0], b"\n" in first  # a line past the sniffed bytes is cut
+        return "jsonl" if line.startswith(b"{") and (not whole or _is_json_object(line)) else "text"
     return "jsonl" if first.startswith(b"{") else "text"
+
+
+def _is_json_object(line: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        return False
 
 
 def _chunk_table(chunk: Chunk) -> pa.Table:

@@ -55,7 +55,8 @@ class Registry:
         for fmt in self.formats:
             for name in (fmt.name, *fmt.aliases):
                 if name in seen or name in JSON_NAMES:
-                    raise IngestError(f"format name {name!r} is taken (by {seen.get(name, 'JSON lines')})")
+                    owner = seen.get(name, "JSON lines")
+                    raise IngestError(f"format name {name!r} of {fmt.name} is taken by {owner}")
                 seen[name] = fmt.name
 
     def __iter__(self) -> Iterator[Format]:
