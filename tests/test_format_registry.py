@@ -28,7 +28,7 @@ def test_every_pattern_is_re2_with_named_groups() -> None:
 def test_names_and_aliases_are_unique() -> None:
     """A name or alias used twice (or a JSON name) is refused when the registry is built."""
     clash = user_format("syslog", {"pattern": "^x"})
-    with pytest.raises(IngestError, match="'syslog' of syslog is taken by syslog-rfc3164"):
+    with pytest.raises(IngestError, match="'syslog' of syslog-rfc3164 is taken by syslog"):
         Registry((clash, *registry()))
     with pytest.raises(IngestError, match="unknown file_type or format 'nope'"):
         registry().get("nope")
