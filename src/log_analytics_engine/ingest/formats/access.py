@@ -6,8 +6,10 @@ from __future__ import annotations
 from log_analytics_engine.ingest.formats.base import RegexFormat
 
 _REQUEST = r'"(?:(?P<method>[A-Z]+) (?P<path>[^\s"]*)(?: (?P<protocol>[^"]*))?|[^"]*)"'
+# No quote before the request: the split below reads the first quote as the request's (a quoted
+# user gave a status of `[21/Jul/2025:12:00:14` and no time)
 _COMMON = (
-    r"^(?P<client_ip>\S+) (?P<ident>\S+) (?P<user>\S+) \[(?P<time>[^\]]+)\] "
+    r'^(?P<client_ip>[^\s"]+) (?P<ident>[^\s"]+) (?P<user>[^\s"]+) \[(?P<time>[^\]"]+)\] '
     rf"{_REQUEST} (?P<status>\d{{3}}) (?P<bytes>\d+|-)"
 )
 _NUMERIC = frozenset({"status", "bytes"})
@@ -68,12 +70,13 @@ COMBINED = RegexFormat(
     specificity=11,
     aliases=("apache", "nginx", "combined", "apache-access", "nginx-access"),
 )
+# Squid writes status 000 when no reply was sent (client abort, error before a reply): no status then.
 SQUID = RegexFormat(
     name="squid",
     description="Squid's native access log: epoch.ms duration client code/status bytes method url user hierarchy type",
     example="1721563200.123    245 10.0.0.7 TCP_MISS/200 4120 GET http://example.com/ - HIER_DIRECT/93.184.216.34 text/html",
     pattern=(
-        r"^(?P<time>\d{10}\.\d{3})\s+(?P<duration_ms>\d+) (?P<client_ip>\S+) (?P<cache_result>[A-Z_]+)/(?P<status>\d{3})"
+        r"^(?P<time>\d{10}\.\d{3})\s+(?P<duration_ms>\d+) (?P<client_ip>\S+) (?P<cache_result>[A-Z_]+)/(?:000|(?P<status>\d{3}))"
         r" (?P<bytes>\d+) (?P<method>\S+) (?P<url>\S+) (?P<user>\S+) (?P<hierarchy>\S+) (?P<content_type>\S+)"
     ),
     numeric=frozenset({"duration_ms", "status", "bytes"}),

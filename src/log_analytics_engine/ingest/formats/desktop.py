@@ -10,9 +10,12 @@ APPLE = RegexFormat(
     description="macOS/iOS unified log (log show): time thread type activity pid ttl process: message",
     example="2025-07-21 12:00:00.123456+0200 0x1a2b     Error       0x0                  412    0    kernel: disk0s2 I/O error",
     pattern=(
-        r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+[+-]\d{4})\s+(?P<thread>0x[0-9a-f]+)\s+"
+        r"^(?:(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+[+-]\d{4})\s+(?P<thread>0x[0-9a-f]+)\s+"
         r"(?P<level>Default|Info|Debug|Error|Fault)\s+(?P<activity>0x[0-9a-f]+)\s+(?P<pid>\d+)\s+"
         r"(?P<ttl>\d+)\s+(?P<process>[^:]+?): "
+        # the summary `log show` ends with (a rule, then `Log - Default: n, …`, `Activity - Create: n, …`)
+        # is lines of their own (without a time), not the end of the last message
+        r"|-{80,}\s*$|(?:Log|Activity) +- [A-Z][a-z]+: +\d)"
     ),
     source=("process",),
     numeric=frozenset({"pid", "ttl"}),

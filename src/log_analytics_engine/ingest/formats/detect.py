@@ -10,12 +10,14 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from log_analytics_engine.ingest.formats import events
 from log_analytics_engine.ingest.formats.base import Format, q
 
 WINDOWS = 8  # sampled stretches of a chunk: its start, and evenly spread after it
 WINDOW_LINES = 128
-# A format is a candidate when it matches this share of the sampled non-blank lines (and 2 of them):
-# low enough for a Java log whose records are outnumbered by their stack traces.
+# A format is a candidate when it matches this share of the sampled lines that could open an event
+# (not blank, not continuation lines: a Java log's records are outnumbered by their stack traces,
+# 1,024 lines each for a StackOverflowError), and 2 of them.
 MIN_SHARE = 0.02
 # In a sample this small (a short file) one matching line makes a candidate.
 SMALL_SAMPLE = 100
@@ -39,15 +41,18 @@ def candidates(
     registry order; empty when none does (the text fallback reads them)."""
     if not formats:
         return []
-    counts = ", ".join(f"count_if(regexp_matches(line, {q(f.pattern)}))" for f in formats)
+    matches = [f"regexp_matches(line, {q(f.pattern)})" for f in formats]
+    counts = ", ".join(f"count_if({m})" for m in matches)
+    # a line that looks like a continuation and that no format matches cannot open an event: not counted
+    openers = f"count_if(NOT regexp_matches(line, {q(events.CONTINUATION)}) OR {' OR '.join(matches)})"
     cur.register("detect_sample", pa.table({"line": sample(lines)}))
     try:
         row = cur.execute(
-            f"SELECT count(*), {counts} FROM detect_sample WHERE length(trim(line, ' \t\r\n')) > 0"
+            f"SELECT {openers}, {counts} FROM detect_sample WHERE length(trim(line, ' \t\r\n')) > 0"
         ).fetchall()[0]
     finally:
         cur.unregister("detect_sample")
-    total, scores = int(row[0]), [int(c or 0) for c in row[1:]]
+    total, scores = int(row[0] or 0), [int(c or 0) for c in row[1:]]
     need = 1 if total < SMALL_SAMPLE else max(2, int(total * MIN_SHARE))
     ranked = sorted(range(len(formats)), key=lambda i: (-formats[i].specificity, -scores[i], i))
     return [formats[i] for i in ranked if scores[i] >= need]

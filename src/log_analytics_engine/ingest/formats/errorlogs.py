@@ -1,4 +1,5 @@
-"""Web server error logs: Apache 2.2 and 2.4 (`[module:level] [pid n:tid m] [client ip]`) and nginx."""
+"""Web server error logs: Apache 2.2 and 2.4 (`[module:level] [pid n:tid m] [client ip]`, the module
+empty for mod_php's `[:error]`, levels up to `trace8`) and nginx."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ APACHE = RegexFormat(
     example="[Mon Jul 21 12:00:00.123456 2025] [proxy:error] [pid 4123:tid 140] [client 10.0.0.7:52144] AH00957: connect failed",
     pattern=(
         r"^\[(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] "
-        r"\[(?:(?P<module>[\w-]+):)?(?P<level>[a-z]+\d?)\]"
+        r"\[(?:(?P<module>[\w-]*):)?(?P<level>[a-z]+\d?)\]"
         r"(?: \[pid (?P<pid>\d+)(?::tid (?P<tid>\d+))?\])?"
-        r"(?: \[client (?P<client>[^\]]+)\])?(?: (?P<code>AH\d{5}):)?"
+        # an OS error (`(13)Permission denied:`) or, at debug levels, the source file may come first
+        r"(?: (?:[^\[]*? )?\[client (?P<client>[^\]]+)\])?(?: (?P<code>AH\d{5}):)?"
     ),
     source=("module",),
     numeric=frozenset({"pid", "tid"}),
+    level_map={f"TRACE{i}": "TRACE" for i in range(1, 9)},
     multiline=False,
     specificity=20,
 )

@@ -12,11 +12,13 @@ import pyarrow.compute as pc
 
 MAX_EVENT_LINES = 1_000
 MAX_EVENT_BYTES = 1 << 20
-# Lines that continue the event before them whatever the format.
+# Lines that continue the event before them whatever the format, time or not: indented lines, Java's
+# and Python's exception lines, and journal export fields (`MESSAGE=…`, `SYSLOG_TIMESTAMP=…`, whose
+# values often hold a time: that must not open an event in the middle of an entry).
 CONTINUATION = (
     r"^(?:\s|Caused by: |Suppressed: |\.\.\. \d+ (?:more|common frames omitted)"
     r"|Traceback \(most recent call last\):|During handling of the above exception"
-    r"|The above exception was the direct cause)"
+    r"|The above exception was the direct cause|_?[A-Z][A-Z0-9_]*=)"
 )
 
 # A line that opens with a level word in capitals (`WARNING: disk full`) opens an event, time or not.

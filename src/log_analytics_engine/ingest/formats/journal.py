@@ -1,8 +1,8 @@
 """systemd's journal export format (`journalctl -o export`): one entry per block of `FIELD=value`
-lines, opened by `__CURSOR=`. The message is MESSAGE; the time __REALTIME_TIMESTAMP (microseconds);
-the level PRIORITY (syslog severities); the source SYSLOG_IDENTIFIER (else the unit or command);
-host, pid, unit and the rest of the trusted fields are fields. Binary (length-prefixed) fields are
-kept in the message text as they came."""
+lines, opened by `__CURSOR=`. The message is MESSAGE; the time _SOURCE_REALTIME_TIMESTAMP (when the
+program logged it), else __REALTIME_TIMESTAMP (microseconds); the level PRIORITY (syslog severities);
+the source SYSLOG_IDENTIFIER (else the unit or command); host, pid, unit and the rest of the trusted
+fields are fields. Binary (length-prefixed) fields are kept in the message text as they came."""
 
 from __future__ import annotations
 
@@ -33,7 +33,11 @@ class JournalExportFormat(Format):
     """Fields found by one anchored pattern each over the entry's lines."""
 
     def columns_sql(self) -> Columns:
-        realtime = f"TRY_CAST(nullif({_field('__REALTIME_TIMESTAMP')}, '') AS BIGINT)"
+        # the time the program logged it (journalctl shows that one), else the time journald received it
+        realtime = (
+            f"coalesce(TRY_CAST(nullif({_field('_SOURCE_REALTIME_TIMESTAMP')}, '') AS BIGINT), "
+            f"TRY_CAST(nullif({_field('__REALTIME_TIMESTAMP')}, '') AS BIGINT))"
+        )
         return Columns(
             ts=f"{realtime} * 1000",
             level=levels.syslog_severity_sql(_field("PRIORITY")),

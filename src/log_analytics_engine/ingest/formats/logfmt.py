@@ -1,8 +1,9 @@
 """Go's logfmt (logrus, go-kit, Heroku, Grafana's own logs): `key=value` pairs, values bare or quoted.
 
-The time comes from `time`/`ts`/`t`/`timestamp`, the level from `level`/`lvl`/`severity`, the source
-from `logger`/`component`/`caller`/`module`/`source`/`service`; every other pair is a field (numbers
-as numbers). The whole line stays the message (so `msg` is searchable with the rest)."""
+The time comes from `time`/`ts`/`t`/`timestamp`, the level from `level`/`lvl`/`severity` (log15's
+`eror`/`dbug` too), the source from `logger`/`component`/`caller`/`module`/`source`/`service`; every
+other pair is a field (numbers as numbers). The whole line stays the message (so `msg` is searchable
+with the rest)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ _TIME_KEYS = ("time", "ts", "t", "timestamp", "@timestamp")
 _LEVEL_KEYS = ("level", "lvl", "severity", "loglevel")
 _SOURCE_KEYS = ("logger", "component", "module", "source", "service", "caller")
 _NUMBER = r"-?(?:0|[1-9]\d*)(?:\.\d+)?"
+# log15's four-letter levels (Grafana's and geth's logs); the model folds the rest (`crit`, `warn`).
+_LOG15_LEVELS = {"EROR": "ERROR", "DBUG": "DEBUG"}
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,11 @@ class LogfmtFormat(Format):
             "nullif('{' || array_to_string(list_transform(list_filter(range(1, len(k) + 1), "
             f"lambda i: NOT list_contains([{', '.join(q(c) for c in consumed)}], k[i])), lambda i: {pair}), ',') || '}}', '{{}}')"
         )
+        level = value(_LEVEL_KEYS)
+        log15 = " ".join(f"WHEN {q(k)} THEN {q(v)}" for k, v in _LOG15_LEVELS.items())
         return Columns(
             ts=ts,
-            level=value(_LEVEL_KEYS),
+            level=f"CASE upper({level}) {log15} ELSE {level} END",
             source=f"coalesce({value(_SOURCE_KEYS)}, '')",
             metadata=metadata,
             raw_ts="tt",

@@ -9,8 +9,9 @@ from log_analytics_engine.ingest.formats.timescan import MONTH_NAME
 
 _APP = r"(?P<app>[^\s:\[]+?)(?:\[(?P<pid>\d+)\])?:\s(?P<body>.*)"
 # BSD syslog's own time shape is distinctive enough to take lines without a program too
-# ("last message repeated 3 times"); the ISO variant needs `app:` or `app[pid]:` to be told apart.
-_APP_OPTIONAL = r"(?:(?P<app>[^\s:\[]+?)(?:\[(?P<pid>\d+)\])?:\s)?(?P<body>.*)"
+# ("last message repeated 3 times"), and macOS's `app[pid] (job): message` (launchd writes no colon
+# after the pid); the ISO variant needs `app:` or `app[pid]:` to be told apart.
+_APP_OPTIONAL = r"(?:(?P<app>[^\s:\[]+?)(?:\[(?P<pid>\d+)\]:?|:)\s)?(?P<body>.*)"
 
 RFC5424 = RegexFormat(
     name="syslog-rfc5424",

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from log_analytics_engine.ingest.formats import levels, timescan
 from log_analytics_engine.ingest.formats.base import Columns, Format, q
 
-_LEAD_LEVEL = (
-    rf"(?i)^[\s\[\]\(\)<>,:|*-]*(?:{'|'.join(sorted(levels.WORDS, key=len, reverse=True))})\b[\]\)>:]*\s*"
+_WORDS = "|".join(sorted(levels.WORDS, key=len, reverse=True))
+_LEAD_LEVEL = rf"(?i)^[\s\[\]\(\)<>,:|*-]*(?:{_WORDS})\b[\]\)>:]*\s*"
+# `[name]` (not `[12345]`, a pid) or `name:` / `name[pid]:`, without Monolog's `.LEVEL` (`app.ERROR:`)
+_SOURCE = (
+    rf"^[\s\]\)>,:|-]*(?:\[(\d*[^\]\s\d][^\]\s]*)\]|([A-Za-z][\w./-]*?)(?:\.(?:{_WORDS}))?(?:\[\d+\])?:\s)"
 )
-_SOURCE = r"^[\s\]\)>,:|-]*(?:\[([^\]\s]+)\]|([A-Za-z][\w./-]*)(?:\[\d+\])?:\s)"
 
 
 @dataclass(frozen=True)
