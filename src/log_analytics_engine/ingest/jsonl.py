@@ -198,15 +198,10 @@ def _pick(column: str, sampled: frozenset[str]) -> tuple[str, str]:
     return "CASE " + " ".join(keys) + " END", "CASE " + " ".join(values) + " END"
 
 
-# What Python's str.strip() removes (every whitespace character is below U+3001).
-_WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
-
-
 def level_sql(raw: str) -> str:
-    """SQL normalising the raw level text `raw` as `model.normalize_level` does (trimming what Python
-    trims, where `storage.schema.sql_level` trims spaces only), and the pino/bunyan numbers by
-    NUMERIC_LEVELS: one CASE (a second over the same column cost ~30% of the ingest)."""
-    folded = f"upper(trim(CAST({raw} AS VARCHAR), '{_WHITESPACE}'))"
+    """SQL normalising the raw level text `raw` as `storage.schema.sql_level` does, and the pino/bunyan
+    numbers by NUMERIC_LEVELS: one CASE (a second over the same column cost ~30% of the ingest)."""
+    folded = f"upper(trim(CAST({raw} AS VARCHAR)))"
     words = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in {**LEVEL_ALIASES, **NUMERIC_LEVELS}.items())
     return f"coalesce(CASE {folded} {words} WHEN '' THEN NULL ELSE {folded} END, '{DEFAULT_LEVEL}')"
 
