@@ -20,18 +20,20 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from log_analytics_engine.ingest.batch import Batch
+from log_analytics_engine.ingest.jsonl import ALIASES, level_name
 from log_analytics_engine.model import (
     DEFAULT_LEVEL,
     DEFAULT_SEVERITY,
     SEVERITY,
     STORED_SCHEMA,
-    normalize_level,
 )
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, storable
 
 _SCHEMA = pa.schema([f for f in STORED_SCHEMA if f.name != "seq"])
 _TEXT_FIELDS = ("timestamp", "level", "message", "source", "thread_id", "request_id", "user_id")
 _KNOWN = pa.schema([*((name, pa.string()) for name in _TEXT_FIELDS), ("tags", pa.list_(pa.string()))])
+# What the reader is told: the level's type is inferred (pino and bunyan write numbers).
+_READ = pa.schema([f for f in _KNOWN if f.name != "level"])
 # A JSON null as a member value; a string that merely contains such text only costs the fast path.
 _NULL_VALUE = re.compile(rb":\s*null\s*[,}]")
 # RFC 3339 in UTC with valid field ranges, which Arrow's cast reads exactly like `parse_timestamp`.
@@ -61,7 +63,7 @@ def to_batch(body: bytes, now_ns: int) -> Batch | None:
         return None
     try:
         if objects <= SAMPLE_LINES:
-            table = _read(body, _KNOWN, "infer")
+            table = _read(body, _READ, "infer")
             if table.num_columns > len(_KNOWN) + MAX_EXTRA_KEYS:
                 return None
         else:
@@ -74,9 +76,13 @@ def to_batch(body: bytes, now_ns: int) -> Batch | None:
 
 
 def _read(body: bytes, schema: pa.Schema, unexpected: str = "error") -> pa.Table:
+    """The body as a table with every known column (a level none of its lines has is null text)."""
     options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior=unexpected)
     read = pj.ReadOptions(use_threads=False, block_size=len(body) + 1)
-    return pj.read_json(io.BytesIO(body), read_options=read, parse_options=options)
+    table = pj.read_json(io.BytesIO(body), read_options=read, parse_options=options)
+    if "level" not in table.column_names:
+        table = table.append_column("level", pa.nulls(table.num_rows, pa.string()))
+    return table
 
 
 def _schema(sample: bytes) -> pa.Schema:
@@ -85,11 +91,11 @@ def _schema(sample: bytes) -> pa.Schema:
     sampled line had is an error: Arrow gives every new key a column for all rows, so a large body of
     lines with keys of their own would cost rows x keys (5,000 such lines: 2.8 s, where the
     per-record path is linear). Smaller bodies are read in one pass, inferring every key."""
-    inferred = _read(sample, _KNOWN, "infer").schema
-    extras = [f for f in inferred if f.name not in _KNOWN.names]
+    inferred = _read(sample, _READ, "infer").schema
+    extras = [f for f in inferred if f.name not in _READ.names]
     if len(extras) > MAX_EXTRA_KEYS:
         raise _NotPlainError
-    return pa.schema([*_KNOWN, *extras])
+    return pa.schema([*_READ, *extras])
 
 
 def _few_flat_keys(sample: bytes, nested: bool) -> bool:
@@ -145,6 +151,55 @@ def _objects(body: bytes) -> tuple[int, int, bool] | None:
     return count, sample_end, nested
 
 
+def _canonical(table: pa.Table, column: str) -> pa.Array:
+    """A known column as text: a level number as its digits (other types are not plain)."""
+    values = table.column(column).combine_chunks()
+    if pa.types.is_integer(values.type):
+        return pc.cast(values, pa.string())
+    if not pa.types.is_string(values.type):
+        raise _NotPlainError
+    return values
+
+
+def _alias_masks(table: pa.Table) -> dict[str, dict[str, pa.Array]]:
+    """Per column, the aliases (jsonl.ALIASES, flat keys: a nested body is not plain) it takes, each
+    with the rows where it is the first present: a column of a type that is no candidate is left to
+    metadata (a message or source that is not text; a time or level that is neither text nor a
+    number), and a time Arrow read as a timestamp or a level as a double is not plain."""
+    names = set(table.column_names)
+    masks: dict[str, dict[str, pa.Array]] = {}
+    for column, aliases in ALIASES.items():
+        remaining = pc.is_null(_canonical(table, column))
+        masks[column] = {}
+        for key in aliases:
+            if key not in names or not pc.any(remaining).as_py():
+                continue
+            kind = table.column(key).type
+            if pa.types.is_timestamp(kind) or (column == "level" and pa.types.is_floating(kind)):
+                raise _NotPlainError
+            numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+            if not (pa.types.is_string(kind) or (numeric and column in ("timestamp", "level"))):
+                continue
+            here = pc.and_(remaining, pc.is_valid(table.column(key)).combine_chunks())
+            masks[column][key] = here
+            remaining = pc.and_not(remaining, here)
+    return masks
+
+
+def _aliased(table: pa.Table, column: str, masks: dict[str, pa.Array]) -> pa.Array:
+    """The column's text: its canonical key's, else its aliases' where `masks` take them (numbers as
+    their digits, Docker's `log` without the newline that ended the line)."""
+    values = _canonical(table, column)
+    for key, here in masks.items():
+        alias = table.column(key).combine_chunks()
+        if not pa.types.is_string(alias.type):
+            alias = pc.cast(alias, pa.string())
+        elif key == "log":
+            alias = pc.utf8_rtrim(alias, characters="\r\n")
+        values = pc.if_else(here, alias, values)
+    return values
+
+
 def _columns(table: pa.Table, now_ns: int) -> Batch:
     if "metadata" in table.column_names:
         raise _NotPlainError  # merged with extra keys by merge-patch rules: the per-record path
@@ -152,54 +207,70 @@ def _columns(table: pa.Table, now_ns: int) -> Batch:
     tags = table.column("tags")
     if pc.list_flatten(tags).null_count:
         raise _NotPlainError
-    levels, severity = _levels(table.column("level"))
+    masks = _alias_masks(table)
+    numeric_times = {
+        k: m for k, m in masks["timestamp"].items() if not pa.types.is_string(table.column(k).type)
+    }
+    text_times = {k: m for k, m in masks["timestamp"].items() if k not in numeric_times}
+    levels, severity = _levels(_aliased(table, "level", masks["level"]))
+    used = {key: here for column in masks.values() for key, here in column.items()}
     columns = [
-        _times(table.column("timestamp"), now_ns),
+        _times(
+            _aliased(table, "timestamp", text_times),
+            now_ns,
+            [(table.column(k), m) for k, m in numeric_times.items()],
+        ),
         pa.repeat(pa.scalar(now_ns, pa.int64()), n),
         levels,
         severity,
-        pc.fill_null(table.column("source"), ""),
-        pc.fill_null(table.column("message"), ""),
+        pc.fill_null(_aliased(table, "source", masks["source"]), ""),
+        pc.fill_null(_aliased(table, "message", masks["message"]), ""),
         pc.if_else(pc.is_null(tags), _NO_TAGS, tags),
         table.column("thread_id"),
         table.column("request_id"),
         table.column("user_id"),
-        _metadata(table),
+        _metadata(table, used),
     ]
     return Batch(pa.Table.from_arrays(columns, schema=_SCHEMA), 0)
 
 
-def _times(raw: pa.ChunkedArray, now_ns: int) -> pa.Array:
-    """Event times in ns: canonical UTC text by Arrow's cast, other text by `parse_timestamp`, the
-    ingest time where a log has none. Unreadable or unstorable times raise (the per-record path keeps
-    such logs with their raw text)."""
-    raw = raw.combine_chunks()
+def _times(raw: pa.Array, now_ns: int, numbers: list[tuple[pa.ChunkedArray, pa.Array]]) -> pa.Array:
+    """Event times in ns: canonical UTC text by Arrow's cast, other text and the epoch `numbers` (each
+    with the rows it gives) by `parse_timestamp`, the ingest time where a log has none. Unreadable
+    or unstorable times raise (the per-record path keeps such logs with their raw text)."""
     canonical = pc.fill_null(pc.match_substring_regex(raw, _UTC_TIME), True)  # null: no time given
     times = pc.cast(pc.cast(pc.if_else(canonical, raw, None), _NS_UTC), pa.int64())
     others = pc.invert(canonical)
-    if pc.any(others).as_py():
-        parsed = [parse_timestamp(text) for text in raw.filter(others).to_pylist()]
+    parts = [(raw, others)] if pc.any(others).as_py() else []
+    for column, here in [*parts, *numbers]:
+        parsed = [parse_timestamp(value) for value in column.filter(here).to_pylist()]
         if not all(storable(t) for t in parsed):
             raise _NotPlainError
-        times = pc.replace_with_mask(times, others, pa.array(parsed, pa.int64()))
+        times = pc.replace_with_mask(times, here, pa.array(parsed, pa.int64()))
     return pc.fill_null(times, now_ns)
 
 
-def _levels(raw: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+def _levels(raw: pa.Array) -> tuple[pa.Array, pa.Array]:
     """Normalised levels and their severities, computed once per distinct level."""
-    encoded = raw.combine_chunks().dictionary_encode()
-    names = [normalize_level(value) for value in encoded.dictionary.to_pylist()]
+    encoded = raw.dictionary_encode()
+    names = [level_name(value) for value in encoded.dictionary.to_pylist()]
     levels = pc.fill_null(pc.take(pa.array(names, pa.string()), encoded.indices), DEFAULT_LEVEL)
     scores = pa.array([SEVERITY.get(name, DEFAULT_SEVERITY) for name in names], pa.int16())
     severity = pc.fill_null(pc.take(scores, encoded.indices), SEVERITY.get(DEFAULT_LEVEL, DEFAULT_SEVERITY))
     return levels, severity
 
 
-def _metadata(table: pa.Table) -> pa.Array:
+def _metadata(table: pa.Table, used: dict[str, pa.Array]) -> pa.Array:
     """Each log's extra keys as a JSON object (a key the log lacks is null in its column and left
-    out); null for a log with none."""
+    out, as is an alias where it gave a column: `used`); null for a log with none."""
     known = set(_KNOWN.names)
-    members = [_member(name, table.column(name)) for name in table.column_names if name not in known]
+    members = []
+    for name in table.column_names:
+        if name not in known:
+            column = table.column(name)
+            members.append(
+                _member(name, column if name not in used else pc.if_else(used[name], None, column))
+            )
     if not members:
         return pa.nulls(table.num_rows, pa.string())
     # Each member is `,"key":value` or null; joined with nulls as "" (Arrow's `skip` mode drops rows

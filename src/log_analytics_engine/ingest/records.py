@@ -21,9 +21,8 @@ from log_analytics_engine import memory
 from log_analytics_engine.ingest import arrowjson, bounds
 from log_analytics_engine.ingest.batch import Batch, columns_batch, json_text
 from log_analytics_engine.ingest.files import FileIngest, json_reason
-from log_analytics_engine.ingest.jsonl import KNOWN_FIELDS
+from log_analytics_engine.ingest.jsonl import ALIASES, KNOWN_FIELDS, level_name
 from log_analytics_engine.ingest.pipeline import Pipeline
-from log_analytics_engine.model import normalize_level
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, storable
 
 _KNOWN = frozenset(KNOWN_FIELDS)
@@ -80,11 +79,64 @@ class Parsed:
 TOO_DEEP = bounds.TOO_DEEP
 
 
+def _alias(record: dict[str, Any], column: str) -> tuple[str, Any] | None:
+    """(key, value) of the first alias of `column` (jsonl.ALIASES) holding a candidate value, as the
+    SQL path picks it: a string, or for times and levels a number; a dotted alias is the dotted key,
+    then the path through its parent object."""
+    strings_only = column in ("message", "source")
+    for key in ALIASES[column]:
+        values = [record.get(key)]
+        parent, dot, child = key.partition(".")
+        if dot and type(record.get(parent)) is dict:
+            values.append(record[parent].get(child))
+        for value in values:
+            kind = type(value)
+            if kind is str or (not strings_only and (kind is int or kind is float)):
+                return key, value
+    return None
+
+
+def flatten(record: dict[str, Any]) -> dict[str, Any]:
+    """Nested objects as dotted keys (arrays are values, an empty object too); where two paths give
+    one dotted key, the first wins (as in the SQL path)."""
+    out: dict[str, Any] = {}
+
+    def walk(obj: dict[str, Any], prefix: str) -> None:
+        for key, value in obj.items():
+            name = prefix + key
+            if type(value) is dict and value:
+                walk(value, name + ".")
+            elif name not in out:
+                out[name] = value
+
+    walk(record, "")
+    return out
+
+
+def _column(record: dict[str, Any], column: str, used: list[str]) -> Any:
+    """The raw value of a column: its canonical key's when not null, else its first alias's (whose
+    key is added to `used`; a Docker `log` without the newline that ended the line)."""
+    value = record.get(column)
+    if value is not None:
+        return value
+    hit = _alias(record, column)
+    if hit is None:
+        return None
+    key, value = hit
+    used.append(key)
+    return value.rstrip("\r\n") if key == "log" else value
+
+
 def _plain(record: dict[str, Any], now_ns: int, levels: dict[object, str]) -> Row | None:
     """The stored columns of a plain record, or None when it needs the SQL path."""
     get = record.get
-    level, message, source = get("level"), get("message"), get("source")
+    used: list[str] = []  # the alias keys the columns were read from
+    raw_ts, level, message, source = (
+        _column(record, c, used) for c in ("timestamp", "level", "message", "source")
+    )
     thread_id, request_id, user_id = get("thread_id"), get("request_id"), get("user_id")
+    if type(level) is int:
+        level = str(level)  # a pino/bunyan number reads as its digits do
     for value in (level, message, source, thread_id, request_id, user_id):
         if type(value) not in _TEXT_OR_NONE:
             return None
@@ -103,9 +155,14 @@ def _plain(record: dict[str, Any], now_ns: int, levels: dict[object, str]) -> Ro
     if meta is not None and type(meta) is not dict:
         return None
     extra = None if record.keys() <= _KNOWN else {k: v for k, v in record.items() if k not in _KNOWN}
+    if used and extra:
+        # a line in another logger's keys: its nested objects flattened, the alias keys used dropped
+        if any(type(v) is dict for v in extra.values()):
+            extra = flatten(extra)
+        for key in used:
+            extra.pop(key, None)
     if meta is not None and extra:
         return None  # merging the two follows JSON merge-patch rules (nulls delete): the SQL path's
-    raw_ts = get("timestamp")
     if raw_ts is None:
         ts = now_ns
     elif type(raw_ts) in _TIME_TYPES:
@@ -119,7 +176,7 @@ def _plain(record: dict[str, Any], now_ns: int, levels: dict[object, str]) -> Ro
         return None
     normal = levels.get(level)
     if normal is None:
-        normal = levels[level] = normalize_level(level)
+        normal = levels[level] = level_name(level)
     metadata = meta or extra
     text = json_text(metadata) if metadata else None
     return (ts, normal, source or "", message or "", tags, thread_id, request_id, user_id, text)
