@@ -286,9 +286,10 @@ def _numbered(blocks: Iterator[bytes]) -> Iterator[Chunk]:
         line_no += len(chunk.lines)
 
 
-def read_chunks(path: Path, rows: int = CHUNK_ROWS, max_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+def read_chunks(path: Path, rows: int | None = None, max_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
     """Whole-line chunks of `rows` lines (fewer when they pass `max_bytes`), with their line numbers.
     A damaged gzip file raises DamagedGzipError (naming the file) after the chunks before the damage."""
+    rows = CHUNK_ROWS if rows is None else rows  # read at call time: tests make chunks small
     with _open(path) as handle:
         try:
             yield from _numbered(_blocks(handle, rows, max_bytes))

@@ -22,7 +22,7 @@ RFC5424 = RegexFormat(
         r" (?P<structured_data>-|(?:\[(?:[^\]\\]|\\.)*\])+)(?: (?P<body>.*))?"
     ),
     source=("app",),
-    numeric=frozenset(),
+    numeric=frozenset({"pid"}),  # a procid that is no number stays a string
     multiline=False,
     specificity=30,
     aliases=("rfc5424",),
