@@ -230,8 +230,7 @@ class Remote:
             text = text or (file_type == "auto" and detect_type(path, head) != "jsonl")
         if text:
             return self._ingest_text(path, "text" if file_type == "auto" else file_type, progress)
-        report: dict[str, Any] = {"file": str(path), "count": 0, "rejected": 0, "rejected_lines": []}
-        report |= {"damaged": 0, "damaged_files": [], "skipped": 0, "skipped_files": []}
+        report = _new_report(path)
         sent_bytes = 0
         started = time.perf_counter()
         try:
@@ -247,23 +246,13 @@ class Remote:
                 sent_bytes += nbytes
                 progress(sent_bytes, report["count"])
         except DamagedGzipError as exc:  # the lines before it were sent
-            report["damaged"] += 1
-            report["damaged_files"].append({"file": str(path), "offset": exc.offset, "reason": exc.reason})
-        elapsed = time.perf_counter() - started
-        report.update(
-            duration_sec=elapsed,
-            logs_per_sec=report["count"] / elapsed if elapsed else 0.0,
-            mb_per_sec=sent_bytes / 1e6 / elapsed if elapsed else 0.0,
-            bad_timestamps=0,
-        )
-        return report
+            _damaged(report, path, exc)
+        return _timed(report, started, sent_bytes, bad_timestamps=0)
 
     def _ingest_text(self, path: Path, file_type: str, progress: Progress) -> dict[str, Any]:
         """Send text lines as they are (the server reads their format), REMOTE_TEXT_BATCH lines a
         request, each cut before a line with a time so a multi-line event stays in one request."""
-        report: dict[str, Any] = {"file": str(path), "count": 0, "rejected": 0, "rejected_lines": []}
-        report |= {"damaged": 0, "damaged_files": [], "skipped": 0, "skipped_files": []}
-        report |= {"no_timestamp": 0, "bad_timestamps": 0, "formats": {}}
+        report = _new_report(path) | {"no_timestamp": 0, "bad_timestamps": 0, "formats": {}}
         sent_bytes = 0
         started = time.perf_counter()
         try:
@@ -282,17 +271,11 @@ class Remote:
                 sent_bytes += nbytes
                 progress(sent_bytes, report["count"])
         except DamagedGzipError as exc:  # the lines before it were sent
-            report["damaged"] += 1
-            report["damaged_files"].append({"file": str(path), "offset": exc.offset, "reason": exc.reason})
-        elapsed = time.perf_counter() - started
+            _damaged(report, path, exc)
         formats = report["formats"]
-        report.update(
-            duration_sec=elapsed,
-            logs_per_sec=report["count"] / elapsed if elapsed else 0.0,
-            mb_per_sec=sent_bytes / 1e6 / elapsed if elapsed else 0.0,
-            format=max(formats, key=formats.get) if formats else "text",
+        return _timed(
+            report, started, sent_bytes, format=max(formats, key=formats.get) if formats else "text"
         )
-        return report
 
     def search(self, query: str, limit: int) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/api/v1/search", params={"q": query, "limit": limit})
@@ -358,6 +341,37 @@ REMOTE_TEXT_BATCH = 20_000  # text lines per ingest request (a request's events 
 REMOTE_TEXT_BYTES = 4 << 20
 # How far back a batch's end is moved to the last line that opens an event.
 TEXT_CUT_LOOKBACK = 1_000
+
+
+def _new_report(path: Path) -> dict[str, Any]:
+    """An ingest report of a file sent to a server, before anything was sent."""
+    return {
+        "file": str(path),
+        "count": 0,
+        "rejected": 0,
+        "rejected_lines": [],
+        "damaged": 0,
+        "damaged_files": [],
+        "skipped": 0,
+        "skipped_files": [],
+    }
+
+
+def _damaged(report: dict[str, Any], path: Path, exc: DamagedGzipError) -> None:
+    report["damaged"] += 1
+    report["damaged_files"].append({"file": str(path), "offset": exc.offset, "reason": exc.reason})
+
+
+def _timed(report: dict[str, Any], started: float, sent_bytes: int, **extra: Any) -> dict[str, Any]:
+    """The report with its rates since `started`, and `extra`."""
+    elapsed = time.perf_counter() - started
+    report.update(
+        duration_sec=elapsed,
+        logs_per_sec=report["count"] / elapsed if elapsed else 0.0,
+        mb_per_sec=sent_bytes / 1e6 / elapsed if elapsed else 0.0,
+        **extra,
+    )
+    return report
 
 
 def _text_batches(path: Path) -> Iterator[tuple[list[str], int]]:
