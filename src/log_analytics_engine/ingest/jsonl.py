@@ -216,17 +216,29 @@ def _nests(j: str) -> str:
     return f"coalesce(starts_with({j}, '{{') AND {j} <> '{{}}', FALSE)"
 
 
+_COLUMN_OF = {key: column for column, keys in ALIASES.items() for key in keys}
+
+
+def _member(name: str, value: str) -> str:
+    """SQL of the member `"name":value` of a line flattened by name, NULL where `value` is or where
+    a column was read from `name` (an alias used leaves metadata)."""
+    test = f"{value} IS NOT NULL"
+    if name in _COLUMN_OF:
+        test += f" AND {_COLUMN_OF[name]}_key IS DISTINCT FROM '{name}'"
+    return f"""CASE WHEN {test} THEN '"{name}":' || {value} END"""
+
+
 def _flat_members(sampled: Sampled) -> tuple[str, str, str]:
     """SQL over the named fields of `f`, for the lines flattened by name: (the lists `k_<i>` and
     `v_<i>` of each sampled shape, whether a line's nested objects all have the sampled shapes, and
-    its extras flattened as members for concat_ws)."""
+    its extras flattened as members for concat_ws, less the aliases used)."""
     shapes = {shape.key: (i, shape) for i, shape in enumerate(sampled.nested)}
     lists, checks, members = [], [], []
     for key in sampled.keys:
         j = f'f."{key}"'
         if key not in shapes:
             checks.append(f"NOT {_nests(j)}")
-            members.append(f"""CASE WHEN {j} IS NOT NULL THEN '"{key}":' || {j} END""")
+            members.append(_member(key, j))
             continue
         i, shape = shapes[key]
         # the keys of every object and leaf, and the leaves' values: two parses of the member's text,
@@ -244,11 +256,11 @@ def _flat_members(sampled: Sampled) -> tuple[str, str, str]:
             f"AND len(flatten(k_{i})) = list_count(v_{i}) + list_count(k_{i}[1:{objects}]) - 1))"
         )
         leaves = ", ".join(
-            f"""CASE WHEN v_{i}[{n}] IS NOT NULL THEN '"{_dotted(key, leaf)}":' || v_{i}[{n}] END"""
-            for n, leaf in enumerate(shape.leaves, 1)
+            _member(_dotted(key, leaf), f"v_{i}[{n}]") for n, leaf in enumerate(shape.leaves, 1)
         )
-        members.append(f"""CASE WHEN k_{i} IS NOT NULL THEN concat_ws(',', {leaves})
-                                WHEN {j} IS NOT NULL THEN '"{key}":' || {j} END""")
+        # (every leaf may be an alias used: no member at all, not an empty one)
+        members.append(f"""CASE WHEN k_{i} IS NOT NULL THEN nullif(concat_ws(',', {leaves}), '')
+                                ELSE {_member(key, j)} END""")
     return ", ".join(lists), " AND ".join(checks) or "TRUE", ", ".join(members)
 
 
@@ -319,6 +331,7 @@ def select_sql(extra_filter: str = "TRUE", extras: Sampled | tuple[str, ...] = (
     # The alias keys a line used, as a merge patch deleting them (they are constants: no escaping).
     used = ", ".join(f"""CASE WHEN {c}_key <> '{c}' THEN '"' || {c}_key || '":null' END""" for c in ALIASES)
     aliased = " OR ".join(f"{c}_key <> '{c}'" for c in ALIASES)
+    keys = ", ".join(f"{c}_key" for c in ALIASES)
     lists, shaped, members = _flat_members(sampled)
     flat_by_name = f"'{{' || concat_ws(',', {members}) || '}}'" if named else "'{}'"
     # a line whose four columns all have their canonical keys reads no alias: no second parse
@@ -332,9 +345,9 @@ WITH RECURSIVE rows AS MATERIALIZED (
         FROM (
             SELECT *{", " + lists if lists else ""}
             FROM (
-                SELECT n, f, covered, raw_timestamp AS raw_ts, raw_level, coalesce(raw_source, '') AS source,
-                       coalesce(raw_message, '') AS message, tags, thread_id, request_id, user_id, meta_obj,
-                       extra, coalesce({aliased}, FALSE) AS aliased,
+                SELECT n, f, covered, {keys}, raw_timestamp AS raw_ts, raw_level,
+                       coalesce(raw_source, '') AS source, coalesce(raw_message, '') AS message, tags,
+                       thread_id, request_id, user_id, meta_obj, extra, coalesce({aliased}, FALSE) AS aliased,
                        CASE WHEN {aliased} THEN '{{' || concat_ws(',', {used}) || '}}' END AS used
                 FROM (
                     SELECT n, f, covered, {chosen}, {tags} AS tags, f.thread_id AS thread_id,
@@ -370,8 +383,9 @@ FROM (
                        ELSE json_merge_patch(meta_obj, extra) END, '{{}}') AS meta
     FROM (
         SELECT n, raw_ts, raw_level, source, message, tags, thread_id, request_id, user_id, meta_obj,
-               CASE WHEN aliased
-                    THEN nullif(json_merge_patch(coalesce(named, flat.obj, extra, '{{}}'), used), '{{}}')
+               CASE WHEN by_name THEN nullif(named, '{{}}')
+                    WHEN aliased
+                    THEN nullif(json_merge_patch(coalesce(flat.obj, extra, '{{}}'), used), '{{}}')
                     ELSE extra END AS extra
         FROM rows LEFT JOIN flat USING (n)
     )
