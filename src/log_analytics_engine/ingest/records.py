@@ -21,7 +21,7 @@ from log_analytics_engine import memory
 from log_analytics_engine.ingest import arrowjson, bounds
 from log_analytics_engine.ingest.batch import Batch, columns_batch, json_text
 from log_analytics_engine.ingest.files import FileIngest, json_reason
-from log_analytics_engine.ingest.jsonl import ALIASES, KNOWN_FIELDS, level_name
+from log_analytics_engine.ingest.jsonl import ALIASES, KNOWN_FIELDS, LOOKUP_KEYS, level_name
 from log_analytics_engine.ingest.pipeline import Pipeline
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, storable
 
@@ -79,20 +79,30 @@ class Parsed:
 TOO_DEEP = bounds.TOO_DEEP
 
 
-def _alias(record: dict[str, Any], column: str) -> tuple[str, Any] | None:
-    """(key, value) of the first alias of `column` (jsonl.ALIASES) holding a candidate value, as the
-    SQL path picks it: a string, or for times and levels a number; a dotted alias is the dotted key,
-    then the path through its parent object."""
-    strings_only = column in ("message", "source")
-    for key in ALIASES[column]:
-        values = [record.get(key)]
-        parent, dot, child = key.partition(".")
-        if dot and type(record.get(parent)) is dict:
-            values.append(record[parent].get(child))
-        for value in values:
+# Per column, its aliases as (key, parent, child): parent and child split a dotted key ("" if none).
+_ALIAS_PATHS = {column: tuple((k, *k.partition(".")[::2]) for k in keys) for column, keys in ALIASES.items()}
+_ALIAS_TOP = frozenset(LOOKUP_KEYS)
+
+
+def _alias(record: dict[str, Any], column: str, used: list[str]) -> Any:
+    """The value of the first alias of `column` (jsonl.ALIASES) holding a candidate, as the SQL path
+    picks it (a string, or for times and levels a number; a dotted alias is the dotted key, then the
+    path through its parent), its key added to `used`; a Docker `log` without the newline that
+    ended its line. None when no alias holds one."""
+    numbers = column in ("timestamp", "level")
+    for key, parent, child in _ALIAS_PATHS[column]:
+        value: Any = record.get(key)
+        kind = type(value)
+        if child and kind is not str and not (numbers and (kind is int or kind is float)):
+            holder = record.get(parent)
+            value = holder.get(child) if type(holder) is dict else None
             kind = type(value)
-            if kind is str or (not strings_only and (kind is int or kind is float)):
-                return key, value
+        if kind is str:
+            used.append(key)
+            return value.rstrip("\r\n") if key == "log" else value
+        if numbers and (kind is int or kind is float):
+            used.append(key)
+            return value
     return None
 
 
@@ -113,27 +123,17 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _column(record: dict[str, Any], column: str, used: list[str]) -> Any:
-    """The raw value of a column: its canonical key's when not null, else its first alias's (whose
-    key is added to `used`; a Docker `log` without the newline that ended the line)."""
-    value = record.get(column)
-    if value is not None:
-        return value
-    hit = _alias(record, column)
-    if hit is None:
-        return None
-    key, value = hit
-    used.append(key)
-    return value.rstrip("\r\n") if key == "log" else value
-
-
 def _plain(record: dict[str, Any], now_ns: int, levels: dict[object, str]) -> Row | None:
     """The stored columns of a plain record, or None when it needs the SQL path."""
     get = record.get
+    raw_ts, level, message, source = get("timestamp"), get("level"), get("message"), get("source")
     used: list[str] = []  # the alias keys the columns were read from
-    raw_ts, level, message, source = (
-        _column(record, c, used) for c in ("timestamp", "level", "message", "source")
-    )
+    missing = raw_ts is None or level is None or message is None or source is None
+    if missing and not _ALIAS_TOP.isdisjoint(record):
+        raw_ts = _alias(record, "timestamp", used) if raw_ts is None else raw_ts
+        level = _alias(record, "level", used) if level is None else level
+        message = _alias(record, "message", used) if message is None else message
+        source = _alias(record, "source", used) if source is None else source
     thread_id, request_id, user_id = get("thread_id"), get("request_id"), get("user_id")
     if type(level) is int:
         level = str(level)  # a pino/bunyan number reads as its digits do
