@@ -588,16 +588,13 @@ class FileIngest:
         report.no_timestamp += parsed.no_timestamp
         report.formats.update(parsed.formats)
         if parsed.table.num_rows:
-            table = pa.Table.from_batches(parsed.table.to_batches(max_chunksize=SCAN_BATCH_ROWS))
-            self._store_chunk(INSERT_SQL, table, report, [now])
+            self._store_chunk(INSERT_SQL, parsed.table, report, [now])
 
     def text_body(self, body: bytes, file_type: str = "text", name: str = "request") -> dict[str, Any]:
         """Ingest text held in memory (an HTTP body) like a text file: IngestError when it is plainly
         not a log, or `file_type` is JSON or unknown; the report of `run`. Years left out are read
         against the time of the call."""
-        kind = self._kind(file_type)
-        if kind in ("auto", "jsonl"):
-            kind = "text" if kind == "auto" else kind
+        kind = "text" if file_type.lower() == "auto" else self._kind(file_type)
         if kind == "jsonl":
             raise IngestError("text_body reads text formats; JSON lines take the JSON ingest")
         reason = binary_reason(body[:SNIFF_BYTES])

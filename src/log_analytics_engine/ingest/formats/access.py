@@ -73,10 +73,16 @@ COMBINED = RegexFormat(
 # Squid writes status 000 when no reply was sent (client abort, error before a reply): no status then.
 SQUID = RegexFormat(
     name="squid",
-    description="Squid's native access log: epoch.ms duration client code/status bytes method url user hierarchy type",
-    example="1721563200.123    245 10.0.0.7 TCP_MISS/200 4120 GET http://example.com/ - HIER_DIRECT/93.184.216.34 text/html",
+    description=(
+        "Squid's native access log: epoch.ms duration client code/status bytes method url user hierarchy type"
+    ),
+    example=(
+        "1721563200.123    245 10.0.0.7 TCP_MISS/200 4120 GET http://example.com/ - "
+        "HIER_DIRECT/93.184.216.34 text/html"
+    ),
     pattern=(
-        r"^(?P<time>\d{10}\.\d{3})\s+(?P<duration_ms>\d+) (?P<client_ip>\S+) (?P<cache_result>[A-Z_]+)/(?:000|(?P<status>\d{3}))"
+        r"^(?P<time>\d{10}\.\d{3})\s+(?P<duration_ms>\d+) (?P<client_ip>\S+) "
+        r"(?P<cache_result>[A-Z_]+)/(?:000|(?P<status>\d{3}))"
         r" (?P<bytes>\d+) (?P<method>\S+) (?P<url>\S+) (?P<user>\S+) (?P<hierarchy>\S+) (?P<content_type>\S+)"
     ),
     numeric=frozenset({"duration_ms", "status", "bytes"}),

@@ -18,6 +18,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from log_analytics_engine.ingest.formats import levels, timescan
+from log_analytics_engine.ingest.formats.sqltext import q
+
+__all__ = (
+    "NIL",
+    "RESERVED",
+    "TIME_PARTS",
+    "Columns",
+    "Format",
+    "RegexFormat",
+    "check_field",
+    "check_name",
+    "group_names",
+    "metadata_sql",
+    "q",
+)
 
 TIME_PARTS = ("year", "month", "day", "hour", "minute", "second", "frac", "zone")
 RESERVED = frozenset({"time", *TIME_PARTS, "level", "pri", "body", "thread"})
@@ -27,11 +42,6 @@ _JSON_NUMBER = r"-?(?:0|[1-9]\d{0,17})(?:\.\d{1,17})?(?:[eE][+-]?\d{1,2})?"
 NIL = ("", "-")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,63}")
-
-
-def q(text: str) -> str:
-    """A constant of this package as a SQL string literal (never input: formats are code or checked config)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -69,13 +79,14 @@ def metadata_sql(pairs: Mapping[str, str], numeric: frozenset[str] = frozenset()
     fields in `numeric` are written as numbers when they are JSON numbers of at most 18 digits (a
     user's `%{WORD:n:int}` may capture any word), as strings otherwise."""
     parts = []
+    nil = ", ".join(q(v) for v in NIL)
     for name, expr in pairs.items():
         value = (
             f"CASE WHEN regexp_full_match({expr}, {q(_JSON_NUMBER)}) THEN {expr} ELSE to_json({expr}) END"
             if name in numeric
             else f"to_json({expr})"
         )
-        parts.append(f"""CASE WHEN {expr} NOT IN ('', '-') THEN {q(f'"{name}":')} || {value} END""")
+        parts.append(f"""CASE WHEN {expr} NOT IN ({nil}) THEN {q(f'"{name}":')} || {value} END""")
     if not parts:
         return "NULL"
     return f"nullif('{{' || concat_ws(',', {', '.join(parts)}) || '}}', '{{}}')"
@@ -129,7 +140,8 @@ class RegexFormat(Format):
             # the common layouts cheaply; the scanner (~20x dearer) for the rest
             inner = (
                 f"(SELECT *, CASE WHEN fast_ts IS NULL THEN {timescan.scan_sql(f'{g}.time')} END AS s FROM "
-                f"(SELECT *, CASE WHEN ctx.zone = 'UTC' THEN {timescan.fast_ns_sql(f'{g}.time')} END AS fast_ts "
+                f"(SELECT *, CASE WHEN ctx.zone = 'UTC' THEN {timescan.fast_ns_sql(f'{g}.time')} END "
+                "AS fast_ts "
                 f"FROM {inner}, parse_ctx AS ctx))"
             )
         if "day" in names and "time" not in names:

@@ -8,7 +8,10 @@ from log_analytics_engine.ingest.formats.base import RegexFormat
 APPLE = RegexFormat(
     name="apple-unified",
     description="macOS/iOS unified log (log show): time thread type activity pid ttl process: message",
-    example="2025-07-21 12:00:00.123456+0200 0x1a2b     Error       0x0                  412    0    kernel: disk0s2 I/O error",
+    example=(
+        "2025-07-21 12:00:00.123456+0200 0x1a2b     Error       0x0                  412    0    kernel: "
+        "disk0s2 I/O error"
+    ),
     pattern=(
         r"^(?:(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+[+-]\d{4})\s+(?P<thread>0x[0-9a-f]+)\s+"
         r"(?P<level>Default|Info|Debug|Error|Fault)\s+(?P<activity>0x[0-9a-f]+)\s+(?P<pid>\d+)\s+"
@@ -26,8 +29,13 @@ APPLE = RegexFormat(
 WINDOWS_CBS = RegexFormat(
     name="windows-cbs",
     description="Windows servicing logs (CBS.log, DISM.log): time, Level component message",
-    example="2025-07-21 12:00:00, Error                 CBS    Failed to resolve package [HRESULT = 0x800f0805]",
-    pattern=r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d), (?P<level>Info|Warning|Error|Perf)\s+(?P<component>\S+)\s",
+    example=(
+        "2025-07-21 12:00:00, Error                 CBS    Failed to resolve package [HRESULT = 0x800f0805]"
+    ),
+    pattern=(
+        r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d), "
+        r"(?P<level>Info|Warning|Error|Perf)\s+(?P<component>\S+)\s"
+    ),
     source=("component",),
     level_map={"PERF": "DEBUG"},
     multiline=False,

@@ -7,8 +7,14 @@ from log_analytics_engine.ingest.formats.base import RegexFormat
 
 APACHE = RegexFormat(
     name="apache-error",
-    description="Apache error log, 2.2 ([time] [level] [client ip]) and 2.4 ([time] [module:level] [pid n:tid m] [client ip:port])",
-    example="[Mon Jul 21 12:00:00.123456 2025] [proxy:error] [pid 4123:tid 140] [client 10.0.0.7:52144] AH00957: connect failed",
+    description=(
+        "Apache error log, 2.2 ([time] [level] [client ip]) and 2.4 ([time] [module:level] [pid n:tid m] "
+        "[client ip:port])"
+    ),
+    example=(
+        "[Mon Jul 21 12:00:00.123456 2025] [proxy:error] [pid 4123:tid 140] [client 10.0.0.7:52144] "
+        "AH00957: connect failed"
+    ),
     pattern=(
         r"^\[(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] "
         r"\[(?:(?P<module>[\w-]*):)?(?P<level>[a-z]+\d?)\]"
@@ -25,7 +31,10 @@ APACHE = RegexFormat(
 NGINX = RegexFormat(
     name="nginx-error",
     description="nginx error log: yyyy/mm/dd hh:mm:ss [level] pid#tid: *connection message",
-    example="2025/07/21 12:00:00 [error] 4123#4123: *17 connect() failed (111: Connection refused) while connecting to upstream",
+    example=(
+        "2025/07/21 12:00:00 [error] 4123#4123: *17 connect() failed (111: Connection refused) while "
+        "connecting to upstream"
+    ),
     pattern=(
         r"^(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(?P<level>[a-z]{1,8})\] (?P<pid>\d+)#(?P<tid>\d+):"
         r"(?: \*(?P<connection>\d+))?"

@@ -22,7 +22,9 @@ _THREAD_NAME = r"(?:[^\[\]]|\[[^\[\]]*\])*?"
 LOG4J = RegexFormat(
     name="log4j",
     description="log4j / logback / slf4j / Spring Boot: time LEVEL [pid ---] [thread] logger - message",
-    example="2025-07-21 12:00:00,123 ERROR [http-nio-8080-exec-3] com.example.OrderService - order 1234 failed",
+    example=(
+        "2025-07-21 12:00:00,123 ERROR [http-nio-8080-exec-3] com.example.OrderService - order 1234 failed"
+    ),
     pattern=(
         rf"^{_TIME}\s+(?:-\s+)?(?:\[(?P<thread>[^\[\]]*)\]\s+(?:-\s+)?)?(?:(?P<pid>\d+)\s+)?{_LEVEL}\s+"
         r"(?:(?P<pid2>\d+)\s+---\s+)?"

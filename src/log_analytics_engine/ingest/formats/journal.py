@@ -41,7 +41,10 @@ class JournalExportFormat(Format):
         return Columns(
             ts=f"{realtime} * 1000",
             level=levels.syslog_severity_sql(_field("PRIORITY")),
-            source=f"coalesce(nullif({_field('SYSLOG_IDENTIFIER')}, ''), nullif({_field('_SYSTEMD_UNIT')}, ''), {_field('_COMM')})",
+            source=(
+                f"coalesce(nullif({_field('SYSLOG_IDENTIFIER')}, ''), "
+                f"nullif({_field('_SYSTEMD_UNIT')}, ''), {_field('_COMM')})"
+            ),
             metadata=metadata_sql(
                 {k: _field(v) for k, v in _FIELDS.items()}, frozenset({"pid", "uid", "facility"})
             ),
@@ -52,8 +55,13 @@ class JournalExportFormat(Format):
 
 EXPORT = JournalExportFormat(
     name="journal-export",
-    description="systemd journal export (journalctl -o export): blocks of FIELD=value lines opened by __CURSOR=",
-    example="__CURSOR=s=0b1c…;i=1\\n__REALTIME_TIMESTAMP=1721563200123456\\nPRIORITY=3\\n_HOSTNAME=web01\\nSYSLOG_IDENTIFIER=sshd\\nMESSAGE=error: kex_exchange_identification",
+    description=(
+        "systemd journal export (journalctl -o export): blocks of FIELD=value lines opened by __CURSOR="
+    ),
+    example=(
+        "__CURSOR=s=0b1c…;i=1\\n__REALTIME_TIMESTAMP=1721563200123456\\nPRIORITY=3\\n_HOSTNAME=web01"
+        "\\nSYSLOG_IDENTIFIER=sshd\\nMESSAGE=error: kex_exchange_identification"
+    ),
     pattern=r"^__CURSOR=",
     specificity=40,
     aliases=("journal", "journalctl-export"),

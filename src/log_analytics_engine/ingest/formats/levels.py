@@ -3,10 +3,7 @@ levels (pino/bunyan, OTel), each folded onto the stored levels by `storage.schem
 
 from __future__ import annotations
 
-
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
+from log_analytics_engine.ingest.formats.sqltext import q
 
 # Level words read in free text: spelled out (one-letter levels are read only where a format puts
 # them) and never ordinary words in capitals (LOG, ALL, CONFIG and FAIL are levels only in a level field).
@@ -46,10 +43,10 @@ def in_text_sql(rest: str, line: str) -> str:
     none): right after the time in any case, else bracketed or after `level=` in any case, else an
     upper-case level word, else a capitalised one followed by `:` (`Error: …`); NULL when none."""
     return (
-        f"coalesce(nullif(regexp_extract({rest}, {_q(_LEAD)}, 1), ''), "
-        f"nullif(regexp_extract({line}, {_q(_MARKED)}, 1), ''), "
-        f"nullif(regexp_extract({line}, {_q(_UPPER)}, 1), ''), "
-        f"nullif(regexp_extract({line}, {_q(_CAPITALISED)}, 1), ''))"
+        f"coalesce(nullif(regexp_extract({rest}, {q(_LEAD)}, 1), ''), "
+        f"nullif(regexp_extract({line}, {q(_MARKED)}, 1), ''), "
+        f"nullif(regexp_extract({line}, {q(_UPPER)}, 1), ''), "
+        f"nullif(regexp_extract({line}, {q(_CAPITALISED)}, 1), ''))"
     )
 
 

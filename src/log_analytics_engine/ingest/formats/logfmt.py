@@ -32,7 +32,8 @@ class LogfmtFormat(Format):
         pairs = (
             f"SELECT n, line, regexp_extract_all(first, {q(_PAIR)}, 1) AS k, "
             f"list_transform(regexp_extract_all(first, {q(_PAIR)}, 2), "
-            r"""lambda v: CASE WHEN starts_with(v, '"') THEN replace(replace(v[2:-2], '\"', '"'), '\\', '\') ELSE v END) AS v """
+            r"""lambda v: CASE WHEN starts_with(v, '"') """
+            r"""THEN replace(replace(v[2:-2], '\"', '"'), '\\', '\') ELSE v END) AS v """
             "FROM (SELECT n, line, split_part(line, chr(10), 1) AS first FROM {events})"
         )
         timed = (
@@ -51,7 +52,8 @@ class LogfmtFormat(Format):
         )
         metadata = (
             "nullif('{' || array_to_string(list_transform(list_filter(range(1, len(k) + 1), "
-            f"lambda i: NOT list_contains([{', '.join(q(c) for c in consumed)}], k[i])), lambda i: {pair}), ',') || '}}', '{{}}')"
+            f"lambda i: NOT list_contains([{', '.join(q(c) for c in consumed)}], k[i])), "
+            f"lambda i: {pair}), ',') || '}}', '{{}}')"
         )
         level = value(_LEVEL_KEYS)
         log15 = " ".join(f"WHEN {q(k)} THEN {q(v)}" for k, v in _LOG15_LEVELS.items())

@@ -15,7 +15,7 @@ matches); step 3 one extraction per line; together ~3-4x cheaper than the line's
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -30,14 +30,15 @@ from log_analytics_engine.storage.schema import sql_level, sql_severity
 BATCH_ROWS = 16_384
 # The parsed table's columns, as the store's INSERT reads them (`INSERT_SQL`).
 INSERT_SQL = (
-    "SELECT ? + n, ts, ?, level, severity, source, message, CAST([] AS VARCHAR[]), thread_id, NULL, NULL, metadata "
-    "FROM chunk"
+    "SELECT ? + n, ts, ?, level, severity, source, message, CAST([] AS VARCHAR[]), thread_id, "
+    "NULL, NULL, metadata FROM chunk"
 )
 
 
 @dataclass
 class Parsed:
-    """One step's output: the stored columns of its events and what the report counts."""
+    """One step's output: the stored columns of its events (in record batches DuckDB scans on every
+    core) and what the report counts."""
 
     table: pa.Table
     no_timestamp: int
@@ -53,10 +54,8 @@ class TextParser:
     forced: Format | None
     ref_ns: int
     zone: str = "UTC"
-    multiline: bool = True
     _held: pa.StringArray | None = None
     _last_ts: int | None = None
-    formats: Counter[str] = field(default_factory=Counter)
 
     def parse(self, cur: duckdb.DuckDBPyConnection, lines: pa.StringArray, now: int, final: bool) -> Parsed:
         """Parse a chunk (after what was held back); unless `final`, its last event is held back."""
@@ -72,9 +71,7 @@ class TextParser:
         else:
             chosen = [self.forced]
         kept, fmt, cont, timed = self._classify(cur, lines, chosen)
-        takes = np.array(
-            [self.multiline and f.multiline for f in (self.registry.fallback, *chosen)], np.bool_
-        )
+        takes = np.array([f.multiline for f in (self.registry.fallback, *chosen)], np.bool_)
         start = events.starts_of(fmt, cont, timed, takes)
         if not final and len(kept):
             last = int(np.flatnonzero(start)[-1])
@@ -95,8 +92,7 @@ class TextParser:
                 for k, c in zip(*np.unique(fmt_of_event, return_counts=True), strict=True)
             }
         )
-        self.formats.update(counts)
-        return Parsed(table.drop(["no_ts"]), no_ts, counts)
+        return Parsed(_batched(table.drop(["no_ts"])), no_ts, counts)
 
     def _classify(
         self, cur: duckdb.DuckDBPyConnection, lines: pa.StringArray, chosen: list[Format]
@@ -152,7 +148,8 @@ class TextParser:
                 f"CAST({c.metadata} AS VARCHAR) AS metadata FROM {inner}, parse_ctx AS ctx"
             )
         sql = f"""
-SELECT n, own_ts, raw_ts, level, {sql_severity("level")} AS severity, source, message, thread_id, metadata FROM (
+SELECT n, own_ts, raw_ts, level, {sql_severity("level")} AS severity, source, message, thread_id,
+       metadata FROM (
     SELECT n, own_ts, raw_ts, {sql_level("raw_level")} AS level, source, message, thread_id, metadata
     FROM ({" UNION ALL ".join(branches)})
 )

@@ -11,7 +11,10 @@ _ASCTIME = r"(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:[,.]\d+)?)"
 
 BASIC = RegexFormat(
     name="python-basic",
-    description="Python logging.basicConfig's default: LEVEL:logger:message (no time: lines get the ingest time, counted)",
+    description=(
+        "Python logging.basicConfig's default: LEVEL:logger:message (no time: lines get the ingest time, "
+        "counted)"
+    ),
     example="ERROR:payments.api:charge failed for order 1234",
     pattern=rf"^{_LEVEL}:(?P<logger>[\w.-]+):",
     source=("logger",),

@@ -43,7 +43,10 @@ RFC3164 = RegexFormat(
 )
 ISO = RegexFormat(
     name="syslog-iso",
-    description="Syslog with an RFC 3339 time (rsyslog's file format, journalctl -o short-iso): time host app[pid]: message",
+    description=(
+        "Syslog with an RFC 3339 time (rsyslog's file format, journalctl -o short-iso): time host app[pid]: "
+        "message"
+    ),
     example="2025-07-21T12:00:00.123456+02:00 web01 systemd[1]: Started Daily apt upgrade.",
     pattern=(
         r"^(?:<(?P<pri>\d+)>)?(?P<time>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"

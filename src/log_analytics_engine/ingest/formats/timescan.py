@@ -21,6 +21,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from log_analytics_engine.ingest.formats.sqltext import q
+
 MONTH_NAME = "(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
 _MON_TAIL = r"(?i:[a-z]{0,6})\.?"
 _DAY = r"0?[1-9]|[12]\d|3[01]"
@@ -66,14 +68,10 @@ MIN_YEAR = 1700
 MAX_YEAR = 2200
 
 
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def scan_sql(expr: str) -> str:
     """SQL giving the scanner's struct of captured parts (every field '' where it did not take part)."""
-    names = ", ".join(_sql_str(n) for n in NAMES)
-    return f"regexp_extract({expr}, {_sql_str(PATTERN)}, [{names}])"
+    names = ", ".join(q(n) for n in NAMES)
+    return f"regexp_extract({expr}, {q(PATTERN)}, [{names}])"
 
 
 def _i(expr: str) -> str:
@@ -100,7 +98,10 @@ class Parts:
 
 def _two_digit(year: str) -> str:
     """A year as written: 2-digit years are 1969-2068 (POSIX's pivot)."""
-    return f"CASE WHEN {year} IS NULL THEN NULL WHEN {year} < 69 THEN 2000 + {year} WHEN {year} < 100 THEN 1900 + {year} ELSE {year} END"
+    return (
+        f"CASE WHEN {year} IS NULL THEN NULL WHEN {year} < 69 THEN 2000 + {year} "
+        f"WHEN {year} < 100 THEN 1900 + {year} ELSE {year} END"
+    )
 
 
 def frac_ns_sql(digits: str) -> str:
@@ -114,7 +115,8 @@ def offset_sql(zone: str) -> str:
     return (
         f"CASE WHEN {zone} = '' THEN NULL WHEN upper({zone}) IN ('Z', 'UTC', 'GMT') THEN 0 "
         f"ELSE (CASE WHEN starts_with({z}, '-') THEN -1 ELSE 1 END) * "
-        f"(TRY_CAST(substr({z}, 2, 2) AS INTEGER) * 3600 + coalesce(TRY_CAST(nullif(substr({z}, 4, 2), '') AS INTEGER), 0) * 60) END"
+        f"(TRY_CAST(substr({z}, 2, 2) AS INTEGER) * 3600 "
+        f"+ coalesce(TRY_CAST(nullif(substr({z}, 4, 2), '') AS INTEGER), 0) * 60) END"
     )
 
 
@@ -123,25 +125,27 @@ def scanned_parts(s: str) -> Parts:
     p, q, sep, by = _i(f"{s}.bp"), _i(f"{s}.bq"), f"{s}.bs", f"{s}.by"
     b_ymd = f"({sep} = '/' AND length({by}) = 2 AND {p} > 12)"  # yy/MM/dd
     b_day_first = f"(({sep} IN ('.', '-') AND {q} <= 12) OR ({sep} = '/' AND {p} > 12))"
-    hp, hq, hsep = _i(f"{s}.hp"), _i(f"{s}.hq"), f"{s}.hs"
+    hp, hq = _i(f"{s}.hp"), _i(f"{s}.hq")
     h_day_first = f"({hp} > 12)"
     name = f"list_position({_MONTHS}, lower(coalesce(nullif({s}.cmon, ''), nullif({s}.dmon, ''))))"
     year = (
-        f"coalesce({_i(f'{s}.ay')}, {_i(f'{s}.ey')}, {_two_digit(_i(f'{s}.fy'))}, {_two_digit(_i(f'{s}.cy'))}, "
-        f"{_i(f'{s}.dy')}, CASE WHEN {p} IS NOT NULL THEN {_two_digit(f'CASE WHEN {b_ymd} THEN {p} ELSE {_i(by)} END')} END, "
+        f"coalesce({_i(f'{s}.ay')}, {_i(f'{s}.ey')}, {_two_digit(_i(f'{s}.fy'))}, "
+        f"{_two_digit(_i(f'{s}.cy'))}, {_i(f'{s}.dy')}, "
+        f"CASE WHEN {p} IS NOT NULL THEN {_two_digit(f'CASE WHEN {b_ymd} THEN {p} ELSE {_i(by)} END')} END, "
         f"{_i(f'{s}.ty')})"
     )
     month = (
         f"coalesce({_i(f'{s}.am')}, {_i(f'{s}.em')}, {_i(f'{s}.fm')}, {_i(f'{s}.gm')}, {name}, "
-        f"CASE WHEN {p} IS NOT NULL THEN CASE WHEN {b_ymd} THEN {q} WHEN {b_day_first} THEN {q} ELSE {p} END END, "
+        f"CASE WHEN {p} IS NOT NULL THEN "
+        f"CASE WHEN {b_ymd} THEN {q} WHEN {b_day_first} THEN {q} ELSE {p} END END, "
         f"CASE WHEN {hp} IS NOT NULL THEN CASE WHEN {h_day_first} THEN {hq} ELSE {hp} END END)"
     )
     day = (
-        f"coalesce({_i(f'{s}.ad')}, {_i(f'{s}.ed')}, {_i(f'{s}.fd')}, {_i(f'{s}.gd')}, {_i(f'{s}.cd')}, {_i(f'{s}.dd')}, "
-        f"CASE WHEN {p} IS NOT NULL THEN CASE WHEN {b_ymd} THEN {_i(by)} WHEN {b_day_first} THEN {p} ELSE {q} END END, "
+        f"coalesce({_i(f'{s}.ad')}, {_i(f'{s}.ed')}, {_i(f'{s}.fd')}, {_i(f'{s}.gd')}, "
+        f"{_i(f'{s}.cd')}, {_i(f'{s}.dd')}, CASE WHEN {p} IS NOT NULL THEN "
+        f"CASE WHEN {b_ymd} THEN {_i(by)} WHEN {b_day_first} THEN {p} ELSE {q} END END, "
         f"CASE WHEN {hp} IS NOT NULL THEN CASE WHEN {h_day_first} THEN {hp} ELSE {hq} END END)"
     )
-    del hsep
     hour12 = f"coalesce({_i(f'{s}.hh')}, {_i(f'{s}.ch')})"
     hour = (
         f"CASE upper({s}.ap) WHEN 'PM' THEN {hour12} % 12 + 12 WHEN 'AM' THEN {hour12} % 12 ELSE {hour12} END"
@@ -221,7 +225,10 @@ def fast_ns_sql(text: str) -> str:
     Apache's `dd/Mmm/yyyy:hh:mm:ss +zzzz`) by DuckDB's own casts, at a fraction of the scanner's
     cost (and of its SQL: DuckDB spends ~3 ms binding each KB of expression, per chunk); NULL for
     the rest, which the scanner reads. Naive times are UTC here: use it only when that is the zone."""
-    iso = f"regexp_matches({text}, '^\\d{{4}}-\\d\\d-\\d\\d[T ]\\d\\d:\\d\\d') AND NOT regexp_matches({text}, '[.,]\\d{{7}}')"
+    iso = (
+        f"regexp_matches({text}, '^\\d{{4}}-\\d\\d-\\d\\d[T ]\\d\\d:\\d\\d') "
+        f"AND NOT regexp_matches({text}, '[.,]\\d{{7}}')"
+    )
     clf = f"regexp_matches({text}, '^\\d\\d/[A-Za-z]{{3}}/\\d{{4}}:')"
     return (
         f"CASE WHEN {iso} THEN try(epoch_ns(try_cast(replace({text}, ',', '.') AS TIMESTAMPTZ))) "
@@ -244,14 +251,24 @@ def ns_sql(parts: Parts, ref_ns: str, zone: str) -> str:
     naive = (
         f"epoch_ns(try(make_timestamp({year}, {parts.month}, {parts.day}, {parts.hour}, {parts.minute}, 0)))"
     )
-    zoned = f"epoch_ns(try(make_timestamptz({year}, {parts.month}, {parts.day}, {parts.hour}, {parts.minute}, 0, {zone})))"
+    zoned = (
+        f"epoch_ns(try(make_timestamptz({year}, {parts.month}, {parts.day}, {parts.hour}, {parts.minute}, "
+        f"0, {zone})))"
+    )
     local = f"CASE WHEN {zone} = 'UTC' THEN {naive} ELSE {zoned} END"
     seconds = f"CAST({parts.second} AS BIGINT) * 1000000000 + {parts.frac_ns}"
-    civil = f"(CASE WHEN {parts.offset_s} IS NOT NULL THEN {naive} - CAST({parts.offset_s} AS BIGINT) * 1000000000 ELSE {local} END + {seconds})"
-    epoch = f"CASE WHEN {parts.epoch_ns} BETWEEN {_EPOCH_MIN_S * 10**9} AND {_EPOCH_MAX_S * 10**9} THEN {parts.epoch_ns} END"
+    civil = (
+        f"(CASE WHEN {parts.offset_s} IS NOT NULL "
+        f"THEN {naive} - CAST({parts.offset_s} AS BIGINT) * 1000000000 ELSE {local} END + {seconds})"
+    )
+    epoch = (
+        f"CASE WHEN {parts.epoch_ns} BETWEEN {_EPOCH_MIN_S * 10**9} AND {_EPOCH_MAX_S * 10**9} "
+        f"THEN {parts.epoch_ns} END"
+    )
     return (
         f"CASE WHEN {parts.epoch_ns} IS NOT NULL THEN {epoch} "
-        f"WHEN {parts.month} IS NULL OR {parts.day} IS NULL OR {parts.hour} IS NULL OR {parts.minute} IS NULL THEN NULL "
+        f"WHEN {parts.month} IS NULL OR {parts.day} IS NULL OR {parts.hour} IS NULL "
+        f"OR {parts.minute} IS NULL THEN NULL "
         f"WHEN {parts.year} IS NOT NULL AND {parts.year} NOT BETWEEN {MIN_YEAR} AND {MAX_YEAR} THEN NULL "
         f"ELSE {civil} END"
     )
