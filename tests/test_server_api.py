@@ -22,7 +22,7 @@ from log_analytics_engine.errors import (
     QuerySyntaxError,
     StorageError,
 )
-from log_analytics_engine.server import app as server_app
+from log_analytics_engine.server import body as server_body
 from log_analytics_engine.server.app import create_app
 from log_analytics_engine.server.settings import ApiKey, Settings, hash_key
 from log_analytics_engine.timeparse import format_timestamp
@@ -439,7 +439,7 @@ def test_a_slow_body_holds_no_ingest_slot_and_is_cut(
 ) -> None:
     """With one ingest slot, a client trickling its body does not keep another client's ingest at
     429, and is answered 408 once its body pauses too long."""
-    monkeypatch.setattr(server_app, "BODY_IDLE_SECONDS", 0.5)
+    monkeypatch.setattr(server_body, "BODY_IDLE_SECONDS", 0.5)
     app = create_app(engine, Settings(max_pending_ingest=1))
 
     async def trickle() -> AsyncIterator[bytes]:

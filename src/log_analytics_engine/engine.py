@@ -23,6 +23,7 @@ from log_analytics_engine.ingest.formats.user import load_formats
 from log_analytics_engine.ingest.formats.zones import check_zone
 from log_analytics_engine.ingest.pipeline import Hook, Pipeline
 from log_analytics_engine.ingest.records import ingest_json_lines, ingest_ndjson
+from log_analytics_engine.ingest.report import Decoded, IngestReport
 from log_analytics_engine.metrics import Counters, EngineCollector, prometheus_text
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.aggregate import StoreAggregator, aggregate_entries
@@ -198,6 +199,21 @@ class LogAnalyticsEngine:
         self._counters.add_ingest("text", report["count"], report["bytes"], report["dropped"])
         self._counters.add_errors("invalid_utf8", report["replaced_utf8_lines"])
         self._counters.add_text(report["formats"], report["no_timestamp"])
+        return report
+
+    def ingest_decoded(self, decoded: Decoded, protocol: str) -> IngestReport:
+        """The one ingest entry below the facade for a decoder's output (its Arrow table of stored
+        columns and its report): pre-ingest hooks, a group-committed append (durable on return), the
+        listeners (alerts), and the counters of `protocol`; returns the report, accepted filled in."""
+        report = decoded.report
+        table = decoded.table
+        if table.num_rows:
+            result = self._pipeline.ingest(table, report.no_timestamp)
+            report.accepted += result.write.rows
+            report.dropped += result.dropped
+        self._counters.add_ingest(protocol, report.accepted, report.bytes, report.dropped)
+        self._counters.add_protocol(protocol, report.bytes, report.rejected_by)
+        self._counters.add_text({}, report.no_timestamp)
         return report
 
     def log_formats(self) -> list[dict[str, Any]]:

@@ -27,6 +27,8 @@ class Counters:
         self.dropped = 0
         self.text_formats: dict[str, int] = defaultdict(int)  # text logs stored, by format
         self.no_timestamp = 0
+        self.protocol_bytes: dict[str, int] = defaultdict(int)  # input bytes, by protocol
+        self.protocol_rejected: dict[tuple[str, str], int] = defaultdict(int)  # by protocol and reason
         self.query_buckets = [0] * len(QUERY_BUCKETS)
         self.query_count = 0
         self.query_sum = 0.0
@@ -48,6 +50,13 @@ class Counters:
                 self.text_formats[name] += n
             self.no_timestamp += no_timestamp
 
+    def add_protocol(self, protocol: str, nbytes: int, rejected: Mapping[str, int]) -> None:
+        """A protocol's request: its input bytes and its rejections by reason code."""
+        with self._lock:
+            self.protocol_bytes[protocol] += nbytes
+            for reason, n in rejected.items():
+                self.protocol_rejected[protocol, reason] += n
+
     def observe_query(self, seconds: float) -> None:
         with self._lock:
             i = bisect.bisect_left(QUERY_BUCKETS, seconds)
@@ -65,6 +74,8 @@ class Counters:
                 "dropped": self.dropped,
                 "text_formats": dict(self.text_formats),
                 "no_timestamp": self.no_timestamp,
+                "protocol_bytes": dict(self.protocol_bytes),
+                "protocol_rejected": dict(self.protocol_rejected),
                 "query_buckets": list(self.query_buckets),
                 "query_count": self.query_count,
                 "query_sum": self.query_sum,
@@ -143,7 +154,7 @@ class EngineCollector:
         yield formats
         yield CounterMetricFamily(
             "loganalytics_ingest_no_timestamp",
-            "Text logs stored without a time of their own (given the time before them, or the ingest time).",
+            "Logs stored without a time of their own (given the time before them, or the ingest time).",
             value=snap["no_timestamp"],
         )
         errors = CounterMetricFamily(
@@ -152,6 +163,22 @@ class EngineCollector:
         for reason, n in sorted(snap["errors"].items()):
             errors.add_metric([reason], n)
         yield errors
+        received = CounterMetricFamily(
+            "loganalytics_protocol_bytes",
+            "Bytes of request bodies (as decompressed) and frames received, by ingest protocol.",
+            labels=["protocol"],
+        )
+        for protocol, n in sorted(snap["protocol_bytes"].items()):
+            received.add_metric([protocol], n)
+        yield received
+        refused = CounterMetricFamily(
+            "loganalytics_protocol_rejected",
+            "Records, lines or frames not stored, by ingest protocol and reason.",
+            labels=["protocol", "reason"],
+        )
+        for (protocol, reason), n in sorted(snap["protocol_rejected"].items()):
+            refused.add_metric([protocol, reason], n)
+        yield refused
         fired = CounterMetricFamily(
             "loganalytics_alerts_fired", "Alerts fired, by rule and severity.", labels=["rule", "severity"]
         )

@@ -60,6 +60,8 @@ STORED_SCHEMA = pa.schema(
     ]
 )
 COLUMNS = tuple(STORED_SCHEMA.names)
+# What an ingest hands the store: every column but `seq`, which the store assigns.
+INGEST_SCHEMA = pa.schema([f for f in STORED_SCHEMA if f.name != "seq"])
 # Field names a user may sort or filter by, mapped to their column.
 FIELD_COLUMNS: Mapping[str, str] = {
     "timestamp": "ts",

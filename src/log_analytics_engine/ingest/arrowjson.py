@@ -24,12 +24,12 @@ from log_analytics_engine.ingest.jsonl import ALIASES, level_name
 from log_analytics_engine.model import (
     DEFAULT_LEVEL,
     DEFAULT_SEVERITY,
+    INGEST_SCHEMA,
     SEVERITY,
-    STORED_SCHEMA,
 )
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, storable
 
-_SCHEMA = pa.schema([f for f in STORED_SCHEMA if f.name != "seq"])
+_SCHEMA = INGEST_SCHEMA
 _TEXT_FIELDS = ("timestamp", "level", "message", "source", "thread_id", "request_id", "user_id")
 _KNOWN = pa.schema([*((name, pa.string()) for name in _TEXT_FIELDS), ("tags", pa.list_(pa.string()))])
 # What the reader is told: the level's type is inferred (pino and bunyan write numbers).

@@ -15,10 +15,10 @@ import pyarrow.compute as pc
 from log_analytics_engine.errors import IngestError
 from log_analytics_engine.ingest import bounds
 from log_analytics_engine.ingest.bounds import TOO_DEEP
-from log_analytics_engine.model import DEFAULT_SEVERITY, SEVERITY, STORED_SCHEMA, LogEntry
+from log_analytics_engine.model import DEFAULT_SEVERITY, INGEST_SCHEMA, SEVERITY, LogEntry
 from log_analytics_engine.timeparse import storable
 
-_SCHEMA = pa.schema([f for f in STORED_SCHEMA if f.name != "seq"])
+_SCHEMA = INGEST_SCHEMA
 # C-level attribute reads, one pass per column (3x faster than a Python call per entry). The
 # private names are LogEntry's slots behind its time and level properties.
 _COLUMN_GETTERS = tuple(

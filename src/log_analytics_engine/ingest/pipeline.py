@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from log_analytics_engine.ingest.batch import Batch, to_batch
-from log_analytics_engine.model import LogEntry
+from log_analytics_engine.model import INGEST_SCHEMA, LogEntry
 from log_analytics_engine.storage.embedded import EmbeddedStore, WriteResult
 
 Hook = Callable[[LogEntry], LogEntry | None]
@@ -95,6 +95,18 @@ class Pipeline:
                 kept.append(current)
         return kept
 
+    def ingest(self, table: pa.Table, bad_timestamps: int = 0) -> EntriesResult:
+        """The one way into the store for a decoded table (model.INGEST_SCHEMA): the pre-ingest hooks
+        over its logs when any are set (entries built only then), then a group-committed append;
+        durable when this returns. `bad_timestamps` of its rows were given the ingest time."""
+        if not self._hooks:
+            return EntriesResult(self.ingest_batch(Batch(table, bad_timestamps)), 0)
+        entries = entries_of(table)
+        kept = self.apply_hooks(entries)
+        batch = to_batch(kept, time.time_ns())
+        write = self.ingest_batch(Batch(batch.table, batch.bad_timestamps))
+        return EntriesResult(write, len(entries) - len(kept))
+
     def ingest_entries(self, entries: Sequence[LogEntry]) -> EntriesResult:
         """Hooks, then one Arrow append; durable when this returns."""
         kept = self.apply_hooks(entries)
@@ -115,6 +127,8 @@ class Pipeline:
         returns, so its caller parses its next request while the next group is written. The
         result's `rows` is the caller's own count.
         """
+        if batch.table.num_rows == 0:
+            return self.store.append(batch.table)
         slot = _Slot(batch)
         with self._group_lock:
             self._pending.append(slot)
@@ -204,3 +218,9 @@ class Pipeline:
             except Exception:
                 self.listener_failures += 1
                 log.exception("write follow-up %r failed after a committed write", after)
+
+
+def entries_of(table: pa.Table) -> list[LogEntry]:
+    """The logs of a decoded table (model.INGEST_SCHEMA) as entries, for pre-ingest hooks."""
+    columns = [table.column(name).to_pylist() for name in INGEST_SCHEMA.names]
+    return [LogEntry.from_stored((None, *row)) for row in zip(*columns, strict=True)]

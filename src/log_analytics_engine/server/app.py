@@ -23,12 +23,13 @@ from pydantic import BaseModel
 
 from log_analytics_engine.alerting.rulefile import rule_from_dict
 from log_analytics_engine.engine import LogAnalyticsEngine
-from log_analytics_engine.errors import DamagedGzipError, LogAnalyticsError, QuerySyntaxError
+from log_analytics_engine.errors import LogAnalyticsError, QuerySyntaxError
 from log_analytics_engine.ingest.formats import JSON_NAMES
-from log_analytics_engine.ingest.gzipstream import gunzip
 from log_analytics_engine.ingest.records import TOO_DEEP, is_utf8
 from log_analytics_engine.query.parser import parse_filter
+from log_analytics_engine.server import protocols
 from log_analytics_engine.server.auth import Authenticator
+from log_analytics_engine.server.body import IngestGate, decode, read_raw
 from log_analytics_engine.server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,6 @@ NDJSON_MEDIA_TYPES = frozenset(
 )
 MAX_RULE_BODY_BYTES = 64 << 10
 MAX_REJECTED_LISTED = 1_000
-# A request body must keep arriving (a pause of BODY_IDLE_SECONDS) and be whole within BODY_SECONDS:
-# 16 MiB in 60 s is 280 KB/s, far below any shipper on a working network.
-BODY_IDLE_SECONDS = 10.0
-BODY_SECONDS = 60.0
-READERS_PER_SLOT = 8
 RULE_BODY: dict[str, Any] = {
     "required": True,
     "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
@@ -92,18 +88,6 @@ INGEST_BODY = {
 }
 
 
-class _Limits:
-    """Ingest requests in progress, and bodies being read (touched only on the event loop thread).
-    Bodies being read are bounded apart, at READERS_PER_SLOT per slot: their memory (up to the body
-    limit each) stays bounded, and slow senders need many connections, each cut at BODY_SECONDS."""
-
-    def __init__(self, max_pending: int) -> None:
-        self.max_pending = max_pending
-        self.pending = 0
-        self.max_reading = max_pending * READERS_PER_SLOT
-        self.reading = 0
-
-
 def create_app(
     engine: LogAnalyticsEngine,
     settings: Settings | None = None,
@@ -113,7 +97,7 @@ def create_app(
     gracefully, after the last request (`serve` closes the engine there)."""
     settings = settings or Settings()
     auth = Authenticator(settings.api_keys)
-    limits = _Limits(settings.max_pending_ingest)
+    gate = IngestGate(settings.max_pending_ingest)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -139,6 +123,8 @@ def create_app(
             auth.require(request, name)
 
         return Depends(check)
+
+    protocols.include(app, protocols.Context(engine, settings, gate, scope))
 
     @app.exception_handler(QuerySyntaxError)
     async def _syntax(request: Request, exc: QuerySyntaxError) -> JSONResponse:
@@ -186,19 +172,9 @@ def create_app(
         Text lines (`Content-Type: text/plain`, or `?format=NAME`) are read as a text file's: the
         format detected (`text`) or forced by name, multi-line events joined; the answer adds the
         formats that read them and how many had no time of their own (`no_timestamp`)."""
-        # The body is read before a slot is taken: a client trickling its body holds no slot (8 of
-        # them at 1 B/s once kept every other ingest at 429), and the read has its own time bounds.
-        if limits.reading >= limits.max_reading:
-            raise HTTPException(429, "too many ingest bodies being received", headers={"Retry-After": "1"})
-        limits.reading += 1
-        try:
-            body = await _read_body(request, settings.max_body_bytes)
-        finally:
-            limits.reading -= 1
-        if limits.pending >= limits.max_pending:
-            raise HTTPException(429, "too many ingest requests in progress", headers={"Retry-After": "1"})
-        limits.pending += 1
-        try:
+        # The body is read before a slot is taken (body.py): a client trickling it holds no slot.
+        body = await gate.read(request, settings.max_body_bytes)
+        async with gate.slot():
             if _is_text(request.headers.get("content-type"), format, body):
                 text = await run_in_threadpool(engine.ingest_text, body, format or "text")
                 return JSONResponse(
@@ -219,8 +195,6 @@ def create_app(
             else:  # NDJSON: item i is line i + 1
                 index, rejected, early = None, [], 0
                 report = await run_in_threadpool(engine.ingest_ndjson, body)
-        finally:
-            limits.pending -= 1
         rejected_count = early + (0 if report is None else report["rejected"])
         if report is not None:
             rejected += [
@@ -334,7 +308,11 @@ def create_app(
     async def put_rule(name: str, request: Request) -> dict[str, Any]:
         """Add or replace the rule `name` (the body is one rule of the rules-file schema, at most
         MAX_RULE_BODY_BYTES: a rule is a few hundred bytes, and an unbounded one cost gigabytes)."""
-        raw = await _read_body(request, MAX_RULE_BODY_BYTES)
+        raw = decode(
+            await read_raw(request, MAX_RULE_BODY_BYTES),
+            request.headers.get("content-encoding"),
+            MAX_RULE_BODY_BYTES,
+        )
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -371,43 +349,6 @@ def _step(step: str) -> str:
     if not (step[:-1].isascii() and step[:-1].isdigit()) or step[-1] not in "smhd" or int(step[:-1]) <= 0:
         raise HTTPException(400, f"step must be a positive number of s, m, h or d (like 5m), got {step!r}")
     return step
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, decompressed when gzip; 413 as soon as it passes `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"request body of {declared} bytes is over the limit of {limit}")
-    parts, size = [], 0
-    stream = request.stream().__aiter__()
-    deadline = asyncio.get_running_loop().time() + BODY_SECONDS
-    while True:
-        left = deadline - asyncio.get_running_loop().time()
-        try:
-            part = await asyncio.wait_for(anext(stream), min(BODY_IDLE_SECONDS, max(left, 0.0)))
-        except StopAsyncIteration:
-            break
-        except TimeoutError:
-            why = (
-                f"no data for {BODY_IDLE_SECONDS:g} s"
-                if left > BODY_IDLE_SECONDS
-                else f"not whole within {BODY_SECONDS:g} s"
-            )
-            raise HTTPException(408, f"request body too slow: {why}") from None
-        size += len(part)
-        if size > limit:
-            raise HTTPException(413, f"request body is over the limit of {limit} bytes")
-        parts.append(part)
-    body = b"".join(parts)
-    if request.headers.get("content-encoding", "").lower() == "gzip":
-        # Decompressed whole before any of it is parsed: a damaged body stores nothing.
-        try:
-            body = gunzip(body, limit)
-        except DamagedGzipError as exc:
-            raise HTTPException(400, f"body is not valid gzip, nothing stored: {exc}") from exc
-        if len(body) > limit:
-            raise HTTPException(413, f"decompressed body is over the limit of {limit} bytes")
-    return body
 
 
 def _json(content: Any) -> Response:

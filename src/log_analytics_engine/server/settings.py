@@ -18,6 +18,18 @@ max_search_limit = 1000     # largest `limit` of /api/v1/search
 timezone = "UTC"            # zone of naive times in text logs (an IANA name)
 format_file = "formats.toml" # more user formats ([formats.NAME] tables), besides those below
 
+[protocols]
+es_prefix = "/es"           # the Elasticsearch API also under this path ("/es/_bulk"); always at "/"
+es_source_fields = "service.name,host.name" # document fields read as the source, first present
+
+[syslog]                    # listeners, off unless an address is given (also --syslog-udp/-tcp)
+udp = "127.0.0.1:5514"
+tcp = "127.0.0.1:5514"
+tls = "127.0.0.1:6514"      # TCP with TLS: needs tls_cert and tls_key (PEM files)
+tls_cert = "server.pem"
+tls_key = "server.key"
+max_connections = 1000      # open TCP/TLS connections; more are closed at once (counted)
+
 [formats.myapp]             # a user log format: a regex of named groups (or grok = "%{...}")
 pattern = '^(?P<time>\S+ \S+) \[(?P<level>\w+)\] (?P<component>\w+): '
 source = "component"
@@ -29,7 +41,9 @@ scopes = ["ingest"]         # ingest, query, admin (admin may do everything)
 ```
 
 Environment: `LOG_ANALYTICS_HOST`, `_PORT`, `_DATA`, `_RULES`, `_INSECURE` (1/true), `_MAX_BODY_BYTES`,
-`_MAX_PENDING_INGEST`, `_MAX_SEARCH_LIMIT`, `_TIMEZONE`, `_FORMAT_FILE`, and `LOG_ANALYTICS_API_KEYS`:
+`_MAX_PENDING_INGEST`, `_MAX_SEARCH_LIMIT`, `_TIMEZONE`, `_FORMAT_FILE`, `_ES_PREFIX`,
+`_ES_SOURCE_FIELDS`, `_SYSLOG_UDP`, `_SYSLOG_TCP`, `_SYSLOG_TLS`, `_SYSLOG_TLS_CERT`, `_SYSLOG_TLS_KEY`,
+`_SYSLOG_MAX_CONNECTIONS`, and `LOG_ANALYTICS_API_KEYS`:
 space-separated `name:scope+scope:sha256hex` items, added to the file's keys.
 """
 
@@ -90,12 +104,24 @@ class Settings:
     timezone: str = "UTC"
     format_file: Path | None = None
     formats: tuple[RegexFormat, ...] = field(default_factory=tuple)
+    es_prefix: str = "/es"
+    es_source_fields: str = "service.name,host.name"
+    syslog_udp: str | None = None
+    syslog_tcp: str | None = None
+    syslog_tls: str | None = None
+    syslog_tls_cert: Path | None = None
+    syslog_tls_key: Path | None = None
+    syslog_max_connections: int = 1000
 
     def __post_init__(self) -> None:
         check_zone(self.timezone)
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be 1-65535, got {self.port}")
-        for name in ("max_body_bytes", "max_pending_ingest", "max_search_limit"):
+        if self.es_prefix and not (self.es_prefix.startswith("/") and len(self.es_prefix) > 1):
+            raise ConfigError(f"es_prefix must be empty or a path like /es, got {self.es_prefix!r}")
+        if self.syslog_tls is not None and (self.syslog_tls_cert is None or self.syslog_tls_key is None):
+            raise ConfigError("syslog tls needs tls_cert and tls_key ([syslog] PEM files)")
+        for name in ("max_body_bytes", "max_pending_ingest", "max_search_limit", "syslog_max_connections"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
 
@@ -137,7 +163,11 @@ _SECTIONS: dict[str, dict[str, type]] = {
     "server": {"host": str, "port": int, "data": str, "rules": str, "insecure": bool},
     "limits": {"max_body_bytes": int, "max_pending_ingest": int, "max_search_limit": int},
     "ingest": {"timezone": str, "format_file": str},
+    "protocols": {"es_prefix": str, "es_source_fields": str},
+    "syslog": {"udp": str, "tcp": str, "tls": str, "tls_cert": str, "tls_key": str, "max_connections": int},
 }
+# Sections whose keys are settings of that name with a prefix (`[syslog] udp` is `syslog_udp`).
+_PREFIXED = {"syslog": "syslog_"}
 
 
 def _from_file(path: Path) -> dict[str, Any]:
@@ -163,7 +193,7 @@ def _from_file(path: Path) -> dict[str, Any]:
         known = _SECTIONS.get(section)
         if known is None or not isinstance(body, dict):
             raise ConfigError(
-                f"{path}: unknown section [{section}]; sections: server, limits, ingest, formats, api_keys"
+                f"{path}: unknown section [{section}]; sections: {', '.join(_SECTIONS)}, formats, api_keys"
             )
         for key, value in body.items():
             kind = known.get(key)
@@ -173,7 +203,7 @@ def _from_file(path: Path) -> dict[str, Any]:
                 raise ConfigError(f"{path}: [{section}] {key} must be a {kind.__name__}, got {value!r}")
             if section == "ingest":
                 _check_ingest(key, value, f"{path}: [ingest] {key}")
-            values[key] = value
+            values[_PREFIXED.get(section, "") + key] = value
     return values
 
 
@@ -190,8 +220,9 @@ def _check_ingest(key: str, value: object, where: str) -> None:
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for section in _SECTIONS.values():
-        for key, kind in section.items():
+    for section_name, section in _SECTIONS.items():
+        for short, kind in section.items():
+            key = _PREFIXED.get(section_name, "") + short
             text = env.get(ENV_PREFIX + key.upper())
             if text is None:
                 continue
@@ -228,7 +259,7 @@ def load_settings(config: Path | None = None, env: Mapping[str, str] | None = No
     values.update(from_env)
     values.update({k: v for k, v in flags.items() if v is not None})
     values["api_keys"] = tuple(values.get("api_keys", ())) + tuple(extra_keys)
-    for key in ("data", "rules", "format_file"):
+    for key in ("data", "rules", "format_file", "syslog_tls_cert", "syslog_tls_key"):
         if isinstance(values.get(key), str):
             values[key] = Path(values[key])
     names = {f.name for f in dataclasses.fields(Settings)}
