@@ -27,6 +27,7 @@ class Rejection:
     position: int
     reason: str
     code: str = "invalid"
+    file: str | None = None  # in a directory ingest, the file it is in
 
 
 @dataclass
@@ -42,12 +43,13 @@ class IngestReport:
     dropped: int = 0
     no_timestamp: int = 0
     bytes: int = 0
+    max_listed: int = field(default=MAX_LISTED, repr=False)
 
     def reject(self, position: int, reason: str, code: str = "invalid") -> None:
-        """Count a rejection, listing it while fewer than MAX_LISTED are."""
+        """Count a rejection, listing it while fewer than `max_listed` are."""
         self.rejected_count += 1
         self.rejected_by[code] += 1
-        if len(self.rejected) < MAX_LISTED:
+        if len(self.rejected) < self.max_listed:
             self.rejected.append(Rejection(position, reason, code))
 
     def add(self, other: IngestReport, offset: int = 0) -> None:
@@ -58,8 +60,10 @@ class IngestReport:
         self.bytes += other.bytes
         self.rejected_count += other.rejected_count
         self.rejected_by.update(other.rejected_by)
-        room = MAX_LISTED - len(self.rejected)
-        self.rejected += [Rejection(r.position + offset, r.reason, r.code) for r in other.rejected[:room]]
+        room = self.max_listed - len(self.rejected)
+        self.rejected += [
+            Rejection(r.position + offset, r.reason, r.code, r.file) for r in other.rejected[: max(room, 0)]
+        ]
 
     def sorted_rejections(self) -> list[Rejection]:
         """The listed rejections by position."""
