@@ -22,7 +22,7 @@ from log_analytics_engine.ingest.formats import Format, registry
 from log_analytics_engine.ingest.formats.user import load_formats
 from log_analytics_engine.ingest.formats.zones import check_zone
 from log_analytics_engine.ingest.pipeline import Hook, Pipeline
-from log_analytics_engine.ingest.records import ingest_json_lines, ingest_ndjson
+from log_analytics_engine.ingest.records import ingest_json_array, ingest_json_lines, ingest_ndjson
 from log_analytics_engine.ingest.report import Decoded, IngestReport
 from log_analytics_engine.metrics import Counters, EngineCollector, prometheus_text
 from log_analytics_engine.model import LogEntry
@@ -223,17 +223,24 @@ class LogAnalyticsEngine:
     def ingest_json_lines(self, lines: Sequence[str]) -> dict[str, Any]:
         """Ingest JSON log objects given as lines of text (an HTTP body), stored exactly as a JSONL
         file's lines would be; returns the file report, `rejected_lines` numbered from 1."""
-        return self._http_report(ingest_json_lines(self._pipeline, lines))
+        return self._http(ingest_json_lines(self._pipeline, lines)).to_lines()
 
     def ingest_ndjson(self, body: bytes) -> dict[str, Any]:
         """Ingest an NDJSON body (UTF-8 bytes, one JSON log object per line) exactly as
         `ingest_json_lines` would its lines; a body of plain records is parsed by Arrow in one pass."""
-        return self._http_report(ingest_ndjson(self._pipeline, body))
+        return self._http(ingest_ndjson(self._pipeline, body)).to_lines()
 
-    def _http_report(self, report: dict[str, Any]) -> dict[str, Any]:
-        self._counters.add_ingest("http", report["count"], report["bytes"], report["dropped"])
-        self._counters.add_errors("rejected_line", report["rejected"])
-        self._counters.add_errors("invalid_utf8", report.get("replaced_utf8_lines", 0))
+    def ingest_json_body(self, body: bytes, array: bool = False) -> IngestReport:
+        """Ingest an HTTP body of JSON logs, NDJSON or (`array`) one JSON array of log objects, parsed
+        once; the report, rejections by line (from 0) or array index. A body that is not an array
+        when `array` is said is an IngestError, nothing stored."""
+        body_report = ingest_json_array if array else ingest_ndjson
+        return self._http(body_report(self._pipeline, body))
+
+    def _http(self, report: IngestReport) -> IngestReport:
+        self._counters.add_ingest("http", report.accepted, report.bytes, report.dropped)
+        self._counters.add_errors("rejected_line", report.rejected_count)
+        self._counters.add_errors("invalid_utf8", report.replaced_utf8_lines)
         return report
 
     # -- queries --------------------------------------------------------------------------------

@@ -101,7 +101,6 @@ class FileReport(IngestReport):
     type: str
     bad_timestamps: int = 0
     formats: Counter[str] = field(default_factory=Counter)
-    replaced_utf8_lines: int = 0
     damaged: int = 0
     damaged_files: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0
@@ -130,7 +129,6 @@ class FileReport(IngestReport):
         self.rejected[listed:] = [dataclasses.replace(r, file=other.file) for r in self.rejected[listed:]]
         self.bad_timestamps += other.bad_timestamps
         self.formats.update(other.formats)
-        self.replaced_utf8_lines += other.replaced_utf8_lines
         self.damaged += other.damaged
         self.damaged_files.extend(other.damaged_files[: MAX_REPORTED - len(self.damaged_files)])
         self.files.append(other.as_dict(include_files=False))
@@ -600,9 +598,9 @@ class FileIngest:
             )
         return self._finish(report)
 
-    def json_lines(self, lines: Sequence[str], name: str = "request") -> dict[str, Any]:
-        """Ingest JSON lines held in memory (an HTTP body) like a JSONL file: the report of `run`, the
-        lines numbered from 1."""
+    def json_lines(self, lines: Sequence[str], name: str = "request") -> FileReport:
+        """Ingest JSON lines held in memory (an HTTP body's residue) like a JSONL file; rejections by
+        0-based position in `lines`."""
         chunk = Chunk(pa.array(lines, pa.string()), 1, sum(len(line) for line in lines), 0)
         report = FileReport(file=name, type="jsonl")
         try:
@@ -611,7 +609,7 @@ class FileIngest:
         finally:
             if self._dead is not None:
                 self._dead.close()
-        return self._finish(report)
+        return report
 
     def _jsonl_chunk(self, chunk: Chunk, report: FileReport) -> None:
         """Store a chunk of JSON lines; the lines that are not JSON objects, or are over a bound of one
