@@ -216,6 +216,16 @@ class LogAnalyticsEngine:
         self._counters.add_text({}, report.no_timestamp)
         return report
 
+    def count_input_problems(self, problems: Mapping[str, int]) -> None:
+        """Count what a protocol edge met in its input and stored all the same (a syslog frame kept
+        as raw text, one cut to the frame bound), by reason: `loganalytics_ingest_errors{reason}`."""
+        for reason, n in problems.items():
+            self._counters.add_errors(reason, n)
+
+    def set_protocol_connections(self, protocol: str, open_now: int) -> None:
+        """How many connections a protocol's listener holds open now (`loganalytics_protocol_connections`)."""
+        self._counters.set_connections(protocol, open_now)
+
     def log_formats(self) -> list[dict[str, Any]]:
         """The text formats this engine reads (built-in and the user's), each with an example line."""
         return [dict(item) for item in self._formats.describe()]
