@@ -17,7 +17,6 @@ The section "Syslog listeners" of bench/results.md is replaced with the table (`
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import re
 import signal
@@ -34,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from bench.abuse import write_section
+from bench.abuse import run_line, section_text, write_section
 from bench.generate import iter_records
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -269,12 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress(f"UDP: {opts.udp:,} datagrams, {'flat out' if not rate else f'{rate:,}/s'}")
             udp.append(udp_loss(server, frames[: opts.udp], rate))
     table, missed = render(tcp, udp)
-    text = (
-        f"Run of {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, sender and server on "
-        f"one machine; took {time.perf_counter() - started:.0f} s.\n\n{table}\n"
-    )
-    if missed:
-        text += "\nTargets missed: " + "; ".join(missed) + ".\n"
+    text = section_text(run_line(started, "sender and server on one machine"), table, missed)
     print(text)
     if not opts.no_write:
         write_section(opts.output, text, SECTION)

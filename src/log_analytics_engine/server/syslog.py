@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import ipaddress
 import logging
 import queue
 import socket
@@ -36,7 +35,7 @@ from log_analytics_engine.engine import LogAnalyticsEngine
 from log_analytics_engine.errors import ConfigError, StorageError
 from log_analytics_engine.ingest.formats.syslog_wire import decode
 from log_analytics_engine.ingest.report import Decoded, IngestReport
-from log_analytics_engine.server.settings import Settings
+from log_analytics_engine.server.settings import Settings, is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -101,22 +100,13 @@ def addresses(settings: Settings) -> list[Address]:
         host = host.removeprefix("[").removesuffix("]")
         if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ConfigError(f"{setting}: {text!r} is not host:port (like 127.0.0.1:5514 or [::1]:5514)")
-        if not settings.insecure and not _loopback(host):
+        if not settings.insecure and not is_loopback(host):
             raise ConfigError(
                 f"refusing to listen for syslog on {text} ({setting}): syslog carries no API key, so "
                 "anyone who reaches it may write logs; pass --insecure (insecure = true) to allow it"
             )
         found.append(Address(kind, host, int(port), setting))
     return found
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class Framer:
