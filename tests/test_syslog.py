@@ -634,19 +634,15 @@ def test_backpressure_pauses_tcp_and_drops_udp() -> None:
         sender.join(WAIT_S)
         assert not sender.is_alive()
         _wait(lambda: engine.count({"source": "bp"}) == len(frames), "every TCP frame stored")
-    assert _udp_dropped(engine) == 10
+    assert _rejected(engine, "udp_dropped") == 10
     stored = {e.message for e in engine.query_logs({"source": "bp"})}
     assert stored == {f"frame {i} {'z' * 280}" for i in range(len(frames))}
     engine.close()
 
 
-def _udp_dropped(engine: LogAnalyticsEngine) -> float:
-    return metric(
-        engine.export_metrics_prometheus(),
-        "loganalytics_protocol_rejected_total",
-        protocol="syslog",
-        reason="udp_dropped",
-    )
+def _rejected(engine: LogAnalyticsEngine, reason: str) -> float:
+    text = engine.export_metrics_prometheus()
+    return metric(text, "loganalytics_protocol_rejected_total", protocol="syslog", reason=reason)
 
 
 def test_a_full_disk_holds_frames_until_space_is_back(
@@ -679,6 +675,26 @@ def test_a_full_disk_holds_frames_until_space_is_back(
             assert not listeners.rejected
         finally:
             engine.close()
+
+
+def test_a_hook_that_raises_loses_its_batch_only() -> None:
+    """A pre-ingest hook that raises costs the batch it raised in (counted `store_failed`); the
+    listeners go on storing the next ones."""
+
+    def fussy(log: LogEntry) -> LogEntry:
+        if "poison" in log.message:
+            raise ValueError("no poison here")
+        return log
+
+    engine = LogAnalyticsEngine(alert_interval=None)
+    engine.add_pre_ingest_hook(fussy)
+    with SyslogListeners(engine, _settings()) as listeners:
+        send_tcp(_port(listeners, "tcp"), b"<13>1 - - hook - - - poison\n")
+        _wait(lambda: _rejected(engine, "store_failed") == 1, "the batch counted as not stored")
+        send_tcp(_port(listeners, "tcp"), b"<13>1 - - hook - - - fine\n")
+        _wait(lambda: engine.count({"source": "hook"}) == 1, "the next batch stored")
+    assert [e.message for e in engine.query_logs({"source": "hook"})] == ["fine"]
+    engine.close()
 
 
 def test_idle_connections_are_closed() -> None:
