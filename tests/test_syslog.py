@@ -877,6 +877,9 @@ def test_decode_rfc5424() -> None:
     assert text_pid["metadata"]["pid"] == "worker-3"
     [naive] = _decoded(b"<14>1 2025-07-21T12:00:00.5 h app - - - naive time")
     assert naive["ts"] == parse_timestamp("2025-07-21T12:00:00.5Z")
+    for stamp in ("2025-07-21T12:00:00.123456789", "2025-07-21T14:00:00.123456789+0200"):
+        [fine] = _decoded(b"<14>1 %s h app - - - ns" % stamp.encode())
+        assert fine["ts"] == parse_timestamp("2025-07-21T12:00:00.123456789Z"), stamp
 
 
 def test_decode_rfc3164() -> None:

@@ -211,10 +211,14 @@ def _rfc3164(text: str, start: int, facility: int, severity: int, local: ZoneInf
 def _iso_ns(stamp: str) -> int | None:
     """An RFC 3339 time of at most 6 fraction digits as ns (None: left to `parse_timestamp`, which
     keeps 9 digits where `fromisoformat` would drop the last three, and names what is wrong)."""
-    dot = stamp.find(".", 19, 20)
-    if dot > 0:
-        zone = len(stamp) - 1 if stamp[-1] in "Zz" else len(stamp) - 6
-        if zone - dot > 7:
+    if stamp.find(".", 19, 20) > 0:
+        if stamp[-1] in "Zz":
+            zone = len(stamp) - 1
+        elif stamp[-6:-5] in ("+", "-") and stamp[-3:-2] == ":":
+            zone = len(stamp) - 6
+        else:
+            zone = len(stamp)
+        if zone - 20 > 6:
             return None
     try:
         moment = _fromisoformat(stamp)
