@@ -617,7 +617,7 @@ def test_backpressure_pauses_tcp_and_drops_udp() -> None:
     frames = [f"<13>1 - - bp - - - frame {i} {'z' * 280}".encode() for i in range(40_000)]
     data = b"".join(octet(f) for f in frames)
     bound = 256 << 10
-    with SyslogListeners(engine, _settings(), max_queued_bytes=bound) as listeners:
+    with SyslogListeners(_settings(), max_queued_bytes=bound).serving(engine) as listeners:
         sender = threading.Thread(target=send_tcp, args=(_port(listeners, "tcp"), data))
         try:
             sender.start()
@@ -653,7 +653,7 @@ def test_a_full_disk_holds_frames_until_space_is_back(
     with services.small_disk(tmp_path / "disk", "32m") as disk:
         engine = LogAnalyticsEngine(disk / "data", alert_interval=None)
         try:
-            with SyslogListeners(engine, _settings()) as listeners:
+            with SyslogListeners(_settings()).serving(engine) as listeners:
                 port = _port(listeners, "tcp")
                 ballast = fill_disk(disk)
                 sent = 0
@@ -688,7 +688,7 @@ def test_a_hook_that_raises_loses_its_batch_only() -> None:
 
     engine = LogAnalyticsEngine(alert_interval=None)
     engine.add_pre_ingest_hook(fussy)
-    with SyslogListeners(engine, _settings()) as listeners:
+    with SyslogListeners(_settings()).serving(engine) as listeners:
         send_tcp(_port(listeners, "tcp"), b"<13>1 - - hook - - - poison\n")
         _wait(lambda: _rejected(engine, "store_failed") == 1, "the batch counted as not stored")
         send_tcp(_port(listeners, "tcp"), b"<13>1 - - hook - - - fine\n")
@@ -701,7 +701,7 @@ def test_idle_connections_are_closed() -> None:
     """A connection silent for the idle time is closed by the listener (its unfinished frame kept);
     one that keeps sending is not."""
     engine = LogAnalyticsEngine(alert_interval=None)
-    with SyslogListeners(engine, _settings(), idle_seconds=0.5) as listeners:
+    with SyslogListeners(_settings(), idle_seconds=0.5).serving(engine) as listeners:
         port = _port(listeners, "tcp")
         with (
             socket.create_connection(("127.0.0.1", port), timeout=10) as quiet,
@@ -724,9 +724,9 @@ def test_close_stores_every_frame_received() -> None:
     """Closing the listeners right after frames arrive stores them all before it returns (the
     engine may close next), an open connection's last unended frame too."""
     engine = LogAnalyticsEngine(alert_interval=None)
-    listeners = SyslogListeners(engine, _settings())
+    listeners = SyslogListeners(_settings())
     listeners.bind()
-    listeners.start()
+    listeners.start(engine)
     port = _port(listeners, "tcp")
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock.sendall(

@@ -484,6 +484,12 @@ def serve(
         )
         settings.check_bind()
         listener = _listen(settings.host, settings.port)  # before anything says "serving"
+        try:
+            syslog = SyslogListeners(settings)
+            syslog.bind()  # its ports too
+        except LogAnalyticsError:
+            listener.close()
+            raise
         path = settings.data if settings.data is not None or demo else DEFAULT_DATA
         try:
             engine = LogAnalyticsEngine(
@@ -495,13 +501,7 @@ def serve(
             )
         except LogAnalyticsError:
             listener.close()
-            raise
-        try:
-            syslog = SyslogListeners(engine, settings)
-            syslog.bind()  # its ports too, before "serving"
-        except LogAnalyticsError:
-            listener.close()
-            engine.close()
+            syslog.close()
             raise
     except LogAnalyticsError as exc:
         raise _fail(exc) from exc
@@ -521,7 +521,7 @@ def serve(
             fired = f"; it has fired: {loaded.alerts[0].message}" if loaded.alerts else ""
             console.print(f"demo: {loaded.logs:,} logs loaded, alert rule {DEMO_RULE.name!r} watching{fired}")
         where = "in memory" if path is None else f"in {path}"
-        syslog.start()
+        syslog.start(engine)
         also = "".join(f", syslog {address}" for address in syslog.bound)
         console.print(f"serving on http://{settings.host}:{settings.port}{also} (data {where}); Ctrl-C stops")
         console.file.flush()

@@ -26,9 +26,9 @@ import ssl
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from log_analytics_engine.engine import LogAnalyticsEngine
@@ -285,18 +285,18 @@ class _Datagrams(asyncio.DatagramProtocol):
 
 
 class SyslogListeners:
-    """The listeners of `settings` over `engine`: `bind()` takes the ports (ConfigError naming one
-    that cannot be had), `start()` serves them, `close()` stops, storing every frame received."""
+    """The listeners `settings` ask for (ConfigError for an address that will not do): `bind()`
+    takes the ports (ConfigError naming one that cannot be had), `start(engine)` serves them into the
+    engine, `close()` stops, storing every frame received; `serving(engine)` does all three."""
 
     def __init__(
         self,
-        engine: LogAnalyticsEngine,
         settings: Settings,
         *,
         max_queued_bytes: int = MAX_QUEUED_BYTES,
         idle_seconds: float = IDLE_SECONDS,
     ) -> None:
-        self.engine = engine
+        self._engine: LogAnalyticsEngine | None = None
         self.settings = settings
         self.wanted = addresses(settings)
         self.max_connections = settings.syslog_max_connections
@@ -322,15 +322,21 @@ class SyslogListeners:
         self.idle_closed = 0  # connections closed for silence
         self.rejected: Counter[str] = Counter()  # what was not stored, by reason, since start
 
-    def __enter__(self) -> SyslogListeners:
-        self.bind()
-        self.start()
-        return self
+    @contextlib.contextmanager
+    def serving(self, engine: LogAnalyticsEngine) -> Iterator[SyslogListeners]:
+        """Bound (unless already) and served into `engine` for the block; closed after it."""
+        try:
+            if not self.bound:
+                self.bind()
+            self.start(engine)
+            yield self
+        finally:
+            self.close()
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+    @property
+    def engine(self) -> LogAnalyticsEngine:
+        assert self._engine is not None, "start(engine) first"
+        return self._engine
 
     # -- start and stop ---------------------------------------------------------------------------
 
@@ -350,8 +356,12 @@ class SyslogListeners:
             self._sockets.clear()
             raise
 
-    def start(self) -> None:
-        """Serve the bound ports on a loop of their own thread; returns once they are served."""
+    def start(self, engine: LogAnalyticsEngine) -> None:
+        """Serve the bound ports on a loop of their own thread; returns once they are served (no
+        thread is started when no listener was asked for)."""
+        self._engine = engine
+        if not self._sockets:
+            return
         started = threading.Event()
         failure: list[BaseException] = []
 
