@@ -9,8 +9,10 @@ and `facility` (its name: `user`, `local0` …) are fields, and each structured-
 `[id k="v"]` is the field `id.k`. A frame with no `<PRI>` (or a broken RFC 5424 header) is kept
 whole as the message of a log with the ingest time, and counted as `syslog_malformed`.
 
-The header is split with str methods, not a regex: ~4 µs a frame with a time, where the file
-formats' SQL costs 50-150 ms of binding per statement (a listener stores many small batches).
+The header is split with str methods, not through the file formats' SQL (TextParser): measured on
+generated RFC 5424 messages, decoding and storing batches of 500 took 93,000 msgs/s this way against
+3,800 through the text formats (50-150 ms of SQL binding per batch), batches of 10,000 159,000
+against 56,000; decoding alone is 4-6 µs a message, about half of it the RowBuilder's.
 """
 
 from __future__ import annotations
