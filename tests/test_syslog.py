@@ -74,6 +74,7 @@ class Served:
         self.port = free_port()
         self.udp = free_port()
         self.tcp = free_port()
+        self.tls = 0  # the TLS listener's port, when the config file sets one
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"serve-{self.port}.log"
         command = [*CLI, "serve", "--data", str(tmp / f"data-{self.port}"), "--port", str(self.port)]
@@ -158,7 +159,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, tls_files: tuple[Path, Path
     config = tmp / "server.toml"
     config.write_text(f'[syslog]\ntls = "127.0.0.1:{tls}"\ntls_cert = "{cert}"\ntls_key = "{key}"\n')
     server = Served(tmp, "--config", str(config))
-    server.tls = tls  # type: ignore[attr-defined]
+    server.tls = tls
     yield server
     server.stop()
 
@@ -395,7 +396,7 @@ def test_tls_listener(served: Served, tls_files: tuple[Path, Path]) -> None:
     stored; a client speaking plain TCP to it is refused and the listener serves the next one."""
     word = token()
     cert, _ = tls_files
-    port = served.tls  # type: ignore[attr-defined]
+    port = served.tls
     with socket.create_connection(("127.0.0.1", port), timeout=10) as plain:
         plain.sendall(b"<13>1 - - plain - - - plain text to a TLS port\n")
         with contextlib.suppress(OSError):

@@ -98,7 +98,7 @@ def addresses(settings: Settings) -> list[Address]:
         setting = f"syslog {kind}"
         host, sep, port = text.rpartition(":")
         host = host.removeprefix("[").removesuffix("]")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
             raise ConfigError(f"{setting}: {text!r} is not host:port (like 127.0.0.1:5514 or [::1]:5514)")
         if not settings.insecure and not is_loopback(host):
             raise ConfigError(
