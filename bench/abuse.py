@@ -572,6 +572,23 @@ def write_section(path: Path, text: str, section: str = SECTION) -> None:
     )
 
 
+def run_line(started: float, what: str) -> str:
+    """A results section's first line: when, on how many CPUs, `what` was run, how long it took
+    (since `started`, a perf_counter())."""
+    return (
+        f"Run of {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, {what}; "
+        f"took {time.perf_counter() - started:.0f} s."
+    )
+
+
+def section_text(head: str, table: str, missed: list[str]) -> str:
+    """A results section's text: the run's header line, the table, the targets missed."""
+    text = head + "\n\n" + table + "\n"
+    if missed:
+        text += "\nTargets missed: " + "; ".join(missed) + ".\n"
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run, print the table, write it into the output file's abuse section; the exit status is 1
     when the run failed (or, with --strict, when a target was missed)."""
@@ -579,9 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     out = run_abuse(opts)
     table, missed = render(out)
-    text = header(opts, time.perf_counter() - started) + "\n\n" + table + "\n"
-    if missed:
-        text += "\nTargets missed: " + "; ".join(missed) + ".\n"
+    text = section_text(header(opts, time.perf_counter() - started), table, missed)
     print(text)
     write_section(opts.output, text)
     progress(f"written to the abuse section of {opts.output}")

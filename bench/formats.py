@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import os
 import random
 import statistics
 import sys
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import textref
-from bench.abuse import write_section
+from bench.abuse import run_line, section_text, write_section
 from log_analytics_engine import LogAnalyticsEngine
 from log_analytics_engine.ingest.files import _chunk_table, _prefetched, read_chunks
 from log_analytics_engine.model import normalize_level
@@ -285,12 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         speeds = measure_speed(opts.lines, opts.runs, Path(tmp))
         accuracy = measure_accuracy(opts.corpus, Path(tmp)) if opts.corpus else []
     table, missed = render(speeds, accuracy)
-    text = (
-        f"Run of {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
-        f"{opts.runs} run(s) each, median; took {time.perf_counter() - started:.0f} s.\n\n{table}\n"
-    )
-    if missed:
-        text += "\nTargets missed: " + "; ".join(missed) + ".\n"
+    text = section_text(run_line(started, f"{opts.runs} run(s) each, median"), table, missed)
     print(text)
     if not opts.no_write:
         write_section(opts.output, text, SECTION)

@@ -64,7 +64,10 @@ scopes = ["ingest"]
     [
         ("[server]\nport = 'x'\n", "[server] port must be a int, got 'x'"),
         ("[server]\nprot = 1\n", "[server] unknown key 'prot'; keys: host, port, data, rules, insecure"),
-        ("[srv]\n", "unknown section [srv]; sections: server, limits, ingest, protocols, syslog, formats, api_keys"),
+        (
+            "[srv]\n",
+            "unknown section [srv]; sections: server, limits, ingest, protocols, syslog, formats, api_keys",
+        ),
         ("[server\n", "not valid TOML"),
         (
             "[[api_keys]]\nname = 'a'\nsha256 = 'abc'\nscopes = ['ingest']\n",

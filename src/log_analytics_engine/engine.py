@@ -22,7 +22,7 @@ from log_analytics_engine.ingest.formats import Format, registry
 from log_analytics_engine.ingest.formats.user import load_formats
 from log_analytics_engine.ingest.formats.zones import check_zone
 from log_analytics_engine.ingest.pipeline import Hook, Pipeline
-from log_analytics_engine.ingest.records import ingest_json_lines, ingest_ndjson
+from log_analytics_engine.ingest.records import ingest_json_array, ingest_json_lines, ingest_ndjson
 from log_analytics_engine.ingest.report import Decoded, IngestReport
 from log_analytics_engine.metrics import Counters, EngineCollector, prometheus_text
 from log_analytics_engine.model import LogEntry
@@ -216,6 +216,16 @@ class LogAnalyticsEngine:
         self._counters.add_text({}, report.no_timestamp)
         return report
 
+    def count_input_problems(self, problems: Mapping[str, int]) -> None:
+        """Count what a protocol edge met in its input and stored all the same (a syslog frame kept
+        as raw text, one cut to the frame bound), by reason: `loganalytics_ingest_errors{reason}`."""
+        for reason, n in problems.items():
+            self._counters.add_errors(reason, n)
+
+    def set_protocol_connections(self, protocol: str, open_now: int) -> None:
+        """How many connections a protocol's listener holds open now (`loganalytics_protocol_connections`)."""
+        self._counters.set_connections(protocol, open_now)
+
     def log_formats(self) -> list[dict[str, Any]]:
         """The text formats this engine reads (built-in and the user's), each with an example line."""
         return [dict(item) for item in self._formats.describe()]
@@ -223,17 +233,24 @@ class LogAnalyticsEngine:
     def ingest_json_lines(self, lines: Sequence[str]) -> dict[str, Any]:
         """Ingest JSON log objects given as lines of text (an HTTP body), stored exactly as a JSONL
         file's lines would be; returns the file report, `rejected_lines` numbered from 1."""
-        return self._http_report(ingest_json_lines(self._pipeline, lines))
+        return self._http(ingest_json_lines(self._pipeline, lines)).to_lines()
 
     def ingest_ndjson(self, body: bytes) -> dict[str, Any]:
         """Ingest an NDJSON body (UTF-8 bytes, one JSON log object per line) exactly as
         `ingest_json_lines` would its lines; a body of plain records is parsed by Arrow in one pass."""
-        return self._http_report(ingest_ndjson(self._pipeline, body))
+        return self._http(ingest_ndjson(self._pipeline, body)).to_lines()
 
-    def _http_report(self, report: dict[str, Any]) -> dict[str, Any]:
-        self._counters.add_ingest("http", report["count"], report["bytes"], report["dropped"])
-        self._counters.add_errors("rejected_line", report["rejected"])
-        self._counters.add_errors("invalid_utf8", report.get("replaced_utf8_lines", 0))
+    def ingest_json_body(self, body: bytes, array: bool = False) -> IngestReport:
+        """Ingest an HTTP body of JSON logs, NDJSON or (`array`) one JSON array of log objects, parsed
+        once; the report, rejections by line (from 0) or array index. A body that is not an array
+        when `array` is said is an IngestError, nothing stored."""
+        body_report = ingest_json_array if array else ingest_ndjson
+        return self._http(body_report(self._pipeline, body))
+
+    def _http(self, report: IngestReport) -> IngestReport:
+        self._counters.add_ingest("http", report.accepted, report.bytes, report.dropped)
+        self._counters.add_errors("rejected_line", report.rejected_count)
+        self._counters.add_errors("invalid_utf8", report.replaced_utf8_lines)
         return report
 
     # -- queries --------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ class Counters:
         self.no_timestamp = 0
         self.protocol_bytes: dict[str, int] = defaultdict(int)  # input bytes, by protocol
         self.protocol_rejected: dict[tuple[str, str], int] = defaultdict(int)  # by protocol and reason
+        self.connections: dict[str, int] = {}  # open now, by protocol (the syslog listeners)
         self.query_buckets = [0] * len(QUERY_BUCKETS)
         self.query_count = 0
         self.query_sum = 0.0
@@ -57,6 +58,10 @@ class Counters:
             for reason, n in rejected.items():
                 self.protocol_rejected[protocol, reason] += n
 
+    def set_connections(self, protocol: str, open_now: int) -> None:
+        with self._lock:
+            self.connections[protocol] = open_now
+
     def observe_query(self, seconds: float) -> None:
         with self._lock:
             i = bisect.bisect_left(QUERY_BUCKETS, seconds)
@@ -76,6 +81,7 @@ class Counters:
                 "no_timestamp": self.no_timestamp,
                 "protocol_bytes": dict(self.protocol_bytes),
                 "protocol_rejected": dict(self.protocol_rejected),
+                "connections": dict(self.connections),
                 "query_buckets": list(self.query_buckets),
                 "query_count": self.query_count,
                 "query_sum": self.query_sum,
@@ -179,6 +185,12 @@ class EngineCollector:
         for (protocol, reason), n in sorted(snap["protocol_rejected"].items()):
             refused.add_metric([protocol, reason], n)
         yield refused
+        yield _gauge_by(
+            "loganalytics_protocol_connections",
+            "Connections open now, by ingest protocol (the syslog TCP and TLS listeners).",
+            "protocol",
+            snap["connections"],
+        )
         fired = CounterMetricFamily(
             "loganalytics_alerts_fired", "Alerts fired, by rule and severity.", labels=["rule", "severity"]
         )

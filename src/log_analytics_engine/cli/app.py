@@ -435,21 +435,61 @@ def serve(
     config: Annotated[Path | None, typer.Option(help="TOML config file (see the README).")] = None,
     demo: Annotated[bool, typer.Option(help="Load a generated day of demo logs and an alert rule.")] = False,
     demo_logs: Annotated[int, typer.Option(help="How many demo logs.")] = 100_000,
-    insecure: Annotated[bool, typer.Option(help="Allow listening beyond loopback without API keys.")] = False,
+    insecure: Annotated[
+        bool, typer.Option(help="Allow listening beyond loopback without API keys (syslog: at all).")
+    ] = False,
     recover: Recover = False,
+    syslog_udp: Annotated[
+        str | None, typer.Option(help="Listen for syslog over UDP on HOST:PORT ([syslog] udp).")
+    ] = None,
+    syslog_tcp: Annotated[
+        str | None, typer.Option(help="Listen for syslog over TCP on HOST:PORT ([syslog] tcp).")
+    ] = None,
+    syslog_tls: Annotated[
+        str | None,
+        typer.Option(
+            help="Listen for syslog over TCP with TLS on HOST:PORT ([syslog] tls; needs cert and key)."
+        ),
+    ] = None,
+    syslog_tls_cert: Annotated[
+        Path | None,
+        typer.Option(help="PEM certificate (chain) of the syslog TLS listener ([syslog] tls_cert)."),
+    ] = None,
+    syslog_tls_key: Annotated[
+        Path | None, typer.Option(help="PEM private key of the syslog TLS listener ([syslog] tls_key).")
+    ] = None,
 ) -> None:
-    """Run the HTTP server (API under /api/v1, OpenAPI at /openapi.json, metrics at /metrics)."""
+    """Run the HTTP server (API under /api/v1, OpenAPI at /openapi.json, metrics at /metrics), and
+    the syslog listeners asked for (--syslog-udp, --syslog-tcp, --syslog-tls)."""
     import uvicorn
 
     from log_analytics_engine.demo import DEMO_RULE
     from log_analytics_engine.server.app import create_app
     from log_analytics_engine.server.demo import load_demo
     from log_analytics_engine.server.settings import load_settings
+    from log_analytics_engine.server.syslog import SyslogListeners
 
     try:
-        settings = load_settings(config, host=host, port=port, data=data, insecure=insecure or None)
+        settings = load_settings(
+            config,
+            host=host,
+            port=port,
+            data=data,
+            insecure=insecure or None,
+            syslog_udp=syslog_udp,
+            syslog_tcp=syslog_tcp,
+            syslog_tls=syslog_tls,
+            syslog_tls_cert=syslog_tls_cert,
+            syslog_tls_key=syslog_tls_key,
+        )
         settings.check_bind()
         listener = _listen(settings.host, settings.port)  # before anything says "serving"
+        try:
+            syslog = SyslogListeners(settings)
+            syslog.bind()  # its ports too
+        except LogAnalyticsError:
+            listener.close()
+            raise
         path = settings.data if settings.data is not None or demo else DEFAULT_DATA
         try:
             engine = LogAnalyticsEngine(
@@ -461,12 +501,14 @@ def serve(
             )
         except LogAnalyticsError:
             listener.close()
+            syslog.close()
             raise
     except LogAnalyticsError as exc:
         raise _fail(exc) from exc
     console = _console()
 
     def stop() -> None:  # on uvicorn's graceful shutdown, after the last request
+        syslog.close()  # every frame received stored before the store closes
         engine.close()
         console.print("stopped; the store is closed and flushed")
         console.file.flush()  # the process ends by the re-raised signal right after
@@ -479,7 +521,9 @@ def serve(
             fired = f"; it has fired: {loaded.alerts[0].message}" if loaded.alerts else ""
             console.print(f"demo: {loaded.logs:,} logs loaded, alert rule {DEMO_RULE.name!r} watching{fired}")
         where = "in memory" if path is None else f"in {path}"
-        console.print(f"serving on http://{settings.host}:{settings.port} (data {where}); Ctrl-C stops")
+        syslog.start(engine)
+        also = "".join(f", syslog {address}" for address in syslog.bound)
+        console.print(f"serving on http://{settings.host}:{settings.port}{also} (data {where}); Ctrl-C stops")
         console.file.flush()
         app_ = create_app(engine, settings, on_shutdown=stop)
         server = uvicorn.Server(uvicorn.Config(app_, log_level="warning"))
@@ -488,6 +532,7 @@ def serve(
         raise _fail(exc) from exc
     finally:
         listener.close()
+        syslog.close()
         engine.close()  # a no-op after a graceful stop
 
 

@@ -39,7 +39,8 @@ from log_analytics_engine.ingest.gzipstream import MAGIC as GZIP_MAGIC
 from log_analytics_engine.ingest.gzipstream import STEP as GZIP_STEP
 from log_analytics_engine.ingest.gzipstream import Gunzip, GzipReader
 from log_analytics_engine.ingest.pipeline import Pipeline
-from log_analytics_engine.model import LogEntry
+from log_analytics_engine.ingest.report import IngestReport
+from log_analytics_engine.model import INGEST_SCHEMA
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp
 
 # One chunk is one commit. 122,880 rows is one DuckDB row group: commits of whole row groups leave
@@ -91,21 +92,15 @@ class Chunk:
     replaced_lines: int
 
 
-@dataclass
-class FileReport:
-    """The totals of one file or directory ingest, rendered by `as_dict` in the original shape plus more."""
+@dataclass(kw_only=True)
+class FileReport(IngestReport):
+    """The report of one file or directory ingest (rejections by 0-based line, so `line` is one
+    more), rendered by `as_dict` in the original shape plus more."""
 
     file: str
     type: str
-    count: int = 0
-    rejected: int = 0
-    dropped: int = 0
-    bytes: int = 0
     bad_timestamps: int = 0
-    no_timestamp: int = 0
     formats: Counter[str] = field(default_factory=Counter)
-    replaced_utf8_lines: int = 0
-    rejected_lines: list[dict[str, Any]] = field(default_factory=list)
     damaged: int = 0
     damaged_files: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0
@@ -113,11 +108,7 @@ class FileReport:
     files: list[dict[str, Any]] = field(default_factory=list)
     dead_letter: str | None = None
     started: float = field(default_factory=time.perf_counter)
-
-    def reject(self, line: int, reason: str) -> None:
-        self.rejected += 1
-        if len(self.rejected_lines) < MAX_REPORTED:
-            self.rejected_lines.append({"line": line, "reason": reason})
+    max_listed: int = MAX_REPORTED
 
     def damage(self, exc: DamagedGzipError) -> None:
         """The file stopped decompressing at `exc.offset`: what came before it is stored."""
@@ -131,17 +122,13 @@ class FileReport:
         if len(self.skipped_files) < MAX_REPORTED:
             self.skipped_files.append({"file": str(path), "reason": reason})
 
-    def add(self, other: FileReport) -> None:
-        self.count += other.count
-        self.rejected += other.rejected
-        self.dropped += other.dropped
-        self.bytes += other.bytes
+    def add_file(self, other: FileReport) -> None:
+        """Fold in the report of one file of this directory."""
+        listed = len(self.rejected)
+        self.add(other)
+        self.rejected[listed:] = [dataclasses.replace(r, file=other.file) for r in self.rejected[listed:]]
         self.bad_timestamps += other.bad_timestamps
-        self.no_timestamp += other.no_timestamp
         self.formats.update(other.formats)
-        self.replaced_utf8_lines += other.replaced_utf8_lines
-        room = MAX_REPORTED - len(self.rejected_lines)
-        self.rejected_lines.extend({"file": other.file, **r} for r in other.rejected_lines[:room])
         self.damaged += other.damaged
         self.damaged_files.extend(other.damaged_files[: MAX_REPORTED - len(self.damaged_files)])
         self.files.append(other.as_dict(include_files=False))
@@ -151,10 +138,10 @@ class FileReport:
         out: dict[str, Any] = {
             "file": self.file,
             "type": self.type,
-            "count": self.count,
+            "count": self.accepted,
             "duration_sec": duration,
-            "logs_per_sec": self.count / duration if duration > 0 else 0.0,
-            "rejected": self.rejected,
+            "logs_per_sec": self.accepted / duration if duration > 0 else 0.0,
+            "rejected": self.rejected_count,
             "dropped": self.dropped,
             "bytes": self.bytes,
             "mb_per_sec": self.bytes / 1e6 / duration if duration > 0 else 0.0,
@@ -163,7 +150,10 @@ class FileReport:
             "format": self.formats.most_common(1)[0][0] if self.formats else self.type,
             "formats": dict(self.formats.most_common()),
             "replaced_utf8_lines": self.replaced_utf8_lines,
-            "rejected_lines": list(self.rejected_lines),
+            "rejected_lines": [
+                {"line": r.position + 1, "reason": r.reason} | ({"file": r.file} if r.file else {})
+                for r in self.rejected
+            ],
             "damaged": self.damaged,
             "damaged_files": list(self.damaged_files),
             "skipped": self.skipped,
@@ -490,7 +480,7 @@ class FileIngest:
         try:
             kind = self._kind(file_type)
             if path.is_dir():
-                total = FileReport(str(path), "directory")
+                total = FileReport(file=str(path), type="directory")
                 for child in sorted(p for p in path.rglob("*") if p.is_file()):
                     head = head_of(child)  # read once: what it is, and its type
                     reason = binary_reason(head)
@@ -500,7 +490,7 @@ class FileIngest:
                         # each file typed on its own; a format named reads the text files
                         typed = detect_type(child, head)
                         forced = typed == "text" and kind not in ("auto", "jsonl", "text")
-                        total.add(self._file(child, kind if forced else typed))
+                        total.add_file(self._file(child, kind if forced else typed))
                 return self._finish(total)
             head = head_of(path)
             reason = binary_reason(head)
@@ -522,7 +512,7 @@ class FileIngest:
             if kind == "auto":
                 head = "" if first is None else next((s for s in first.lines.to_pylist() if s.strip()), "")
                 kind = "jsonl" if head.lstrip().startswith("{") else "text"
-            report = FileReport(name, kind)
+            report = FileReport(file=name, type=kind)
             if first is not None:
                 # a stream's last event is not held for lines that may never come
                 self._store_chunks(itertools.chain([first], chunks), kind, report, time.time_ns(), hold=False)
@@ -546,7 +536,7 @@ class FileIngest:
         return report.as_dict()
 
     def _file(self, path: Path, kind: str) -> FileReport:
-        report = FileReport(str(path), kind)
+        report = FileReport(file=str(path), type=kind)
         # a year a line leaves out is the one that does not put it after the file was last written
         self._store_chunks(_prefetched(read_chunks(path)), kind, report, path.stat().st_mtime_ns)
         return report
@@ -570,7 +560,7 @@ class FileIngest:
     def _store_one(self, chunk: Chunk, parser: TextParser | None, report: FileReport, final: bool) -> None:
         report.bytes += chunk.nbytes
         report.replaced_utf8_lines += chunk.replaced_lines
-        stored = report.count
+        stored = report.accepted
         if parser is not None:
             self._store_text(parser, chunk.lines, report, final)
         else:
@@ -578,7 +568,7 @@ class FileIngest:
         memory.release_after(chunk.nbytes)
         if self._progress is not None:
             self._done[0] += chunk.nbytes
-            self._done[1] += report.count - stored
+            self._done[1] += report.accepted - stored
             self._progress(self._done[0], self._done[1])
 
     def _store_text(self, parser: TextParser, lines: pa.StringArray, report: FileReport, final: bool) -> None:
@@ -600,7 +590,7 @@ class FileIngest:
         reason = binary_reason(body[:SNIFF_BYTES])
         if reason is not None:
             raise not_a_log_error(name, reason)
-        report = FileReport(name, kind)
+        report = FileReport(file=name, type=kind)
         if body:
             data = body if body.endswith(b"\n") else body + b"\n"
             self._store_chunks(
@@ -608,18 +598,18 @@ class FileIngest:
             )
         return self._finish(report)
 
-    def json_lines(self, lines: Sequence[str], name: str = "request") -> dict[str, Any]:
-        """Ingest JSON lines held in memory (an HTTP body) like a JSONL file: the report of `run`, the
-        lines numbered from 1."""
+    def json_lines(self, lines: Sequence[str], name: str = "request") -> FileReport:
+        """Ingest JSON lines held in memory (an HTTP body's residue) like a JSONL file; rejections by
+        0-based position in `lines`."""
         chunk = Chunk(pa.array(lines, pa.string()), 1, sum(len(line) for line in lines), 0)
-        report = FileReport(name, "jsonl")
+        report = FileReport(file=name, type="jsonl")
         try:
             if lines:
                 self._jsonl_chunk(chunk, report)
         finally:
             if self._dead is not None:
                 self._dead.close()
-        return self._finish(report)
+        return report
 
     def _jsonl_chunk(self, chunk: Chunk, report: FileReport) -> None:
         """Store a chunk of JSON lines; the lines that are not JSON objects, or are over a bound of one
@@ -647,7 +637,7 @@ class FileIngest:
         bad = [(n, line, json_reason(line)) for n, line in rejected]
         bad += [(n, original.lines[n].as_py(), why) for n, why in over]
         for n, line, why in sorted(bad, key=lambda item: item[0]):
-            report.reject(chunk.first_line + n, why)
+            report.reject(chunk.first_line + n - 1, why)  # 0-based: the line before it
             self._write_dead(line)
 
     def _query(self, table: pa.Table, sql: str) -> list[tuple[Any, ...]]:
@@ -674,29 +664,28 @@ class FileIngest:
             self._through_hooks(select, table, report, params)
             return
         write = self.pipeline.ingest_select(select, table, params)
-        report.count += write.rows
+        report.accepted += write.rows
         report.bad_timestamps += write.bad_timestamps
 
     def _through_hooks(
         self, select: str, table: pa.Table, report: FileReport, params: Sequence[object] | None
     ) -> None:
-        """The slow path users ask for by registering hooks: parse in SQL, then LogEntry objects."""
+        """With pre-ingest hooks: the SELECT's rows as an Arrow table (times the SQL could not read
+        given a second try; hooks see None where that fails too, and the ingest time is given after
+        them), stored by the pipeline's one entry, which runs the hooks."""
         cur = self.pipeline.store.cursor()
         cur.register("chunk", table)
         now = time.time_ns()
         try:
-            rows = cur.execute(select, [0, *([now, now] if params is None else params)]).fetchall()
-            entries = [LogEntry.from_stored(row) for row in rows]
+            values = [0, *([now, now] if params is None else params)]
+            rows: pa.Table = cur.sql(select, params=values).to_arrow_table()
         finally:
             cur.unregister("chunk")
-        for entry in entries:
-            entry.seq = None
-            if entry.timestamp_ns is None:
-                raw = entry.metadata.get("timestamp_raw")
-                with contextlib.suppress(TimestampError):
-                    entry.timestamp = parse_timestamp(raw) if raw is not None else now
-        result = self.pipeline.ingest_entries(entries)
-        report.count += result.write.rows
+        rows = rows.drop_columns(["seq"])
+        if rows.column("ts").null_count:
+            rows = rows.set_column(rows.schema.get_field_index("ts"), "ts", _second_try(rows))
+        result = self.pipeline.ingest(rows.cast(INGEST_SCHEMA))
+        report.accepted += result.write.rows
         report.dropped += result.dropped
         report.bad_timestamps += result.write.bad_timestamps
 
@@ -706,3 +695,17 @@ class FileIngest:
         if self._dead is None:
             self._dead = self.dead_letter.open("ab")
         self._dead.write(line.rstrip("\r\n").encode() + b"\n")
+
+
+def _second_try(rows: pa.Table) -> pa.Array:
+    """The `ts` column with the times the SQL left NULL read by the scalar parser from their
+    `metadata.timestamp_raw` (as the store's own second try does); NULL where it cannot either."""
+    times = rows.column("ts").to_pylist()
+    metas = rows.column("metadata").to_pylist()
+    for i, value in enumerate(times):
+        if value is None:
+            raw = orjson.loads(metas[i]).get("timestamp_raw") if metas[i] else None
+            if raw is not None:
+                with contextlib.suppress(TimestampError):
+                    times[i] = parse_timestamp(raw)
+    return pa.array(times, pa.int64())

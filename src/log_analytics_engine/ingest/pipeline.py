@@ -98,13 +98,14 @@ class Pipeline:
     def ingest(self, table: pa.Table, bad_timestamps: int = 0) -> EntriesResult:
         """The one way into the store for a decoded table (model.INGEST_SCHEMA): the pre-ingest hooks
         over its logs when any are set (entries built only then), then a group-committed append;
-        durable when this returns. `bad_timestamps` of its rows were given the ingest time."""
+        durable when this returns. `bad_timestamps` of its rows were given the ingest time already;
+        rows whose `ts` is NULL are given it here, with hooks only (after them)."""
         if not self._hooks:
             return EntriesResult(self.ingest_batch(Batch(table, bad_timestamps)), 0)
         entries = entries_of(table)
         kept = self.apply_hooks(entries)
-        batch = to_batch(kept, time.time_ns())
-        write = self.ingest_batch(Batch(batch.table, batch.bad_timestamps))
+        batch = to_batch(kept, time.time_ns())  # a time still None (or None'd by a hook) is counted
+        write = self.ingest_batch(Batch(batch.table, batch.bad_timestamps + bad_timestamps))
         return EntriesResult(write, len(entries) - len(kept))
 
     def ingest_entries(self, entries: Sequence[LogEntry]) -> EntriesResult:
@@ -125,7 +126,7 @@ class Pipeline:
         that write ends, the first of them leads the next group, which takes every batch waiting by
         then (parallel HTTP requests cost one commit, not one each). A leader writes one group and
         returns, so its caller parses its next request while the next group is written. The
-        result's `rows` is the caller's own count.
+        result's `rows` and `bad_timestamps` are the caller's own.
         """
         if batch.table.num_rows == 0:
             return self.store.append(batch.table)
@@ -163,7 +164,9 @@ class Pipeline:
             bad = sum(s.batch.bad_timestamps for s in group)
             later = self._notify(dataclasses.replace(write, bad_timestamps=bad, table=table))
             for s in group:
-                s.write = dataclasses.replace(write, rows=s.batch.table.num_rows)
+                s.write = dataclasses.replace(
+                    write, rows=s.batch.table.num_rows, bad_timestamps=s.batch.bad_timestamps
+                )
         except Exception as exc:  # every caller of the group hears of it
             for s in group:
                 s.error = exc

@@ -9,6 +9,7 @@ line the same way. Lines that are not JSON objects are rejected with the file pa
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,11 +19,14 @@ import orjson
 import pyarrow as pa
 
 from log_analytics_engine import memory
+from log_analytics_engine.errors import IngestError
 from log_analytics_engine.ingest import arrowjson, bounds
 from log_analytics_engine.ingest.batch import Batch, columns_batch, json_text
 from log_analytics_engine.ingest.files import FileIngest, json_reason
 from log_analytics_engine.ingest.jsonl import ALIASES, KNOWN_FIELDS, LOOKUP_KEYS, level_name
 from log_analytics_engine.ingest.pipeline import Pipeline
+from log_analytics_engine.ingest.report import IngestReport
+from log_analytics_engine.ingest.rows import flatten
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, storable
 
 _KNOWN = frozenset(KNOWN_FIELDS)
@@ -46,7 +50,7 @@ class Parsed:
     batches: list[Batch] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)  # the plain records not yet in `batches`
     for_sql: list[tuple[int, str]] = field(default_factory=list)
-    rejected: list[tuple[int, str]] = field(default_factory=list)
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)  # position, reason, code
 
     def add(self, row: Row) -> None:
         self.rows.append(row)
@@ -104,23 +108,6 @@ def _alias(record: dict[str, Any], column: str, used: list[str]) -> Any:
             used.append(key)
             return value
     return None
-
-
-def flatten(record: dict[str, Any]) -> dict[str, Any]:
-    """Nested objects as dotted keys (arrays are values, an empty object too); where two paths give
-    one dotted key, the first wins (as in the SQL path)."""
-    out: dict[str, Any] = {}
-
-    def walk(obj: dict[str, Any], prefix: str) -> None:
-        for key, value in obj.items():
-            name = prefix + key
-            if type(value) is dict and value:
-                walk(value, name + ".")
-            elif name not in out:
-                out[name] = value
-
-    walk(record, "")
-    return out
 
 
 def _plain(record: dict[str, Any], now_ns: int, levels: dict[object, str]) -> Row | None:
@@ -192,16 +179,16 @@ def parse_lines(lines: Sequence[str], now_ns: int) -> Parsed:
         if not start:
             continue
         if start != "{":
-            out.rejected.append((position, json_reason(line)))
+            out.rejected.append((position, json_reason(line), "invalid_json"))
             continue
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError:
-            out.rejected.append((position, json_reason(line)))
+            out.rejected.append((position, json_reason(line), "invalid_json"))
             continue
         over = bounds.text_reason(line)
         if over is not None:
-            out.rejected.append((position, over))
+            out.rejected.append((position, over, "over_bound"))
             continue
         row = _plain(record, now_ns, levels) if type(record) is dict else None
         if row is None:
@@ -211,37 +198,85 @@ def parse_lines(lines: Sequence[str], now_ns: int) -> Parsed:
     return out
 
 
-def ingest_json_lines(pipeline: Pipeline, lines: Sequence[str]) -> dict[str, Any]:
+def parse_items(items: Sequence[object], now_ns: int) -> Parsed:
+    """The items of a JSON array body (parsed once, by the caller) sorted as `parse_lines` sorts
+    lines, positions the array's indexes: plain records straight to columns, no text parsed again;
+    the other objects written back as lines for the SQL path; anything else rejected."""
+    out = Parsed(now_ns)
+    levels: dict[object, str] = {}
+    for position, item in enumerate(items):
+        if type(item) is not dict:
+            out.rejected.append((position, f"not a JSON object (found {type(item).__name__})", "not_object"))
+            continue
+        try:
+            line = orjson.dumps(item).decode()
+        except orjson.JSONEncodeError:
+            out.rejected.append((position, TOO_DEEP, "over_bound"))
+            continue
+        over = bounds.text_reason(line)
+        if over is not None:
+            out.rejected.append((position, over, "over_bound"))
+            continue
+        row = _plain(item, now_ns, levels)
+        if row is None:
+            out.for_sql.append((position, line))
+        else:
+            out.add(row)
+    return out
+
+
+def ingest_json_lines(pipeline: Pipeline, lines: Sequence[str]) -> IngestReport:
     """Store JSON lines held in memory: plain records as one Arrow append (no per-statement SQL cost),
-    the others, and everything when pre-ingest hooks are set, through the file path; the report of
-    a file ingest, lines numbered from 1."""
-    report = _store_lines(pipeline, lines)
-    memory.release_after(report["bytes"])
+    the others through the file path's SQL; rejections by 0-based line."""
+    report = store_parsed(pipeline, parse_lines(lines, time.time_ns()))
+    report.bytes = sum(len(line) for line in lines)
+    memory.release_after(report.bytes)
     return report
 
 
-def _store_lines(pipeline: Pipeline, lines: Sequence[str]) -> dict[str, Any]:
-    report: dict[str, Any] = {"count": 0, "dropped": 0, "bad_timestamps": 0}
-    if pipeline.has_hooks:
-        parsed = Parsed(0, for_sql=list(enumerate(lines)))
-    else:
-        parsed = parse_lines(lines, time.time_ns())
-        batch = parsed.batch()
-        if batch is not None:
-            report["count"] += pipeline.ingest_batch(batch).rows
-    rejected = [{"line": p + 1, "reason": why} for p, why in parsed.rejected]
-    count = len(rejected)  # the SQL path lists its first FileReport.MAX_REPORTED and counts them all
+def ingest_json_array(pipeline: Pipeline, body: bytes) -> IngestReport:
+    """Store a JSON array body of log objects, parsed once; rejections by array index. A body that
+    is not valid JSON stores nothing (IngestError naming the byte). Bytes that are not UTF-8 are
+    replaced with U+FFFD first, as in a file, rather than refusing the whole array."""
+    if not is_utf8(body):
+        body = body.decode("utf-8", errors="replace").encode()
+    try:
+        items = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise IngestError(f"invalid JSON at byte {exc.pos}: {exc.msg}") from exc
+    if type(items) is not list:
+        raise IngestError(f"a JSON body is an array of log objects, got {type(items).__name__}")
+    parsed = parse_items(items, time.time_ns())
+    del items
+    report = store_parsed(pipeline, parsed)
+    report.bytes = len(body)
+    memory.release_after(len(body))
+    return report
+
+
+def store_parsed(pipeline: Pipeline, parsed: Parsed) -> IngestReport:
+    """Store what `parse_lines` or `parse_items` sorted: the plain records' columns through the
+    pipeline's one entry (hooks there), the residue through the file path's SQL."""
+    report = IngestReport()
+    batch = parsed.batch()
+    if batch is not None:
+        result = pipeline.ingest(batch.table, batch.bad_timestamps)
+        report.accepted += result.write.rows
+        report.dropped += result.dropped
+        report.no_timestamp += batch.bad_timestamps
+    for position, why, code in parsed.rejected:
+        report.reject(position, why, code)
     if parsed.for_sql:
         rest = FileIngest(pipeline).json_lines([line for _, line in parsed.for_sql])
-        report["count"] += rest["count"]
-        report["dropped"] += rest["dropped"]
-        report["bad_timestamps"] += rest["bad_timestamps"]
-        count += rest["rejected"]
-        for item in rest["rejected_lines"]:
-            rejected.append({"line": parsed.for_sql[item["line"] - 1][0] + 1, "reason": item["reason"]})
-    report["rejected_lines"] = sorted(rejected, key=lambda r: r["line"])
-    report["rejected"] = count
-    report["bytes"] = sum(len(line) for line in lines)
+        report.accepted += rest.accepted
+        report.dropped += rest.dropped
+        report.no_timestamp += rest.bad_timestamps
+        listed = len(report.rejected)
+        report.add(dataclasses.replace(rest, accepted=0, dropped=0, no_timestamp=0, bytes=0))
+        report.rejected[listed:] = [
+            dataclasses.replace(r, position=parsed.for_sql[r.position][0]) for r in report.rejected[listed:]
+        ]
+    report.rejected.sort(key=lambda r: r.position)
     return report
 
 
@@ -270,31 +305,25 @@ def is_utf8(data: bytes) -> bool:
     return True
 
 
-def ingest_ndjson(pipeline: Pipeline, body: bytes) -> dict[str, Any]:
+def ingest_ndjson(pipeline: Pipeline, body: bytes) -> IngestReport:
     """Store an NDJSON body like `ingest_json_lines(ndjson_lines(body))` would: in one pass of Arrow
     column operations when every line is a plain record (`arrowjson`), else line by line."""
     report = _store_ndjson(pipeline, body)
+    report.bytes = len(body)
     memory.release_after(len(body))  # its lines and columns are freed by now
     return report
 
 
-def _store_ndjson(pipeline: Pipeline, body: bytes) -> dict[str, Any]:
+def _store_ndjson(pipeline: Pipeline, body: bytes) -> IngestReport:
     # Arrow's reader takes bytes that are not UTF-8 into its strings, which DuckDB then refuses:
     # such a body goes line by line, where they are replaced
     utf8 = is_utf8(body)
-    if not pipeline.has_hooks and utf8:
-        now = time.time_ns()
-        batch = arrowjson.to_batch(body, now)
+    if utf8:
+        batch = arrowjson.to_batch(body, time.time_ns())
         if batch is not None:
-            count = pipeline.ingest_batch(batch).rows if batch.table.num_rows else 0
-            return {
-                "count": count,
-                "dropped": 0,
-                "bad_timestamps": 0,
-                "rejected_lines": [],
-                "rejected": 0,
-                "bytes": len(body),
-                "replaced_utf8_lines": 0,
-            }
+            result = pipeline.ingest(batch.table, batch.bad_timestamps)
+            return IngestReport(accepted=result.write.rows, dropped=result.dropped)
     lines, replaced = ndjson_lines(body, utf8)
-    return _store_lines(pipeline, lines) | {"replaced_utf8_lines": replaced}
+    report = store_parsed(pipeline, parse_lines(lines, time.time_ns()))
+    report.replaced_utf8_lines = replaced
+    return report

@@ -27,13 +27,14 @@ class Rejection:
     position: int
     reason: str
     code: str = "invalid"
+    file: str | None = None  # in a directory ingest, the file it is in
 
 
 @dataclass
 class IngestReport:
     """Accepted (stored durably before the report exists), rejected (the first MAX_LISTED by
     position, all of them counted, by code), dropped by pre-ingest hooks, stored without a time of
-    their own (the ingest time given), and the input's bytes."""
+    their own (the ingest time given), the input's bytes and its lines that were not UTF-8."""
 
     accepted: int = 0
     rejected: list[Rejection] = field(default_factory=list)
@@ -42,12 +43,14 @@ class IngestReport:
     dropped: int = 0
     no_timestamp: int = 0
     bytes: int = 0
+    replaced_utf8_lines: int = 0  # lines holding bytes that are not UTF-8 (replaced with U+FFFD)
+    max_listed: int = field(default=MAX_LISTED, repr=False)
 
     def reject(self, position: int, reason: str, code: str = "invalid") -> None:
-        """Count a rejection, listing it while fewer than MAX_LISTED are."""
+        """Count a rejection, listing it while fewer than `max_listed` are."""
         self.rejected_count += 1
         self.rejected_by[code] += 1
-        if len(self.rejected) < MAX_LISTED:
+        if len(self.rejected) < self.max_listed:
             self.rejected.append(Rejection(position, reason, code))
 
     def add(self, other: IngestReport, offset: int = 0) -> None:
@@ -56,14 +59,32 @@ class IngestReport:
         self.dropped += other.dropped
         self.no_timestamp += other.no_timestamp
         self.bytes += other.bytes
+        self.replaced_utf8_lines += other.replaced_utf8_lines
         self.rejected_count += other.rejected_count
         self.rejected_by.update(other.rejected_by)
-        room = MAX_LISTED - len(self.rejected)
-        self.rejected += [Rejection(r.position + offset, r.reason, r.code) for r in other.rejected[:room]]
+        room = self.max_listed - len(self.rejected)
+        self.rejected += [
+            Rejection(r.position + offset, r.reason, r.code, r.file) for r in other.rejected[: max(room, 0)]
+        ]
 
     def sorted_rejections(self) -> list[Rejection]:
         """The listed rejections by position."""
         return sorted(self.rejected, key=lambda r: r.position)
+
+    def to_lines(self) -> dict[str, Any]:
+        """The library's report of lines ingested from memory (a file report's keys): `count`,
+        `rejected` and `rejected_lines` numbered from 1."""
+        return {
+            "count": self.accepted,
+            "dropped": self.dropped,
+            "bad_timestamps": self.no_timestamp,
+            "rejected": self.rejected_count,
+            "rejected_lines": [
+                {"line": r.position + 1, "reason": r.reason} for r in self.sorted_rejections()
+            ],
+            "bytes": self.bytes,
+            "replaced_utf8_lines": self.replaced_utf8_lines,
+        }
 
     def to_answer(self) -> dict[str, Any]:
         """The native API's answer (`/api/v1/logs`): accepted, rejected with their index, the count."""

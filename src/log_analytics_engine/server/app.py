@@ -25,7 +25,6 @@ from log_analytics_engine.alerting.rulefile import rule_from_dict
 from log_analytics_engine.engine import LogAnalyticsEngine
 from log_analytics_engine.errors import LogAnalyticsError, QuerySyntaxError
 from log_analytics_engine.ingest.formats import JSON_NAMES
-from log_analytics_engine.ingest.records import TOO_DEEP, is_utf8
 from log_analytics_engine.query.parser import parse_filter
 from log_analytics_engine.server import protocols
 from log_analytics_engine.server.auth import Authenticator
@@ -40,7 +39,6 @@ NDJSON_MEDIA_TYPES = frozenset(
     {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
 )
 MAX_RULE_BODY_BYTES = 64 << 10
-MAX_REJECTED_LISTED = 1_000
 RULE_BODY: dict[str, Any] = {
     "required": True,
     "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
@@ -62,7 +60,7 @@ class IngestAnswer(BaseModel):
     the format that read most of it, logs per format, and those without a time of their own."""
 
     accepted: int
-    rejected: list[Rejected]  # the first MAX_REJECTED_LISTED, by index
+    rejected: list[Rejected]  # the first report.MAX_LISTED, by index
     rejected_count: int
     dropped: int
     format: str | None = None
@@ -188,34 +186,13 @@ def create_app(
                         "no_timestamp": text["no_timestamp"],
                     }
                 )
-            if body.lstrip()[:1] == b"[" and not _is_ndjson(request.headers.get("content-type")):
-                # parsed off the event loop: an array of 8M items took 4.6 s, /healthz waiting
-                lines, index, rejected, early = await run_in_threadpool(_array_lines, body)
-                report = await run_in_threadpool(engine.ingest_json_lines, lines) if lines else None
-            else:  # NDJSON: item i is line i + 1
-                index, rejected, early = None, [], 0
-                report = await run_in_threadpool(engine.ingest_ndjson, body)
-        rejected_count = early + (0 if report is None else report["rejected"])
-        if report is not None:
-            rejected += [
-                {
-                    "index": item["line"] - 1 if index is None else index[item["line"] - 1],
-                    "reason": item["reason"],
-                }
-                for item in report["rejected_lines"]
-            ]
-        accepted = 0 if report is None else report["count"]
-        status = 400 if rejected and not accepted else 200
-        return JSONResponse(
-            {
-                "accepted": accepted,
-                # the first MAX_REJECTED_LISTED by index: 4M rejected items made a 1.4 GB answer
-                "rejected": sorted(rejected, key=lambda r: r["index"])[:MAX_REJECTED_LISTED],
-                "rejected_count": rejected_count,
-                "dropped": 0 if report is None else report["dropped"],
-            },
-            status_code=status,
-        )
+            # parsed off the event loop: an array of 8M items took 4.6 s, /healthz waiting
+            array = body.lstrip()[:1] == b"[" and not _is_ndjson(request.headers.get("content-type"))
+            report = await run_in_threadpool(engine.ingest_json_body, body, array)
+        answer = report.to_answer()
+        # every item rejected is a 400; the first MAX_LISTED by index (4M made a 1.4 GB answer)
+        status = 400 if report.rejected_count and not report.accepted else 200
+        return JSONResponse(answer, status_code=status)
 
     # -- queries ----------------------------------------------------------------------------------
 
@@ -385,36 +362,3 @@ def _is_ndjson(content_type: str | None) -> bool:
     the whole body read as an array (which made a 400 storing nothing)."""
     media = (content_type or "").split(";", 1)[0].strip().lower()
     return media in NDJSON_MEDIA_TYPES
-
-
-def _array_lines(body: bytes) -> tuple[list[str], list[int], list[dict[str, Any]], int]:
-    """The objects of a JSON array body as lines to store, the array index of each, the first
-    MAX_REJECTED_LISTED items rejected before storing (not objects, or nested deeper than orjson
-    writes) and how many were. Bytes that are not UTF-8 are replaced with U+FFFD first, as in a
-    file, rather than refusing the whole array. (Rejections are counted, not all listed: a dict for
-    each of 8M numbers kept the collector, and every other request, busy for seconds.)"""
-    if not is_utf8(body):
-        body = body.decode("utf-8", errors="replace").encode()
-    try:
-        items = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise HTTPException(400, f"invalid JSON at byte {exc.pos}: {exc.msg}") from exc
-    lines: list[str] = []
-    index: list[int] = []
-    rejected: list[dict[str, Any]] = []
-    count = 0
-    for i, item in enumerate(items):
-        if type(item) is dict:
-            try:
-                lines.append(orjson.dumps(item).decode())
-            except orjson.JSONEncodeError:
-                reason = TOO_DEEP
-            else:
-                index.append(i)
-                continue
-        else:
-            reason = f"not a JSON object (found {type(item).__name__})"
-        count += 1
-        if len(rejected) < MAX_REJECTED_LISTED:
-            rejected.append({"index": i, "reason": reason})
-    return lines, index, rejected, count

@@ -127,7 +127,7 @@ class Settings:
 
     def check_bind(self) -> None:
         """ConfigError unless the server may listen on `host`: loopback, or keys, or insecure."""
-        if self.api_keys or self.insecure or _is_loopback(self.host):
+        if self.api_keys or self.insecure or is_loopback(self.host):
             return
         raise ConfigError(
             f"refusing to listen on {self.host} without API keys: configure [[api_keys]] (see "
@@ -135,7 +135,8 @@ class Settings:
         )
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or an address) is this machine's loopback."""
     if host == "localhost":
         return True
     try:

@@ -51,12 +51,12 @@ def in_text_sql(rest: str, line: str) -> str:
 
 
 # Syslog severities 0-7 (RFC 5424 table 2): emerg, alert, crit, err, warning, notice, info, debug.
-_SYSLOG = ("FATAL", "FATAL", "FATAL", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG")
+SYSLOG_LEVELS = ("FATAL", "FATAL", "FATAL", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG")
 
 
 def syslog_severity_sql(number: str) -> str:
     """SQL giving the level of a syslog severity number 0-7 (text or INTEGER); NULL for others."""
-    cases = " ".join(f"WHEN {i} THEN '{level}'" for i, level in enumerate(_SYSLOG))
+    cases = " ".join(f"WHEN {i} THEN '{level}'" for i, level in enumerate(SYSLOG_LEVELS))
     return f"CASE TRY_CAST(nullif(CAST({number} AS VARCHAR), '') AS INTEGER) {cases} END"
 
 
