@@ -14,7 +14,6 @@ import logging
 import logging.handlers
 import random
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -45,6 +44,7 @@ from log_analytics_engine.server.syslog import (
 )
 from log_analytics_engine.timeparse import parse_timestamp
 from services import fill_disk, free_port, wait_ready
+from shippers import apt_install
 
 CLI = [sys.executable, "-m", "log_analytics_engine.cli"]
 WAIT_S = 30.0  # the longest a test waits for logs to be stored (they come within ~0.1 s)
@@ -334,20 +334,7 @@ def test_readme_logger_and_python_snippets(served: Served) -> None:
 def rsyslogd() -> str:
     """rsyslogd, installed from Debian's packages when absent (it conflicts with syslog-ng, which
     another test may have installed meanwhile)."""
-    found = shutil.which("rsyslogd")
-    if found is None:
-        env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-        subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True, env=env, timeout=600)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-q", "rsyslog"],
-            check=True,
-            capture_output=True,
-            env=env,
-            timeout=600,
-        )
-        found = shutil.which("rsyslogd")
-    assert found, "rsyslogd is not installed and could not be (apt-get install rsyslog)"
-    return found
+    return apt_install("rsyslogd", "rsyslog")
 
 
 def test_rsyslog_forwards_a_file_over_tcp(served: Served, tmp_path: Path) -> None:
