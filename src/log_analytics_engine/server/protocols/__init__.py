@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from log_analytics_engine.engine import LogAnalyticsEngine
@@ -33,6 +33,11 @@ class Context:
     scope: Callable[[str], Any]
 
 
+# The reason a body refused before decoding is counted under, by the status it was refused with
+# (body.py: damaged compression 400, an unknown Content-Encoding 415, too large 413, too slow 408).
+READ_REFUSALS = {400: "bad_compression", 415: "bad_compression", 413: "too_large", 408: "too_slow"}
+
+
 async def receive(
     ctx: Context,
     request: Request,
@@ -42,23 +47,44 @@ async def receive(
 ) -> IngestReport:
     """Read the body (decompressed by its Content-Encoding, or `encoding` when the protocol implies
     one), decode and store it off the event loop while holding an ingest slot; the report. A body
-    the decoder refuses whole (an IngestError) is counted as one rejection of `protocol` and raised
-    for the route to answer in its protocol's shape."""
-    body = await ctx.gate.read(request, ctx.settings.max_body_bytes, encoding)
+    refused whole — by its reading (an HTTPException: damaged, too large, too slow; not a 429, which
+    asks to be sent again) or by the decoder (an IngestError) — is counted as one rejection of
+    `protocol` and raised for the route to answer in its protocol's shape."""
+    try:
+        body = await ctx.gate.read(request, ctx.settings.max_body_bytes, encoding)
+    except HTTPException as exc:
+        if exc.status_code in READ_REFUSALS:
+            await refuse(ctx, protocol, READ_REFUSALS[exc.status_code], str(exc.detail))
+        raise
     async with ctx.gate.slot():
         try:
             decoded = await run_in_threadpool(decoder, body)
-        except IngestError:
-            failed = IngestReport(bytes=len(body))
-            failed.reject(0, "body refused", "bad_body")
-            await run_in_threadpool(ctx.engine.ingest_decoded, Decoded.empty(failed), protocol)
+        except (IngestError, HTTPException) as exc:  # an HTTPException: a second decompression
+            code = (
+                READ_REFUSALS.get(exc.status_code, "bad_body")
+                if isinstance(exc, HTTPException)
+                else "bad_body"
+            )
+            await refuse(ctx, protocol, code, str(exc), len(body))
             raise
         decoded.report.bytes = len(body)
         return await run_in_threadpool(ctx.engine.ingest_decoded, decoded, protocol)
 
 
+async def refuse(ctx: Context, protocol: str, code: str, reason: str, size: int = 0) -> None:
+    """Count a request of `protocol` refused whole (before or at decoding) as one rejection of `code`."""
+    failed = IngestReport(bytes=size)
+    failed.reject(0, reason, code)
+    await run_in_threadpool(ctx.engine.ingest_decoded, Decoded.empty(failed), protocol)
+
+
 def include(app: FastAPI, ctx: Context) -> None:
     """Mount every protocol's router on `app`."""
-    routers: list[APIRouter] = []
+    from log_analytics_engine.server.protocols import es_bulk, vl_jsonline  # each imports this module
+
+    routers: list[APIRouter] = [
+        es_bulk.router(ctx),
+        vl_jsonline.router(ctx),
+    ]
     for router in routers:
         app.include_router(router)
