@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,13 +157,20 @@ def _answer(response: httpx.Response) -> tuple[int, int]:
     return int(answer["accepted"]), len(answer["rejected"])
 
 
-def _native_ingest(url: str, bodies: list[bytes]) -> dict[str, Any]:
-    """Every body posted once, INGEST_CONNECTIONS threads each with its own client and share of the
-    prebuilt requests; logs acknowledged over the wall time, then the server's count of stored logs."""
+def _native_ingest(
+    url: str,
+    bodies: list[bytes],
+    path: str = LOGS_PATH,
+    headers: dict[str, str] = NDJSON,
+    answer: Callable[[httpx.Response], tuple[int, int]] = _answer,
+) -> dict[str, Any]:
+    """Every body posted once (to `path`, read by `answer`: other protocols too), INGEST_CONNECTIONS
+    threads each with its own client and share of the prebuilt requests; logs acknowledged over the
+    wall time, then the server's count of stored logs."""
     clients = [_client(url) for _ in range(INGEST_CONNECTIONS)]
     shares = [bodies[i :: len(clients)] for i in range(len(clients))]
     requests = [
-        [c.build_request("POST", LOGS_PATH, content=body, headers=NDJSON) for body in share]
+        [c.build_request("POST", path, content=body, headers=headers) for body in share]
         for c, share in zip(clients, shares, strict=True)
     ]
     totals = [(0, 0)] * len(clients)
@@ -173,7 +180,7 @@ def _native_ingest(url: str, bodies: list[bytes]) -> dict[str, Any]:
     def post_share(slot: int) -> None:
         start.wait()
         try:
-            answers = [_answer(clients[slot].send(request)) for request in requests[slot]]
+            answers = [answer(clients[slot].send(request)) for request in requests[slot]]
             totals[slot] = (sum(a for a, _ in answers), sum(r for _, r in answers))
         except BaseException as exc:
             failures.append(exc)

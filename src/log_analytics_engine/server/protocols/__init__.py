@@ -80,9 +80,11 @@ async def refuse(ctx: Context, protocol: str, code: str, reason: str, size: int 
 
 def include(app: FastAPI, ctx: Context) -> None:
     """Mount every protocol's router on `app`."""
-    from log_analytics_engine.server.protocols import loki, otlp  # each imports this module
+    from log_analytics_engine.server.protocols import es_bulk, loki, otlp, vl_jsonline  # they import this
 
     routers: list[APIRouter] = [
+        es_bulk.router(ctx),
+        vl_jsonline.router(ctx),
         loki.router(ctx),
         otlp.router(ctx),
     ]
