@@ -47,12 +47,22 @@ def _installed(package: str) -> bool:
     return status.returncode == 0 and status.stdout.strip().endswith("installed")
 
 
-def wait_for(check: Callable[[], bool], seconds: float, what: str, log: Path | None = None) -> None:
-    """Poll `check` until it holds; fail naming `what` (with the shipper's log) after `seconds`."""
+def wait_for(
+    check: Callable[[], bool],
+    seconds: float,
+    what: str,
+    log: Path | None = None,
+    shipper: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Poll `check` until it holds; fail naming `what` (with the shipper's log) after `seconds`, or
+    at once when the `shipper` process has ended."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():
             return
+        if shipper is not None and shipper.poll() is not None:
+            break
         time.sleep(0.2)
     tail = log.read_text(errors="replace")[-3000:] if log is not None and log.exists() else ""
-    pytest.fail(f"timed out after {seconds:g} s waiting for {what}\n{tail}")
+    ended = "" if shipper is None or shipper.poll() is None else f" (the shipper exited {shipper.returncode})"
+    pytest.fail(f"gave up waiting for {what}{ended}\n{tail}")

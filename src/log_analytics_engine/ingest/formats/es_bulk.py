@@ -6,13 +6,14 @@ with the outcome of every item, which the `_bulk` answer lists in order.
 item error (logs are append-only), as are an action line that is not one, a document line that is not
 a JSON object and an action whose document is missing: every other item of the body is stored.
 
-A document's columns: the time from `@timestamp` (else `timestamp`, else rsyslog's `timereported`),
-the message from `message` (else Fluent Bit's `log`), the level from `log.level` (else `level`), the
-source from the first of the configured source fields (`service.name`, `host.name`), the tags from
-`tags`; nested objects and dotted keys both read as dotted names, the keys the columns took leave the
-fields, ECS's `trace.id` / `span.id` are kept as `trace_id` / `span_id`, and the action's `_index` and
-`_id` become the fields `_index` and `_id`. A document without a text message keeps its JSON line as
-the message (besides its fields), so that words anywhere in it are found.
+A document's columns: the time from `@timestamp` (else `timestamp`, else rsyslog's `timereported`,
+else syslog-ng's `ISODATE`), the message from `message` (else Fluent Bit's `log`, else syslog-ng's
+`MESSAGE`), the level from `log.level` (else `level`, else syslog-ng's `PRIORITY`), the source from
+the first of the configured source fields (`service.name`, `host.name`), else syslog-ng's `HOST`, the
+tags from `tags`; nested objects and dotted keys both read as dotted names, the keys the columns took
+leave the fields, ECS's `trace.id` / `span.id` are kept as `trace_id` / `span_id`, and the action's
+`_index` and `_id` become the fields `_index` and `_id`. A document without a text message keeps its
+JSON line as the message (besides its fields), so that words anywhere in it are found.
 
 Costs, 1,000-document bodies of ~230 bytes a document: the usual body (nothing but index or create
 pairs) is split by list slicing, each distinct action line parsed once; flat documents are read by
@@ -45,10 +46,13 @@ from log_analytics_engine.timeparse import TimestampError
 STORED_ACTIONS = frozenset({"index", "create"})
 REFUSED_ACTIONS = frozenset({"update", "delete"})
 KNOWN_ACTIONS = STORED_ACTIONS | REFUSED_ACTIONS
-# rsyslog's omelasticsearch template writes `timereported`, Fluent Bit (and Docker) the line as `log`.
-TIME_KEYS = ("@timestamp", "timestamp", "timereported")
-LEVEL_KEYS = ("log.level", "level")
-MESSAGE_KEYS = ("message", "log")
+# rsyslog's omelasticsearch template writes `timereported`, Fluent Bit (and Docker) the line as `log`;
+# syslog-ng's elasticsearch-http() writes its macros by name (`--scope rfc5424`: MESSAGE, PRIORITY,
+# HOST, ISODATE), HOST read as the source after the configured source fields.
+TIME_KEYS = ("@timestamp", "timestamp", "timereported", "ISODATE")
+LEVEL_KEYS = ("log.level", "level", "PRIORITY")
+MESSAGE_KEYS = ("message", "log", "MESSAGE")
+FALLBACK_SOURCE_FIELDS = ("HOST",)
 TAGS_KEY = "tags"
 DEFAULT_SOURCE_FIELDS = ("service.name", "host.name")
 # ECS's ids, kept under the names every protocol gives them.
@@ -113,6 +117,7 @@ def decode(
     """Every item of a `_bulk` body (`index`: the URL's `{index}`, the default of actions naming
     none; `sources`: the fields read as the source, first present first). An IngestError when the
     body holds no line at all."""
+    sources = tuple(dict.fromkeys((*sources, *FALLBACK_SOURCE_FIELDS)))
     lines = body.split(b"\n")
     builder = RowBuilder(now_ns)
     bulk = Bulk(Decoded.empty(builder.report))
