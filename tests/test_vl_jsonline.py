@@ -199,7 +199,8 @@ def test_ready_probe_needs_no_key(client: TestClient) -> None:
 def test_victorialogs_curl_example_against_the_server(tmp_path: Path) -> None:
     """The README's copy of VictoriaLogs' own example, run with curl against `serve`: three logs,
     messages from log.message, levels from log.level, streams from `stream`, the time of ingest."""
-    section = README.read_text(encoding="utf-8").split("### VictoriaLogs jsonline", 1)[1].split("\n## ", 1)[0]
+    section = README.read_text(encoding="utf-8").split("### VictoriaLogs jsonline", 1)[1]
+    section = section.split("\n## ", 1)[0].split("\n### ", 1)[0]
     [example] = [block.split("```", 1)[0] for block in section.split("```bash\n")[1:]]
     port = free_port()
     url = f"http://127.0.0.1:{port}"

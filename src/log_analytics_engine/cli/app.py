@@ -524,6 +524,11 @@ def serve(
         syslog.start(engine)
         also = "".join(f", syslog {address}" for address in syslog.bound)
         console.print(f"serving on http://{settings.host}:{settings.port}{also} (data {where}); Ctrl-C stops")
+        prefix = f" (also under {settings.es_prefix})" if settings.es_prefix else ""
+        console.print(
+            f"shippers: Elasticsearch /_bulk{prefix}, Loki /loki/api/v1/push, OTLP/HTTP /v1/logs, "
+            "VictoriaLogs /insert/jsonline"
+        )
         console.file.flush()
         app_ = create_app(engine, settings, on_shutdown=stop)
         server = uvicorn.Server(uvicorn.Config(app_, log_level="warning"))
