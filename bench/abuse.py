@@ -581,6 +581,19 @@ def run_line(started: float, what: str) -> str:
     )
 
 
+def output_options(parser: argparse.ArgumentParser) -> None:
+    """The options every phase that writes a results section takes: where, or print only."""
+    parser.add_argument("--output", type=Path, default=BENCH_DIR / "results.md")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+
+
+def publish(opts: argparse.Namespace, text: str, section: str) -> None:
+    """Print a results section and, unless --no-write, write it into the output file."""
+    print(text)
+    if not opts.no_write:
+        write_section(opts.output, text, section)
+
+
 def section_text(head: str, table: str, missed: list[str]) -> str:
     """A results section's text: the run's header line, the table, the targets missed."""
     text = head + "\n\n" + table + "\n"

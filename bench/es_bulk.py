@@ -16,7 +16,6 @@ bench/results.md is replaced with the table (`--output`).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import statistics
 import sys
@@ -29,7 +28,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.abuse import write_section
+from bench.abuse import output_options, publish, run_line, section_text
 from bench.generate import iter_records
 from bench.http import LOGS_PATH, NDJSON, _native_ingest, _serve
 from log_analytics_engine.ingest import arrowjson
@@ -180,8 +179,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--logs", type=int, default=200_000, help="documents sent on each path")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of both paths (the median is shown)")
     parser.add_argument("--seed", type=int, default=42, help="generator seed")
-    parser.add_argument("--output", type=Path, default=BENCH_DIR / "results.md")
-    parser.add_argument("--no-write", action="store_true", help="print only")
+    output_options(parser)
     return parser.parse_args(argv)
 
 
@@ -190,16 +188,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     started, load = time.perf_counter(), os.getloadavg()[0]
     rates, cpu = measure(opts.logs, opts.rounds, opts.seed)
     table, missed = render(opts.logs, rates, cpu)
-    text = (
-        f"Run of {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs (load average "
-        f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end: other work shares the cores), "
-        f"{opts.rounds} round(s); took {time.perf_counter() - started:.0f} s.\n\n{table}\n"
+    what = (
+        f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (other work shares "
+        f"the cores), {opts.rounds} round(s)"
     )
-    if missed:
-        text += "\nTargets missed: " + "; ".join(missed) + ".\n"
-    print(text)
-    if not opts.no_write:
-        write_section(opts.output, text, SECTION)
+    text = section_text(run_line(started, what), table, missed)
+    publish(opts, text, SECTION)
     return 0
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import textref
-from bench.abuse import run_line, section_text, write_section
+from bench.abuse import output_options, publish, run_line, section_text
 from log_analytics_engine import LogAnalyticsEngine
 from log_analytics_engine.ingest.files import _chunk_table, _prefetched, read_chunks
 from log_analytics_engine.model import normalize_level
@@ -272,8 +272,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--corpus", type=Path, help="a directory of labelled logs (X.log + X.log_structured.csv)"
     )
-    parser.add_argument("--output", type=Path, default=BENCH_DIR / "results.md")
-    parser.add_argument("--no-write", action="store_true", help="print only")
+    output_options(parser)
     return parser.parse_args(argv)
 
 
@@ -285,9 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         accuracy = measure_accuracy(opts.corpus, Path(tmp)) if opts.corpus else []
     table, missed = render(speeds, accuracy)
     text = section_text(run_line(started, f"{opts.runs} run(s) each, median"), table, missed)
-    print(text)
-    if not opts.no_write:
-        write_section(opts.output, text, SECTION)
+    publish(opts, text, SECTION)
     return 0
 
 

@@ -12,8 +12,6 @@ The section "Shipper protocols" of bench/results.md is replaced with the table (
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
 import statistics
 import sys
 import tempfile
@@ -32,7 +30,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceResponse,
 )
 
-from bench.abuse import write_section
+from bench.abuse import output_options, publish, run_line, section_text
 from bench.generate import iter_records
 from bench.http import INGEST_CONNECTIONS, _bodies, _client, _serve, ndjson_lines
 from log_analytics_engine.ingest.formats import loki, otlp
@@ -276,8 +274,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--logs", type=int, default=200_000, help="logs sent by each path")
     parser.add_argument("--runs", type=int, default=3, help="fresh servers per path (the median is shown)")
-    parser.add_argument("--output", type=Path, default=BENCH_DIR / "results.md")
-    parser.add_argument("--no-write", action="store_true", help="print only")
+    output_options(parser)
     return parser.parse_args(argv)
 
 
@@ -287,17 +284,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-otlp-") as tmp:
         rows = measure(opts.logs, opts.runs, Path(tmp))
     table, missed = render(rows)
-    text = (
-        f"Run of {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, {opts.logs:,} logs, "
-        f"{opts.runs} run(s) each on a fresh server, median; took {time.perf_counter() - started:.0f} s. "
-        "Decode µs/log: the decoder alone in-process (CPU time, best of 3).\n\n"
-        f"{table}\n"
-    )
-    if missed:
-        text += "\nTargets missed: " + "; ".join(missed) + ".\n"
-    print(text)
-    if not opts.no_write:
-        write_section(opts.output, text, SECTION)
+    what = f"{opts.logs:,} logs, {opts.runs} run(s) each on a fresh server, median"
+    note = "Decode µs/log: the decoder alone in-process (CPU time, best of 3)."
+    text = section_text(run_line(started, what) + " " + note, table, missed)
+    publish(opts, text, SECTION)
     return 0
 
 

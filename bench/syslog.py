@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from bench.abuse import run_line, section_text, write_section
+from bench.abuse import output_options, publish, run_line, section_text
 from bench.generate import iter_records
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -250,8 +250,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--tcp", type=int, default=400_000, help="messages sent over TCP")
     parser.add_argument("--udp", type=int, default=100_000, help="datagrams sent at each UDP rate")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--output", type=Path, default=BENCH_DIR / "results.md")
-    parser.add_argument("--no-write", action="store_true", help="print only")
+    output_options(parser)
     return parser.parse_args(argv)
 
 
@@ -269,9 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             udp.append(udp_loss(server, frames[: opts.udp], rate))
     table, missed = render(tcp, udp)
     text = section_text(run_line(started, "sender and server on one machine"), table, missed)
-    print(text)
-    if not opts.no_write:
-        write_section(opts.output, text, SECTION)
+    publish(opts, text, SECTION)
     return 0
 
 
