@@ -9,29 +9,13 @@ decoded and stored off the event loop, the engine's counters kept under the prot
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
-from log_analytics_engine.engine import LogAnalyticsEngine
 from log_analytics_engine.errors import IngestError
 from log_analytics_engine.ingest.report import Decoded, IngestReport
-from log_analytics_engine.server.body import IngestGate
-from log_analytics_engine.server.settings import Settings
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a protocol router needs: the engine, the settings, the shared ingest gate, and `scope`
-    (a FastAPI dependency requiring an API key's scope, as the native routes do)."""
-
-    engine: LogAnalyticsEngine
-    settings: Settings
-    gate: IngestGate
-    scope: Callable[[str], Any]
-
+from log_analytics_engine.server.context import Context
 
 # The reason a body refused before decoding is counted under, by the status it was refused with
 # (body.py: damaged compression 400, an unknown Content-Encoding 415, too large 413, too slow 408).

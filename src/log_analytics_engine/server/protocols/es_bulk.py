@@ -26,7 +26,8 @@ from log_analytics_engine.errors import LogAnalyticsError
 from log_analytics_engine.ingest.formats import es_bulk
 from log_analytics_engine.ingest.report import Decoded
 from log_analytics_engine.server.body import media_type, read_raw
-from log_analytics_engine.server.protocols import Context, receive, refuse
+from log_analytics_engine.server.context import Context
+from log_analytics_engine.server.protocols import receive, refuse
 
 PROTOCOL = "es_bulk"
 PRODUCT_HEADER = "X-Elastic-Product"

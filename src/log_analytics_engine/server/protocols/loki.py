@@ -16,7 +16,8 @@ from log_analytics_engine.errors import IngestError
 from log_analytics_engine.ingest.formats import loki
 from log_analytics_engine.ingest.report import Decoded, IngestReport
 from log_analytics_engine.server.body import decode, media_type
-from log_analytics_engine.server.protocols import Context, receive, refuse
+from log_analytics_engine.server.context import Context
+from log_analytics_engine.server.protocols import receive, refuse
 
 PROTOCOL = "loki"
 PATH = "/loki/api/v1/push"

@@ -17,7 +17,8 @@ from log_analytics_engine.errors import IngestError
 from log_analytics_engine.ingest.formats import otlp
 from log_analytics_engine.ingest.report import IngestReport
 from log_analytics_engine.server.body import media_type
-from log_analytics_engine.server.protocols import Context, receive, refuse
+from log_analytics_engine.server.context import Context
+from log_analytics_engine.server.protocols import receive, refuse
 
 PROTOCOL = "otlp"
 PATH = "/v1/logs"

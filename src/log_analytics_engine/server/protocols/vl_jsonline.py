@@ -13,7 +13,8 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
 from log_analytics_engine.ingest.formats import vl_jsonline
-from log_analytics_engine.server.protocols import Context, receive, refuse
+from log_analytics_engine.server.context import Context
+from log_analytics_engine.server.protocols import receive, refuse
 
 PROTOCOL = "jsonline"
 # Each parameter: its query arg and its header.
