@@ -15,7 +15,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -32,7 +31,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 
 from bench.abuse import output_options, publish, run_line, section_text
 from bench.generate import iter_records
-from bench.http import INGEST_CONNECTIONS, _bodies, _client, _serve, ndjson_lines
+from bench.http import _answer, _bodies, _native_ingest, _serve, ndjson_lines
 from log_analytics_engine.ingest.formats import loki, otlp
 from log_analytics_engine.ingest.report import Decoded
 from log_analytics_engine.timeparse import parse_timestamp
@@ -108,71 +107,33 @@ def loki_bodies(records: list[dict[str, Any]], batch: int) -> list[bytes]:
 
 @dataclass(frozen=True)
 class Route:
-    """One way in: its route, headers, bodies and how many logs an answer acknowledges."""
+    """One way in: its route, headers, bodies and how its answer reads (logs accepted, rejected; an
+    error status raises)."""
 
     name: str
     path: str
     headers: dict[str, str]
     bodies: list[bytes]
-    acknowledged: Callable[[httpx.Response, int], int]
+    answer: Callable[[httpx.Response], tuple[int, int]]
 
 
-def _native_ack(answer: httpx.Response, sent: int) -> int:
-    return int(answer.json()["accepted"])
+def _otlp_answer(response: httpx.Response) -> tuple[int, int]:
+    """An OTLP answer names only the records it rejected (partial_success)."""
+    response.raise_for_status()
+    return 0, ExportLogsServiceResponse.FromString(response.content).partial_success.rejected_log_records
 
 
-def _otlp_ack(answer: httpx.Response, sent: int) -> int:
-    return sent - ExportLogsServiceResponse.FromString(answer.content).partial_success.rejected_log_records
+def _loki_answer(response: httpx.Response) -> tuple[int, int]:
+    """Loki answers 204 when it stored every entry (a 400 lists those it did not: raised)."""
+    response.raise_for_status()
+    return 0, 0
 
 
-def _loki_ack(answer: httpx.Response, sent: int) -> int:
-    return sent if answer.status_code == 204 else 0
-
-
-def post_all(url: str, way: Route, sizes: list[int]) -> dict[str, Any]:
-    """Every body posted once over INGEST_CONNECTIONS connections (a thread and a share of the
-    prebuilt requests each); logs acknowledged ÷ wall time, and the server's count of stored logs."""
-    clients = [_client(url) for _ in range(INGEST_CONNECTIONS)]
-    shares = [list(range(i, len(way.bodies), len(clients))) for i in range(len(clients))]
-    requests = [
-        [
-            (c.build_request("POST", way.path, content=way.bodies[i], headers=way.headers), sizes[i])
-            for i in share
-        ]
-        for c, share in zip(clients, shares, strict=True)
-    ]
-    totals = [0] * len(clients)
-    failures: list[BaseException] = []
-    start = threading.Barrier(len(clients) + 1)
-
-    def post_share(slot: int) -> None:
-        start.wait()
-        try:
-            for request, sent in requests[slot]:
-                answer = clients[slot].send(request)
-                if answer.status_code >= 300:
-                    raise RuntimeError(f"{way.name}: {answer.status_code} {answer.text[:300]}")
-                totals[slot] += way.acknowledged(answer, sent)
-        except BaseException as exc:
-            failures.append(exc)
-
-    threads = [threading.Thread(target=post_share, args=(i,)) for i in range(len(clients))]
-    try:
-        for t in threads:
-            t.start()
-        start.wait()
-        started = time.perf_counter()
-        for t in threads:
-            t.join()
-        seconds = time.perf_counter() - started
-        if failures:
-            raise failures[0]
-        every = clients[0].get("/api/v1/search", params={"q": "*", "limit": 1})
-        stored = int(every.raise_for_status().json()["total"])
-    finally:
-        for c in clients:
-            c.close()
-    return {"acknowledged": sum(totals), "seconds": seconds, "stored": stored}
+def post_all(url: str, way: Route, logs: int) -> dict[str, Any]:
+    """Every body posted once over bench/http.py's INGEST_CONNECTIONS connections; logs
+    acknowledged (the `logs` sent less those rejected), the wall time, the server's count stored."""
+    got = _native_ingest(url, way.bodies, way.path, way.headers, way.answer)
+    return {"acknowledged": logs - got["rejected"], "seconds": got["ingest_s"], "stored": int(got["stored"])}
 
 
 def decode_cost(decoder: Callable[[bytes], Decoded], bodies: list[bytes], logs: int) -> float:
@@ -189,7 +150,6 @@ def measure(logs: int, runs: int, tmp: Path) -> list[dict[str, Any]]:
     its median ratio to the native path of the same run; and each decoder's cost."""
     records = list(iter_records(logs, 42))
     progress(f"building {logs:,} logs as NDJSON, OTLP and Loki bodies of {BATCH:,}")
-    sizes = [min(BATCH, logs - i) for i in range(0, logs, BATCH)]
     snappy_raw = [bytes(cramjam.snappy.decompress_raw(b)) for b in loki_bodies(records, BATCH)]
     ways = [
         Route(
@@ -197,21 +157,21 @@ def measure(logs: int, runs: int, tmp: Path) -> list[dict[str, Any]]:
             "/api/v1/logs",
             {"Content-Type": "application/x-ndjson"},
             _bodies(ndjson_lines(logs, 42), BATCH),
-            _native_ack,
+            _answer,
         ),
         Route(
             "OTLP protobuf",
             "/v1/logs",
             {"Content-Type": "application/x-protobuf"},
             otlp_bodies(records, BATCH),
-            _otlp_ack,
+            _otlp_answer,
         ),
         Route(
             "Loki protobuf + snappy",
             "/loki/api/v1/push",
             {"Content-Type": "application/x-protobuf"},
             loki_bodies(records, BATCH),
-            _loki_ack,
+            _loki_answer,
         ),
     ]
     decoders: dict[str, tuple[Callable[[bytes], Decoded], list[bytes]]] = {
@@ -224,7 +184,7 @@ def measure(logs: int, runs: int, tmp: Path) -> list[dict[str, Any]]:
             data = tmp / f"{way.name.split()[0].lower()}-{run}"
             stopped: dict[str, Any] = {}
             with _serve(data, tmp / f"{data.name}.log", stopped) as server:
-                got = post_all(server.url, way, sizes)
+                got = post_all(server.url, way, logs)
             if "error" in stopped:
                 raise RuntimeError(f"{way.name}: {stopped['error']}: {stopped.get('output', '')}")
             if got["acknowledged"] != logs or got["stored"] != logs:
