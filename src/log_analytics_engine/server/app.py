@@ -65,7 +65,7 @@ def create_app(
 
         return Depends(check)
 
-    ctx = Context(engine, settings, gate, scope)
+    ctx = Context(engine, settings, gate, scope, auth)
     protocols.include(app, ctx)
 
     @app.exception_handler(QuerySyntaxError)

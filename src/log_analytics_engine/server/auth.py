@@ -39,16 +39,28 @@ class Authenticator:
                 "key as password, or X-API-Key)",
                 headers={"WWW-Authenticate": 'Basic realm="log-analytics"'},
             )
+        found = self._match(presented)
+        if found is None:
+            raise HTTPException(401, "unknown API key")
+        if not found.allows(scope):
+            raise HTTPException(403, f"the key {found.name!r} lacks the {scope!r} scope")
+        return found
+
+    def identify(self, request: Request) -> tuple[ApiKey | None, str | None]:
+        """The configured key the request presents, or None and why (none presented, or unknown)."""
+        presented = _presented(request)
+        if not presented:
+            return None, "no key presented"
+        found = self._match(presented)
+        return (found, None) if found is not None else (None, "unknown API key")
+
+    def _match(self, presented: list[str]) -> ApiKey | None:
         found = None
         for candidate in presented:
             digest = hashlib.sha256(candidate.encode()).hexdigest()
             for key in self._keys:  # every digest is compared, so timing does not tell which one matched
                 if hmac.compare_digest(digest, key.sha256):
                     found = key
-        if found is None:
-            raise HTTPException(401, "unknown API key")
-        if not found.allows(scope):
-            raise HTTPException(403, f"the key {found.name!r} lacks the {scope!r} scope")
         return found
 
 
