@@ -261,6 +261,7 @@ def test_enable_disable_and_delete_after_the_confirm_dialog(browser: Browser) ->
         switch.uncheck()
         expect(page.locator(".live")).to_have_text("Disabled rule db-errors.")
         expect(row.locator(".badge").first).to_have_text("disabled")
+        expect(row.locator("td[data-label='Count / threshold']")).to_have_text("– / 2")
         assert [r.enabled for r in engine.get_alert_rules() if r.name == "db-errors"] == [False]
         switch.check()
         expect(page.locator(".live")).to_have_text("Enabled rule db-errors.")

@@ -98,6 +98,7 @@ export class RuleList {
 /** "23 / 20" and a bar filled to the share of the threshold reached (full and red at or past it). */
 function countCell(status, rule) {
   if (!status) return h("span", { class: "muted" }, `… / ${rule.threshold}`);
+  if (status.current === null) return h("span", { class: "muted", title: "a disabled rule counts nothing" }, `– / ${status.threshold}`);
   const share = Math.min(1, status.current / Math.max(1, status.threshold));
   const bar = h("span", { class: "meter-fill" });
   bar.style.width = `${Math.round(share * 100)}%`;
