@@ -249,8 +249,9 @@ def test_editor_shows_the_apis_errors_and_saves_nothing_invalid(browser: Browser
 
 
 def test_enable_disable_and_delete_after_the_confirm_dialog(browser: Browser) -> None:
-    """The enabled switch disables the rule (disabled badge) and enables it again; Delete asks in a
-    dialog — Cancel keeps the rule, Delete removes it from the page and the engine."""
+    """The enabled switch disables the rule (disabled badge) and enables it again; Edit saves a changed
+    threshold and cooldown; Delete asks in a dialog — Cancel or Escape keeps the rule, Delete removes
+    it from the page and the engine."""
     with LogAnalyticsEngine() as engine, served(engine) as base:
         engine.add_alert_rule(AlertRule(name="db-errors", query="level:ERROR source:db", threshold=2))
         engine.add_alert_rule(AlertRule(name="web-errors", query="level:ERROR source:web", threshold=2))
@@ -267,6 +268,21 @@ def test_enable_disable_and_delete_after_the_confirm_dialog(browser: Browser) ->
         expect(page.locator(".live")).to_have_text("Enabled rule db-errors.")
         expect(row.locator(".badge").first).to_have_text("ok")
         assert all(r.enabled for r in engine.get_alert_rules())
+
+        page.get_by_role("button", name="Edit db-errors").click()
+        expect(page.get_by_role("heading", name="Edit rule db-errors")).to_be_visible()
+        expect(page.get_by_label(THRESHOLD)).to_have_value("2")
+        expect(page.get_by_label("Time window")).to_have_value("5m")
+        page.get_by_label(THRESHOLD).fill("5")
+        page.get_by_label("Cooldown").fill("30s")
+        page.get_by_role("button", name="Save rule").click()
+        expect(page.locator(".live")).to_have_text("Saved rule db-errors.")
+        expect(row.locator(".count-text")).to_have_text("0 / 5")
+        expect(page.get_by_role("button", name="Edit db-errors")).to_be_focused()
+        edited = [
+            (r.threshold, r.cooldown, r.query) for r in engine.get_alert_rules() if r.name == "db-errors"
+        ]
+        assert edited == [(5, 30, "level:ERROR source:db")]
 
         page.get_by_role("button", name="Delete db-errors").click()
         dialog = page.get_by_role("dialog", name="Delete rule")
