@@ -81,6 +81,12 @@ def _alert_rows(page: Page) -> Locator:
     return page.locator(".alerts-table tbody.alert")
 
 
+def _next_refresh(page: Page) -> None:
+    """Wait until the view has refreshed itself once more (its "updated" time changes)."""
+    stamp = page.locator(".updated").text_content() or ""
+    expect(page.locator(".updated")).not_to_have_text(stamp, timeout=10_000)
+
+
 def _open(browser: Browser, base: str, path: str = "/alerts", **context: object) -> tuple[Page, Watch]:
     page, watch = open_page(browser, base, path, **context)
     expect(page.locator(READY)).to_be_attached(timeout=15_000)
@@ -117,8 +123,7 @@ def test_rule_made_in_the_editor_fires_and_its_alert_shows_its_samples(browser: 
             "Now: 0 matching logs in the last 5m; it would not fire now."
         )
         # a refresh while the editor is open keeps what was typed
-        stamp = page.locator(".updated").text_content()
-        expect(page.locator(".updated")).not_to_have_text(stamp or "", timeout=10_000)
+        _next_refresh(page)
         expect(page.get_by_label("Name")).to_have_value("api-errors")
         shot(page, "alerts-editor")
         page.get_by_role("button", name="Save rule").click()
@@ -160,8 +165,7 @@ def test_rule_made_in_the_editor_fires_and_its_alert_shows_its_samples(browser: 
         page.keyboard.press("Enter")
         expect(summary).to_have_attribute("aria-expanded", "true")
         # a refresh keeps the row expanded and focused
-        stamp = page.locator(".updated").text_content()
-        expect(page.locator(".updated")).not_to_have_text(stamp or "", timeout=10_000)
+        _next_refresh(page)
         expect(summary).to_have_attribute("aria-expanded", "true")
         expect(summary).to_be_focused()
         page.context.close()
@@ -328,6 +332,12 @@ def test_rule_filter_is_kept_in_the_url(browser: Browser) -> None:
         expect(page.get_by_label("Rule", exact=True)).to_have_value("db-errors")
         expect(_alert_rows(page)).to_have_count(1)
         expect(_rule_row(page, "db-errors")).to_have_class("selected")
+        # a refresh keeps the focus on the rule's name
+        name_button = page.get_by_role("button", name="db-errors", exact=True)
+        name_button.focus()
+        _next_refresh(page)
+        expect(name_button).to_be_focused()
+        expect(name_button).to_have_attribute("aria-pressed", "true")
         page.get_by_label("Rule", exact=True).select_option("")
         expect(page).to_have_url(base + "/alerts")
         expect(_alert_rows(page)).to_have_count(2)

@@ -68,6 +68,10 @@ class AlertsView {
     const { signal } = this.stopped;
     addEventListener("la:access", () => this.accessChanged(), { signal });
     document.addEventListener("visibilitychange", () => document.hidden || this.refresh(), { signal });
+    // Escape closes the editor wherever the focus is (the editor handles it first when it has focus)
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !event.defaultPrevented && this.editor && !document.querySelector("dialog[open]")) this.closeEditor();
+    }, { signal });
     this.timer = setInterval(() => document.hidden || this.refresh(), REFRESH_MS);
     this.applyAccess();
     await this.fromUrl();

@@ -64,6 +64,8 @@ export class RuleList {
     row.ui.deleteButton = h("button", { type: "button", class: "danger", "aria-label": `Delete ${name}`, dataset: { needs: "admin" }, onclick: () => this.actions.remove(row.ui.item.rule) }, "Delete");
     // each cell's content sits in one box, so a narrow screen can show the column's name before it
     row.ui.cells = COLUMNS.map(() => h("div", { class: "cell" }));
+    row.ui.description = h("div", { class: "muted small" });
+    row.ui.cells[1].append(row.ui.filterButton, row.ui.description); // kept, not redrawn: focus stays
     row.ui.cells[8].append(row.ui.toggle);
     row.ui.cells[9].append(h("span", { class: "row-actions" }, row.ui.editButton, row.ui.deleteButton));
     row.append(...row.ui.cells.map((cell, index) => h("td", { dataset: { label: COLUMNS[index] } }, cell)));
@@ -81,7 +83,8 @@ export class RuleList {
     row.ui.filterButton.setAttribute("aria-pressed", String(item.selected));
     cells[0].replaceChildren(badge(state, "state"));
     if (status?.firing_since) cells[0].append(h("div", { class: "muted small", title: formatTime(status.firing_since) }, "since ", timeAgo(status.firing_since)));
-    cells[1].replaceChildren(row.ui.filterButton, rule.description ? h("div", { class: "muted small" }, rule.description) : "");
+    row.ui.description.textContent = rule.description;
+    row.ui.description.hidden = !rule.description;
     cells[2].replaceChildren(badge(rule.severity, "sev"));
     cells[3].replaceChildren(h("code", { class: "rule-query" }, ruleMatchText(rule)));
     cells[4].replaceChildren(countCell(status, rule));
