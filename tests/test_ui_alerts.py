@@ -100,6 +100,7 @@ def test_rule_made_in_the_editor_fires_and_its_alert_shows_its_samples(browser: 
     with LogAnalyticsEngine() as engine, served(engine) as base:
         page, watch = _open(browser, base)
         expect(page.get_by_text("No rules yet")).to_be_visible()
+        expect(page.get_by_label("Rule", exact=True).locator("option")).to_have_text(["All rules"])
         page.get_by_role("button", name="New rule").click()
         editor = page.locator(".rule-editor")
         expect(editor.get_by_role("heading", name="New rule")).to_be_visible()
@@ -330,6 +331,8 @@ def test_rule_filter_is_kept_in_the_url(browser: Browser) -> None:
         page.reload()
         expect(page.locator(READY)).to_be_attached(timeout=15_000)
         expect(page.get_by_label("Rule", exact=True)).to_have_value("db-errors")
+        options = page.get_by_label("Rule", exact=True).locator("option")
+        expect(options).to_have_text(["All rules", "api-errors", "db-errors"])
         expect(_alert_rows(page)).to_have_count(1)
         expect(_rule_row(page, "db-errors")).to_have_class("selected")
         # a refresh keeps the focus on the rule's name

@@ -13,6 +13,7 @@ export class AlertList {
   /** `onFilter(name)`: list the alerts of rule `name` only ("" for every rule). */
   constructor(onFilter) {
     this.items = new Map();
+    this.choices = null; // the rule names the filter offers, as drawn
     this.expanded = new Set();
     this.select = h("select", { id: "alert-rule-filter", onchange: () => onFilter(this.select.value) });
     this.table = h("table", { class: "alerts-table" }, h("thead", {}, h("tr", {}, COLUMNS.map((name) => h("th", { scope: "col" }, name)))));
@@ -35,8 +36,9 @@ export class AlertList {
   /** The filter's choices: every rule name known (rules and alerts), with `selected` chosen. */
   setRules(names, selected) {
     const all = [...new Set([...names, ...(selected ? [selected] : [])])].sort();
-    const current = [...this.select.options].map((option) => option.value).join("\n");
-    if (current !== ["", ...all].join("\n")) {
+    const choices = all.join("\n");
+    if (choices !== this.choices) {
+      this.choices = choices;
       this.select.replaceChildren(h("option", { value: "" }, "All rules"), ...all.map((name) => h("option", { value: name }, name)));
     }
     this.select.value = selected;
