@@ -4,7 +4,11 @@ on a server with keys it asks for one, keeps it for the session, and knows the k
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
+import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +16,10 @@ from playwright.sync_api import Browser, expect, sync_playwright
 
 from browser import launch, open_page, served, shot
 from log_analytics_engine import LogAnalyticsEngine
+from log_analytics_engine.server.routes.ui import static_dir
 from log_analytics_engine.server.settings import ApiKey, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +103,31 @@ def test_keyed_server_asks_for_a_key_and_keeps_it_for_the_session(browser: Brows
         assert page.evaluate("sessionStorage.getItem('log-analytics-key')") == "r-secret"
         page.context.close()
     watch.check()
+
+
+def test_wheel_ships_the_ui(tmp_path: Path) -> None:
+    """A built wheel holds every file of the UI (package data), so `pip install` needs no build step."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {f"log_analytics_engine/server/ui/static/{p.name}" for p in static_dir().iterdir()}
+    assert {
+        "log_analytics_engine/server/ui/static/index.html",
+        "log_analytics_engine/server/ui/static/app.js",
+    } <= shipped
+    assert shipped <= names

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from log_analytics_engine.alerting.alertfile import read_alerts, write_alerts
-from log_analytics_engine.alerting.evaluator import AlertEvaluator, AlertHook, Ticker
+from log_analytics_engine.alerting.evaluator import AlertEvaluator, AlertHook, RuleState, Ticker
 from log_analytics_engine.alerting.keptrules import KeptRules
 from log_analytics_engine.alerting.notify import AlertmanagerNotifier, WebhookNotifier
 from log_analytics_engine.alerting.rulefile import load_rules
@@ -30,6 +30,7 @@ from log_analytics_engine.query.aggregate import StoreAggregator, aggregate_entr
 from log_analytics_engine.query.ast import Node, Query, TimeRange, conjoin, resolve_time
 from log_analytics_engine.query.dictfilters import compile_filters
 from log_analytics_engine.query.fields import FieldsResult, discover
+from log_analytics_engine.query.hits import HitsResult, hits
 from log_analytics_engine.query.parser import parse, parse_filter
 from log_analytics_engine.query.pipes import PipeRunner
 from log_analytics_engine.query.planner import Planner, Sort
@@ -322,14 +323,19 @@ class LogAnalyticsEngine:
 
     def _filter(self, query: str | Node, start: object = None, end: object = None) -> Node:
         node = parse_filter(query) if isinstance(query, str) else query
+        low, high = self._bounds(start, end)
+        if low is not None or high is not None:
+            node = conjoin([node, TimeRange(low, high)])
+        return resolve_time(node, seconds_ns(self._clock()))
+
+    @staticmethod
+    def _bounds(start: object, end: object) -> tuple[int | None, int | None]:
         try:
             low = None if start is None else parse_timestamp(start)  # type: ignore[arg-type]
             high = None if end is None else parse_timestamp(end)  # type: ignore[arg-type]
         except TimestampError as exc:
             raise QueryError(f"search bounds: {exc}") from exc
-        if low is not None or high is not None:
-            node = conjoin([node, TimeRange(low, high)])
-        return resolve_time(node, seconds_ns(self._clock()))
+        return low, high
 
     def search(
         self,
@@ -367,16 +373,42 @@ class LogAnalyticsEngine:
         logs: list[LogEntry] = self._timed(lambda: self._planner.after(node, after, high, limit))
         return logs, (logs[-1].seq or high) if len(logs) == limit else high
 
-    def run(self, query: str | Query) -> QueryResult:
-        """Run query text with pipes (`error | stats by (source) count()`); rows as dicts by column."""
+    def run(self, query: str | Query, start: object = None, end: object = None) -> QueryResult:
+        """Run query text with pipes (`error | stats by (source) count()`); rows as dicts by column.
+        `start`/`end` bound the event time of the logs the pipes see."""
         parsed = parse(query) if isinstance(query, str) else query
-        node = resolve_time(parsed.filter, seconds_ns(self._clock()))
+        node = self._filter(parsed.filter, start, end)
         result: QueryResult = self._timed(lambda: self._runner.run(node, parsed.pipes))
         return result
 
-    def fields(self, query: str | Node = "*") -> FieldsResult:
+    def hits(
+        self,
+        query: str | Node = "*",
+        start: object = None,
+        end: object = None,
+        step: str = "auto",
+        field: str | None = None,
+    ) -> HitsResult:
+        """Matching logs counted per time bucket of `step` (`5m`; `auto`: at most 150 buckets over
+        `start`..`end`, or over the matching logs' span), one row per value of `field` when given."""
+        node = self._filter(query, start, end)
+        span = self._bounds(start, end)
+        result: HitsResult = self._timed(lambda: hits(self._planner, self._runner, node, span, step, field))
+        return result
+
+    def around(
+        self, seq: int, before: int = 20, after: int = 20
+    ) -> tuple[LogEntry, list[LogEntry], list[LogEntry]] | None:
+        """The log stored as `seq` (a `LogEntry.seq`) with up to `before` and `after` logs of its
+        source just older and newer, both oldest first; None when no log has that seq."""
+        found: tuple[LogEntry, list[LogEntry], list[LogEntry]] | None = self._timed(
+            lambda: self._planner.around(seq, before, after)
+        )
+        return found
+
+    def fields(self, query: str | Node = "*", start: object = None, end: object = None) -> FieldsResult:
         """The fields of the newest matching logs (up to 10,000): counts and top values, metadata too."""
-        node = self._filter(query)
+        node = self._filter(query, start, end)
         result: FieldsResult = self._timed(lambda: discover(self._planner, node))
         return result
 
@@ -414,6 +446,11 @@ class LogAnalyticsEngine:
     def get_alert_rules(self) -> list[AlertRule]:
         """The rules being evaluated (enabled or not)."""
         return self._alerting.rules()
+
+    def get_alert_rule_states(self) -> list[RuleState]:
+        """Each rule's state now: firing or not, the matching logs in its window against its
+        threshold, when it last fired and since when it fires."""
+        return self._alerting.states()
 
     def load_alert_rules(self, path: str | Path) -> list[AlertRule]:
         """Add (or replace, by name) every rule of a YAML rules file; the file is checked whole first.

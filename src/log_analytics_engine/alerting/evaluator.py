@@ -86,6 +86,22 @@ class _RuleState:
     active: list[Alert] = field(default_factory=list)  # fired and not resolved yet
 
 
+@dataclass(frozen=True)
+class RuleState:
+    """A rule as it stands: `state` is ok, firing or disabled; `current` the matching logs with event
+    times in its window now (None when disabled: a disabled rule keeps no window); `last_fired` and
+    `firing_since` epoch seconds or None."""
+
+    name: str
+    enabled: bool
+    state: str
+    current: int | None
+    threshold: int
+    time_window: float
+    last_fired: float | None
+    firing_since: float | None
+
+
 class AlertEvaluator:
     """Rules, their windows and the alerts they fired."""
 
@@ -426,6 +442,35 @@ class AlertEvaluator:
                 and (rule is None or a.rule_name == rule)
             ]
         return chosen if limit is None else chosen[:limit]
+
+    def states(self) -> list[RuleState]:
+        """Every rule's state now (counting each enabled rule's window: an edge query at most)."""
+        now = self._clock()
+        with self._lock:
+            states = list(self._states.values())
+        out = []
+        for state in states:
+            rule = state.rule
+            current = None
+            if rule.enabled:
+                high = to_ns(now)
+                current = self._count(state, high - to_ns(rule.time_window), high)
+            with self._lock:
+                since = min((a.triggered_at.timestamp() for a in state.active), default=None)
+            kind = "disabled" if not rule.enabled else "firing" if since is not None else "ok"
+            out.append(
+                RuleState(
+                    rule.name,
+                    rule.enabled,
+                    kind,
+                    current,
+                    int(rule.threshold),
+                    rule.time_window,
+                    rule.last_triggered,
+                    since,
+                )
+            )
+        return out
 
     def status(self) -> dict[str, Any]:
         """Counts for stats and metrics, as they stand: never waits for the recorder (in an alert storm

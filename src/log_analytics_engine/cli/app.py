@@ -459,8 +459,8 @@ def serve(
         Path | None, typer.Option(help="PEM private key of the syslog TLS listener ([syslog] tls_key).")
     ] = None,
 ) -> None:
-    """Run the HTTP server (API under /api/v1, OpenAPI at /openapi.json, metrics at /metrics), and
-    the syslog listeners asked for (--syslog-udp, --syslog-tcp, --syslog-tls)."""
+    """Run the HTTP server (web UI at /, API under /api/v1, OpenAPI at /openapi.json, metrics at
+    /metrics), and the syslog listeners asked for (--syslog-udp, --syslog-tcp, --syslog-tls)."""
     import uvicorn
 
     from log_analytics_engine.demo import DEMO_RULE
@@ -524,6 +524,7 @@ def serve(
         syslog.start(engine)
         also = "".join(f", syslog {address}" for address in syslog.bound)
         console.print(f"serving on http://{settings.host}:{settings.port}{also} (data {where}); Ctrl-C stops")
+        console.print(f"web UI: http://{settings.host}:{settings.port}/ (API docs at /docs)")
         prefix = f" (also under {settings.es_prefix})" if settings.es_prefix else ""
         console.print(
             f"shippers: Elasticsearch /_bulk{prefix}, Loki /loki/api/v1/push, OTLP/HTTP /v1/logs, "

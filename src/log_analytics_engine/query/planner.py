@@ -185,6 +185,28 @@ class Planner:
         older = [e for e in candidates if (e.timestamp_ns or 0, e.seq or 0) < (ts, seq)]
         return older[:limit]
 
+    def around(
+        self, seq: int, before: int, after: int
+    ) -> tuple[LogEntry, list[LogEntry], list[LogEntry]] | None:
+        """The log stored as `seq` and up to `before`/`after` logs of its source just older and newer
+        by (ts, seq), both oldest first (a log view's "surrounding logs"); None when there is none."""
+        found = self.store.entries("SELECT * FROM logs WHERE seq = ?", [seq])
+        if not found:
+            return None
+        anchor = found[0]
+        key = [anchor.source, anchor.timestamp_ns or 0, anchor.timestamp_ns or 0, seq]
+        older = self.store.entries(
+            "SELECT * FROM logs WHERE source = ? AND (ts < ? OR (ts = ? AND seq < ?)) "
+            "ORDER BY ts DESC, seq DESC LIMIT ?",
+            [*key, before],
+        )
+        newer = self.store.entries(
+            "SELECT * FROM logs WHERE source = ? AND (ts > ? OR (ts = ? AND seq > ?)) "
+            "ORDER BY ts, seq LIMIT ?",
+            [*key, after],
+        )
+        return anchor, older[::-1], newer
+
     def _find_via_index(self, node: Node, sort: Sort, offset: int, limit: int | None) -> list[LogEntry]:
         want = offset + limit if limit is not None else None
         if want is None:

@@ -207,6 +207,11 @@ def _duration_text(ns: int, units: Container[str]) -> str:
     raise ValueError(f"{ns} ns is not a positive whole number of seconds, so query text cannot say it")
 
 
+def step_text(ns: int) -> str:
+    """A `| stats` bucket step as the language writes it (`5m`)."""
+    return _duration_text(ns, BUCKET_UNITS)
+
+
 # -- pipes --------------------------------------------------------------------------------------------
 
 
@@ -240,7 +245,7 @@ def _stats_text(stats: Stats) -> str:
 def _stats_key_text(key: str | TimeBucket) -> str:
     if isinstance(key, str):
         return field_text(key)
-    return f"{field_text(key.field)}:{_duration_text(key.step_ns, BUCKET_UNITS)}"
+    return f"{field_text(key.field)}:{step_text(key.step_ns)}"
 
 
 def _stat_func_text(func: StatFunc) -> str:

@@ -1,0 +1,80 @@
+"""Hits over time, the histogram above a search: matching logs counted per time bucket (aligned to
+UTC multiples of the step), optionally one row per value of a field in each bucket, run as a
+`| stats by (_time:STEP, field) count()` of the parsed filter (never query text spliced together).
+
+The step is the caller's (`5m`) or `auto`: the smallest of STEPS giving at most AUTO_BUCKETS over the
+range asked (or, without one, over the matching logs' span), so the histogram's resolution follows a
+zoom. A step giving more than MAX_BUCKETS over the range is refused: 1s over 30 days is 2.6M buckets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from log_analytics_engine.errors import QueryError
+from log_analytics_engine.query.ast import Node, StatFunc, Stats, TimeBucket
+from log_analytics_engine.query.grammar import BUCKET_UNITS, DURATION_UNITS_NS
+from log_analytics_engine.query.lexer import MAX_DURATION_NS
+from log_analytics_engine.query.pipes import PipeRunner
+from log_analytics_engine.query.planner import Planner
+
+AUTO_BUCKETS = 150
+MAX_BUCKETS = 10_000
+# The steps `auto` chooses from, as the language writes them.
+STEPS = ("1s", "5s", "10s", "30s", "1m", "5m", "10m", "30m", "1h", "3h", "6h", "12h", "1d", "7d", "30d")
+
+
+@dataclass
+class HitsResult:
+    """The step used and one row per non-empty bucket (and field value): `_time` (RFC 3339, the
+    bucket's start), `hits`, and the field's value under its name when split by one."""
+
+    step: str
+    buckets: list[dict[str, Any]]
+
+
+def step_ns(step: str) -> int:
+    """A step as the language writes one (a positive count and s, m, h or d) in ns, else QueryError."""
+    count, unit = step[:-1], step[-1:]
+    # isascii: str.isdigit() also accepts digits int() refuses (like '²')
+    if not (count.isascii() and count.isdigit()) or unit not in BUCKET_UNITS or int(count) <= 0:
+        raise QueryError(f"step must be auto or a positive number of s, m, h or d (like 5m), got {step!r}")
+    ns = int(count) * DURATION_UNITS_NS[unit]
+    if ns > MAX_DURATION_NS:
+        raise QueryError(f"step must be at most 106751d (what int64 nanoseconds hold), got {step!r}")
+    return ns
+
+
+def hits(
+    planner: Planner,
+    runner: PipeRunner,
+    node: Node,
+    span: tuple[int | None, int | None],
+    step: str = "auto",
+    field: str | None = None,
+) -> HitsResult:
+    """Count the logs matching `node` per bucket; `span` = (low, high) ns of the range asked (None:
+    open), which the chosen step and the bucket bound are measured over."""
+    if step != "auto":
+        step_ns(step)  # a bad step is refused whatever the data
+    low, high = span
+    if low is None or high is None:
+        where = planner.where(node)
+        row = planner.store.row(f"SELECT min(ts), max(ts) FROM logs WHERE {where.sql}", where.params)
+        if row is None or row[0] is None:
+            return HitsResult(step if step != "auto" else STEPS[0], [])
+        low = row[0] if low is None else low
+        high = row[1] if high is None else high
+    width = max(int(high) - int(low), 1)
+    if step == "auto":
+        step = next((s for s in STEPS if width / step_ns(s) <= AUTO_BUCKETS), STEPS[-1])
+    size = step_ns(step)
+    if width / size > MAX_BUCKETS:
+        raise QueryError(
+            f"step {step} gives {width // size:,} buckets over this range; at most {MAX_BUCKETS:,} "
+            "(use a larger step, or auto)"
+        )
+    keys: tuple[str | TimeBucket, ...] = (TimeBucket(size),) + ((field,) if field else ())
+    result = runner.run(node, (Stats(keys, (StatFunc("count", (), "hits"),)),))
+    return HitsResult(step, result.rows)
