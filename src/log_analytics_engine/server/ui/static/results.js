@@ -293,7 +293,7 @@ function contextList(answer) {
       " ",
       levelBadge(log.level),
       " ",
-      h("span", { class: "c-message" }, String(log.message ?? "")),
+      h("span", { class: "ctx-message" }, String(log.message ?? "")),
     );
   return h(
     "section",
