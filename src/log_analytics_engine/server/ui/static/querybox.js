@@ -10,7 +10,7 @@ export function queryBox({ onRun }) {
     class: "query-input",
     autocomplete: "off",
     spellcheck: "false",
-    placeholder: 'Filter logs: error source:api "connection refused" -level:DEBUG | stats by (_time:5m) count()',
+    placeholder: 'error source:api "connection refused" -level:DEBUG | stats by (_time:5m) count()',
     "aria-describedby": "query-error",
   });
   const error = h("div", { id: "query-error", class: "query-error", role: "alert", "aria-live": "assertive" });
