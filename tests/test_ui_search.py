@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 import re
@@ -15,24 +16,28 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from browser import launch, open_page, served, shot
+from browser import open_page, served, shot
 from log_analytics_engine import LogAnalyticsEngine
 from log_analytics_engine.errors import QuerySyntaxError
 from log_analytics_engine.query.parser import parse
-from uidata import CSV_MESSAGE, HTML_MESSAGE, Log, between, ingest, make_logs, matching, parse_iso, words
+from log_analytics_engine.server.settings import ApiKey, Settings
+from uidata import (
+    CSV_MESSAGE,
+    HTML_MESSAGE,
+    Log,
+    between,
+    chromium_fixture,  # noqa: F401  (the `chromium` fixture, found by pytest)
+    ingest,
+    make_logs,
+    matching,
+    parse_iso,
+    words,
+)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 HOUR = "/?last=1h"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +80,12 @@ def logs_text(n: int) -> str:
     return f"{n:,} logs"
 
 
-def test_query_shows_the_right_total_and_rows_with_words_marked(browser: Browser, base: str, data: list[Log]) -> None:
+def test_query_shows_the_right_total_and_rows_with_words_marked(
+    chromium: Browser, base: str, data: list[Log]
+) -> None:
     """A typed query answers its total and its newest rows in order, the query's words marked,
     log text shown as text (never HTML), and the query lands in the URL."""
-    page, watch = open_page(browser, base, HOUR)
+    page, watch = open_page(chromium, base, HOUR)
     settled(page)
     expect(total(page)).to_have_text(logs_text(len(data)))
     run(page, "timeout")
@@ -92,7 +99,9 @@ def test_query_shows_the_right_total_and_rows_with_words_marked(browser: Browser
     marks = page.locator(".row.log .c-message mark")
     expect(marks).to_have_count(50)
     assert set(marks.all_text_contents()) == {"timeout"}
-    assert [t for t in rows(page).locator(".c-time").all_text_contents()] == [log.iso_ms for log in expected[:50]]
+    assert [t for t in rows(page).locator(".c-time").all_text_contents()] == [
+        log.iso_ms for log in expected[:50]
+    ]
     assert params(page)["q"] == "timeout"
     run(page, "looks html")
     expect(total(page)).to_have_text(logs_text(len(matching(data, lambda log: log.message == HTML_MESSAGE))))
@@ -104,22 +113,22 @@ def test_query_shows_the_right_total_and_rows_with_words_marked(browser: Browser
     watch.check()
 
 
-def test_a_syntax_error_is_shown_at_its_position(browser: Browser, base: str) -> None:
+def test_a_syntax_error_is_shown_at_its_position(chromium: Browser, base: str) -> None:
     """A query that does not parse is not run: under the box, the text with a caret at the error's
     position and "expected X, found Y" as the parser says them; nothing fails on the network."""
     query = "level:ERROR AND (timeout"
     with pytest.raises(QuerySyntaxError) as error:
         parse(query)
-    page, watch = open_page(browser, base, HOUR)
+    page, watch = open_page(chromium, base, HOUR)
     settled(page)
     page.locator("#query").fill(query)
     page.locator("#query").press("Enter")
-    message = page.locator("#query-error p.error")
-    expect(message).to_have_text(
-        f"Syntax error at column {error.value.position + 1}: expected {error.value.expected}, found {error.value.found}"
+    problem = error.value
+    expect(page.locator("#query-error p.error")).to_have_text(
+        f"Syntax error at column {problem.position + 1}: expected {problem.expected}, found {problem.found}"
     )
     caret = page.locator("#query-error pre.caret").text_content() or ""
-    assert caret.split("\n")[1] == " " * error.value.position + "^"
+    assert caret.split("\n")[1] == " " * problem.position + "^"
     expect(page.locator("#query")).to_have_attribute("aria-invalid", "true")
     page.locator("#query").fill("timeout")
     expect(page.locator("#query-error")).to_be_empty()
@@ -127,7 +136,7 @@ def test_a_syntax_error_is_shown_at_its_position(browser: Browser, base: str) ->
     watch.check()
 
 
-def test_time_range_presets_typed_last_and_absolute(browser: Browser) -> None:
+def test_time_range_presets_typed_last_and_absolute(chromium: Browser) -> None:
     """A preset, a typed "last N" and an absolute from/to each bound the search: the totals are the
     logs generated inside each range, and the range is kept in the URL."""
     now = dt.datetime.now(UTC)
@@ -135,7 +144,7 @@ def test_time_range_presets_typed_last_and_absolute(browser: Browser) -> None:
     data = make_logs(now, n=540, spacing_s=20)
     with LogAnalyticsEngine() as engine, served(engine) as url:
         ingest(engine, data)
-        page, watch = open_page(browser, url, "/")
+        page, watch = open_page(chromium, url, "/")
         settled(page)
         opened = dt.datetime.now(UTC)
         page.get_by_role("button", name=re.compile("^Time range")).click()
@@ -164,10 +173,12 @@ def test_time_range_presets_typed_last_and_absolute(browser: Browser) -> None:
     watch.check()
 
 
-def test_dragging_across_the_histogram_zooms_into_that_range(browser: Browser, base: str, data: list[Log]) -> None:
+def test_dragging_across_the_histogram_zooms_into_that_range(
+    chromium: Browser, base: str, data: list[Log]
+) -> None:
     """The histogram stacks hits by level; a drag across it sets an absolute range snapped to its
     buckets, puts it in the URL and answers the logs inside it."""
-    page, watch = open_page(browser, base, HOUR)
+    page, watch = open_page(chromium, base, HOUR)
     settled(page)
     plot = page.locator(".histogram-plot svg")
     expect(plot).to_be_visible()
@@ -192,15 +203,15 @@ def test_dragging_across_the_histogram_zooms_into_that_range(browser: Browser, b
     expected = matching(data, between(start, end))
     expect(total(page)).to_have_text(logs_text(len(expected)))
     assert 0 < len(expected) < len(data)
-    assert step and page.locator(".histogram-plot svg").get_attribute("data-step")
+    assert step
     page.context.close()
     watch.check()
 
 
-def test_field_values_add_a_clause_or_its_negation(browser: Browser, base: str, data: list[Log]) -> None:
+def test_field_values_add_a_clause_or_its_negation(chromium: Browser, base: str, data: list[Log]) -> None:
     """A value in the fields sidebar adds `field:"value"` to the query and reruns it; its "−" adds
     the negation; values holding quotes and backslashes are quoted so they still match."""
-    page, watch = open_page(browser, base, HOUR)
+    page, watch = open_page(chromium, base, HOUR)
     settled(page)
     page.locator('.field-item[data-field="source"] .field-value', has_text="db").click()
     settled(page)
@@ -225,10 +236,12 @@ def test_field_values_add_a_clause_or_its_negation(browser: Browser, base: str, 
     watch.check()
 
 
-def test_a_row_expands_to_its_fields_json_and_surrounding_logs(browser: Browser, base: str, data: list[Log]) -> None:
+def test_a_row_expands_to_its_fields_json_and_surrounding_logs(
+    chromium: Browser, base: str, data: list[Log]
+) -> None:
     """Clicking a row shows all its fields as a table and, toggled, as JSON; "show surrounding logs"
     lists the same source's logs just before and after it with the row itself marked."""
-    page, watch = open_page(browser, base, HOUR)
+    page, watch = open_page(chromium, base, HOUR)
     settled(page)
     run(page, "connection refused")
     expected = matching(data, lambda log: "connection refused" in log.message)
@@ -237,12 +250,20 @@ def test_a_row_expands_to_its_fields_json_and_surrounding_logs(browser: Browser,
     detail = page.locator(".detail")
     expect(detail).to_have_count(1)
     table = detail.locator(".fields-table")
-    expect(table.locator("tr", has=page.locator("th", has_text="message")).locator("td")).to_have_text(target.message)
-    expect(table.locator("tr", has=page.locator("th", has_text="region")).locator("td")).to_have_text(target.region)
+    expect(table.locator("tr", has=page.locator("th", has_text="message")).locator("td")).to_have_text(
+        target.message
+    )
+    expect(table.locator("tr", has=page.locator("th", has_text="region")).locator("td")).to_have_text(
+        target.region
+    )
     assert "open=" in page.url
     detail.get_by_role("button", name="JSON").click()
     shown = json.loads(detail.locator(".log-json").inner_text())
-    assert (shown["message"], shown["source"], shown["metadata"]) == (target.message, target.source, {"region": target.region})
+    assert (shown["message"], shown["source"], shown["metadata"]) == (
+        target.message,
+        target.source,
+        {"region": target.region},
+    )
     expect(table).to_be_hidden()
     detail.get_by_role("button", name="Show surrounding logs").click()
     items = detail.locator(".context-list li")
@@ -262,10 +283,12 @@ def test_a_row_expands_to_its_fields_json_and_surrounding_logs(browser: Browser,
     watch.check()
 
 
-def test_scrolling_loads_the_next_pages_without_duplicates(browser: Browser, base: str, data: list[Log]) -> None:
+def test_scrolling_loads_the_next_pages_without_duplicates(
+    chromium: Browser, base: str, data: list[Log]
+) -> None:
     """Rows beyond the first page appear as the table is scrolled to its end, through the cursor,
     each log once, in order, until every match is shown."""
-    page, watch = open_page(browser, base, HOUR)
+    page, watch = open_page(chromium, base, HOUR)
     settled(page)
     expect(rows(page)).to_have_count(50)
     scroller = page.locator(".results-scroll")
@@ -283,10 +306,10 @@ def test_scrolling_loads_the_next_pages_without_duplicates(browser: Browser, bas
     watch.check()
 
 
-def test_reloading_the_url_gives_the_same_view(browser: Browser, base: str, data: list[Log]) -> None:
+def test_reloading_the_url_gives_the_same_view(chromium: Browser, base: str, data: list[Log]) -> None:
     """Query, absolute range, chosen columns and the expanded row are in the URL: a reload, or the
     URL opened elsewhere, shows the same view; back returns to the previous query."""
-    page, watch = open_page(browser, base, HOUR)
+    page, watch = open_page(chromium, base, HOUR)
     settled(page)
     run(page, "logged")
     start, end = data[600].time.replace(microsecond=0), data[100].time.replace(microsecond=0)
@@ -311,7 +334,7 @@ def test_reloading_the_url_gives_the_same_view(browser: Browser, base: str, data
     assert rows(page).locator(".c-extra").all_text_contents() == [log.region for log in expected[:50]]
     expect(page.get_by_label("Show region as a column")).to_be_checked()
     expect(page.locator(".row.log[aria-expanded=true] .c-time")).to_have_text(expected[2].iso_ms)
-    other, other_watch = open_page(browser, base, url.removeprefix(base))
+    other, other_watch = open_page(chromium, base, url.removeprefix(base))
     settled(other)
     expect(other.locator(".row.log[aria-expanded=true] .c-time")).to_have_text(expected[2].iso_ms)
     other.context.close()
@@ -319,15 +342,17 @@ def test_reloading_the_url_gives_the_same_view(browser: Browser, base: str, data
     settled(page)
     assert params(page).get("last") == "1h"
     expect(page.locator("#query")).to_have_value("logged")
-    expect(total(page)).to_have_text(logs_text(len(matching(data, lambda log: "logged" in words(log.message)))))
+    expect(total(page)).to_have_text(
+        logs_text(len(matching(data, lambda log: "logged" in words(log.message))))
+    )
     page.context.close()
     watch.check()
     other_watch.check()
 
 
-def test_results_and_a_pipe_query_download_as_csv(browser: Browser, base: str, data: list[Log]) -> None:
-    """"Download CSV" saves the loaded rows as RFC 4180 CSV (quotes, commas and newlines quoted)."""
-    page, watch = open_page(browser, base, HOUR)
+def test_results_and_a_pipe_query_download_as_csv(chromium: Browser, base: str, data: list[Log]) -> None:
+    """The "Download CSV" button saves the loaded rows, or a pipe query's rows, as RFC 4180 CSV."""
+    page, watch = open_page(chromium, base, HOUR)
     settled(page)
     run(page, '"payment said"')
     expected = matching(data, lambda log: log.message == CSV_MESSAGE)
@@ -353,10 +378,10 @@ def test_results_and_a_pipe_query_download_as_csv(browser: Browser, base: str, d
     watch.check()
 
 
-def test_slash_focuses_the_query_and_arrows_move_through_rows(browser: Browser, base: str) -> None:
+def test_slash_focuses_the_query_and_arrows_move_through_rows(chromium: Browser, base: str) -> None:
     """`/` outside an input focuses the query box; on the table, arrow keys move the selection
     (one focusable row at a time) and Enter expands the selected row."""
-    page, watch = open_page(browser, base, HOUR + "&q=logged")
+    page, watch = open_page(chromium, base, HOUR + "&q=logged")
     settled(page)
     page.locator(".total").click()
     page.keyboard.press("/")
@@ -379,10 +404,10 @@ def test_slash_focuses_the_query_and_arrows_move_through_rows(browser: Browser, 
     watch.check()
 
 
-def test_create_alert_rule_carries_the_query_and_needs_admin(browser: Browser, base: str) -> None:
-    """"Create alert rule" opens the alerts view with the current filter; it is enabled on a server
-    without keys (every scope)."""
-    page, watch = open_page(browser, base, HOUR + "&q=timeout")
+def test_create_alert_rule_carries_the_query_and_needs_admin(chromium: Browser, base: str) -> None:
+    """The "Create alert rule" button opens the alerts view with the current filter; for a key
+    without the admin scope it is disabled, its title saying why."""
+    page, watch = open_page(chromium, base, HOUR + "&q=timeout")
     settled(page)
     button = page.get_by_role("button", name="Create alert rule")
     expect(button).to_be_enabled()
@@ -390,12 +415,23 @@ def test_create_alert_rule_carries_the_query_and_needs_admin(browser: Browser, b
     expect(page).to_have_url(re.compile(r"/alerts\?new=1&query=timeout$"))
     page.context.close()
     watch.check()
+    reader = ApiKey("reader", hashlib.sha256(b"r-secret").hexdigest(), frozenset({"query"}))
+    with LogAnalyticsEngine() as engine, served(engine, Settings(api_keys=(reader,))) as keyed:
+        page, keyed_watch = open_page(chromium, keyed, HOUR)
+        page.get_by_label("API key value").fill("r-secret")
+        page.get_by_role("button", name="Use key").click()
+        settled(page)
+        button = page.get_by_role("button", name="Create alert rule")
+        expect(button).to_be_disabled()
+        expect(button).to_have_attribute("title", "needs the admin scope (key reader)")
+        page.context.close()
+    keyed_watch.check()
 
 
-def test_narrow_screen_keeps_the_query_box_and_results(browser: Browser, base: str) -> None:
+def test_narrow_screen_keeps_the_query_box_and_results(chromium: Browser, base: str) -> None:
     """On a phone-sized screen the query box and the rows stay visible, the fields sidebar sits
     behind a "Fields" toggle and the table scrolls sideways."""
-    page, watch = open_page(browser, base, HOUR, viewport={"width": 390, "height": 844})
+    page, watch = open_page(chromium, base, HOUR, viewport={"width": 390, "height": 844})
     settled(page)
     expect(page.locator("#query")).to_be_visible()
     expect(rows(page).first).to_be_visible()
@@ -413,9 +449,9 @@ def test_narrow_screen_keeps_the_query_box_and_results(browser: Browser, base: s
     watch.check()
 
 
-def test_dark_scheme_follows_the_system(browser: Browser, base: str) -> None:
+def test_dark_scheme_follows_the_system(chromium: Browser, base: str) -> None:
     """With the system in dark mode the page draws on a dark background with its level colours."""
-    page, watch = open_page(browser, base, HOUR, color_scheme="dark")
+    page, watch = open_page(chromium, base, HOUR, color_scheme="dark")
     settled(page)
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(18, 22, 28)"

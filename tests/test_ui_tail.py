@@ -8,25 +8,19 @@ import datetime as dt
 import re
 import threading
 import time
-from collections.abc import Iterator
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from browser import launch, open_page, served, shot
+from browser import open_page, served, shot
 from log_analytics_engine import LogAnalyticsEngine
 from log_analytics_engine.model import LogEntry
-from uidata import ingest, make_logs
+from uidata import (
+    chromium_fixture,  # noqa: F401  (the `chromium` fixture, found by pytest)
+    ingest,
+    make_logs,
+)
 
-UTC = dt.timezone.utc
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
+UTC = dt.UTC
 
 
 def _feed(engine: LogAnalyticsEngine, first: int, count: int, every_s: float = 0.02) -> threading.Thread:
@@ -36,7 +30,9 @@ def _feed(engine: LogAnalyticsEngine, first: int, count: int, every_s: float = 0
     def run() -> None:
         for i in range(first, first + count):
             now = dt.datetime.now(UTC)
-            engine.ingest_logs([LogEntry(now, "INFO", f"tailed event {i}", source="feed"), LogEntry(now, "INFO", "other")])
+            engine.ingest_logs(
+                [LogEntry(now, "INFO", f"tailed event {i}", source="feed"), LogEntry(now, "INFO", "other")]
+            )
             time.sleep(every_s)
 
     thread = threading.Thread(target=run, daemon=True)
@@ -48,12 +44,12 @@ def _tailed(page: Page) -> list[str]:
     return [m for m in page.locator(".row.log .c-message").all_text_contents() if m.startswith("tailed")]
 
 
-def test_live_tail_streams_pauses_and_resumes(browser: Browser) -> None:
+def test_live_tail_streams_pauses_and_resumes(chromium: Browser) -> None:
     """Matching logs ingested while tailing appear newest first with a rate; paused, they are
     buffered and counted but not shown; resumed, they all appear; stopped, no more arrive."""
     with LogAnalyticsEngine() as engine, served(engine) as base:
         ingest(engine, make_logs(dt.datetime.now(UTC), n=100))
-        page, watch = open_page(browser, base, "/?last=1h&q=tailed")
+        page, watch = open_page(chromium, base, "/?last=1h&q=tailed")
         expect(page.locator("#total")).to_have_text("0 logs", timeout=15_000)
         page.get_by_role("button", name="Live tail").click()
         status = page.locator(".tail-status")

@@ -8,9 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from browser import launch
 from log_analytics_engine import LogAnalyticsEngine
 from log_analytics_engine.model import LogEntry
 
@@ -32,7 +36,9 @@ class Log:
     region: str
 
     def entry(self) -> LogEntry:
-        return LogEntry(self.time, self.level, self.message, source=self.source, metadata={"region": self.region})
+        return LogEntry(
+            self.time, self.level, self.message, source=self.source, metadata={"region": self.region}
+        )
 
     @property
     def iso_ms(self) -> str:
@@ -94,3 +100,12 @@ def between(start: dt.datetime, end: dt.datetime) -> Callable[[Log], bool]:
 def parse_iso(text: str) -> dt.datetime:
     """An RFC 3339 time from the URL (`2025-07-21T12:00:00Z`)."""
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@pytest.fixture(scope="module", name="chromium")
+def chromium_fixture() -> Iterator[Browser]:
+    """Chromium for a test module's pages (import this fixture by name)."""
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
