@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
 from conftest import Clock, entry_at
 from log_analytics_engine import LogAnalyticsEngine
@@ -49,7 +49,12 @@ def _ingest(engine: LogAnalyticsEngine, rows: list[tuple[float, str, str]]) -> N
 
 
 def _model(model: type[BaseModel], data: object) -> None:
-    model.model_validate(data, strict=False)
+    """`data` reads as `model` (extra keys would be ignored, so they are refused here)."""
+
+    strict = create_model(f"Strict{model.__name__}", __base__=model, __config__=None)
+    strict.model_config["extra"] = "forbid"
+    strict.model_rebuild(force=True)
+    strict.model_validate(data)
 
 
 def test_hits_by_level_count_each_bucket_exactly(
@@ -186,6 +191,11 @@ def test_rule_states_switches_and_checks(
     fired = format_timestamp(int(clock.now * NS))
     assert (state["state"], state["current"], state["threshold"]) == ("firing", 4, 3)
     assert state["last_fired"] == state["firing_since"] == fired
+    [alert] = client.get("/api/v1/alerts").json()
+    _model(answers.AlertAnswer, alert)
+    [rule] = client.get("/api/v1/rules").json()
+    _model(answers.Rule, rule)
+    assert "conditions" not in rule  # the rules-file schema as written: no nulls for what is absent
     off = client.post("/api/v1/rules/db/disable")
     assert off.json()["enabled"] is False
     [state] = client.get("/api/v1/rules/status").json()

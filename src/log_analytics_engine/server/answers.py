@@ -4,8 +4,11 @@ every value in Python first: 10× slower on a page of 1,000 logs), so these desc
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+import orjson
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from log_analytics_engine.model import LogEntry
@@ -13,8 +16,8 @@ from log_analytics_engine.model import LogEntry
 JsonValue = Any  # a field's value: text, number, boolean, list or object
 
 
-class Log(BaseModel):
-    """A stored log; `seq` is its place in the storing order (unique; `/api/v1/context` takes it)."""
+class LogFields(BaseModel):
+    """A log's fields (an alert's sample logs are these)."""
 
     timestamp: str = Field(description="RFC 3339, UTC, to the nanosecond")
     level: str
@@ -25,6 +28,11 @@ class Log(BaseModel):
     user_id: str | None
     tags: list[str]
     metadata: dict[str, JsonValue]
+
+
+class Log(LogFields):
+    """A stored log; `seq` is its place in the storing order (unique; `/api/v1/context` takes it)."""
+
     seq: int | None
 
 
@@ -33,6 +41,19 @@ def log_json(log: LogEntry) -> dict[str, Any]:
     out = log.to_dict()
     out["seq"] = log.seq
     return out
+
+
+def json_answer(content: Any) -> Response:
+    """A JSON answer serialised by orjson (FastAPI's own encoder walks every value in Python first)."""
+    body = orjson.dumps(content, default=_plain_value, option=orjson.OPT_NON_STR_KEYS)
+    return Response(body, media_type="application/json")
+
+
+def _plain_value(value: Any) -> Any:
+    """What orjson cannot write itself (a DuckDB DECIMAL or INTERVAL in a pipe result): a number or text."""
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)
 
 
 class SearchAnswer(BaseModel):
@@ -133,3 +154,37 @@ class RuleCheck(BaseModel):
     valid: bool
     error: str | None
     rule: dict[str, JsonValue] | None
+
+
+class Rule(BaseModel):
+    """An alert rule in the rules-file schema (`conditions` and/or `query` select its logs)."""
+
+    name: str
+    description: str
+    severity: str = Field(description="low, medium, high or critical")
+    threshold: int
+    time_window: float = Field(description="seconds")
+    cooldown: float = Field(description="seconds")
+    enabled: bool
+    conditions: dict[str, JsonValue] | None = None
+    query: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+
+
+class AlertAnswer(BaseModel):
+    """One firing of a rule, with up to 5 sample logs (oldest first); `status` firing or resolved."""
+
+    rule_name: str
+    message: str
+    severity: str
+    triggered_at: str
+    count: int
+    sample_logs: list[LogFields]
+    metadata: dict[str, JsonValue]
+    status: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    query: str | None
+    window: float | None
+    resolved_at: str | None

@@ -13,7 +13,7 @@ from log_analytics_engine.alerting.records import alert_time, time_text
 from log_analytics_engine.alerting.rulefile import rule_from_dict
 from log_analytics_engine.engine import LogAnalyticsEngine
 from log_analytics_engine.errors import ConfigError
-from log_analytics_engine.server.answers import RuleCheck, RuleState
+from log_analytics_engine.server.answers import AlertAnswer, Rule, RuleCheck, RuleState, json_answer
 from log_analytics_engine.server.body import decode, read_raw
 from log_analytics_engine.server.context import Context
 
@@ -29,10 +29,10 @@ def router(ctx: Context) -> APIRouter:
     api = APIRouter()
     engine = ctx.engine
 
-    @api.get("/api/v1/rules", tags=["alerting"], dependencies=[ctx.scope("query")])
-    def list_rules() -> list[dict[str, Any]]:
+    @api.get("/api/v1/rules", tags=["alerting"], dependencies=[ctx.scope("query")], response_model=list[Rule])
+    def list_rules() -> Response:
         """The alert rules, in the rules-file schema."""
-        return [rule.to_dict() for rule in engine.get_alert_rules()]
+        return json_answer([rule.to_dict() for rule in engine.get_alert_rules()])
 
     @api.put(
         "/api/v1/rules/{name}",
@@ -40,14 +40,15 @@ def router(ctx: Context) -> APIRouter:
         dependencies=[ctx.scope("admin")],
         openapi_extra={"requestBody": RULE_BODY},
         responses={400: {"description": "Not a rule"}, 413: {}},
+        response_model=Rule,
     )
-    async def put_rule(name: str, request: Request) -> dict[str, Any]:
+    async def put_rule(name: str, request: Request) -> Response:
         """Add or replace the rule `name` (the body is one rule of the rules-file schema, at most
         MAX_RULE_BODY_BYTES: a rule is a few hundred bytes, and an unbounded one cost gigabytes)."""
         body = await _rule_body(request)
         rule = rule_from_dict({**body, "name": name}, "request body")
         await run_in_threadpool(engine.add_alert_rule, rule)
-        return rule.to_dict()
+        return json_answer(rule.to_dict())
 
     @api.delete("/api/v1/rules/{name}", tags=["alerting"], dependencies=[ctx.scope("admin")], status_code=204)
     def delete_rule(name: str) -> Response:
@@ -106,14 +107,19 @@ def router(ctx: Context) -> APIRouter:
             summary=f"{action.capitalize()} a rule",
         )
 
-    @api.get("/api/v1/alerts", tags=["alerting"], dependencies=[ctx.scope("query")])
+    @api.get(
+        "/api/v1/alerts",
+        tags=["alerting"],
+        dependencies=[ctx.scope("query")],
+        response_model=list[AlertAnswer],
+    )
     def alerts(
         since: float | None = None,
         rule: str | None = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    ) -> list[dict[str, Any]]:
+    ) -> Response:
         """Fired alerts, newest first."""
-        return [a.to_dict() for a in engine.get_alerts(since=since, rule=rule, limit=limit)]
+        return json_answer([a.to_dict() for a in engine.get_alerts(since=since, rule=rule, limit=limit)])
 
     return api
 

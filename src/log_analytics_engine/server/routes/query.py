@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from decimal import Decimal
 from typing import Annotated, Any
 
 import orjson
@@ -26,6 +25,7 @@ from log_analytics_engine.server.answers import (
     StatsShape,
     SyntaxProblem,
     Validation,
+    json_answer,
     log_json,
 )
 from log_analytics_engine.server.context import Context
@@ -56,14 +56,14 @@ def router(ctx: Context) -> APIRouter:
             raise HTTPException(400, f"limit must be at most {settings.max_search_limit}")
         result = engine.search(q, start=start, end=end, limit=limit, cursor=cursor)
         logs = [log_json(log) for log in result.logs]
-        return _json({"total": result.total, "logs": logs, "cursor": result.cursor})
+        return json_answer({"total": result.total, "logs": logs, "cursor": result.cursor})
 
     @api.get("/api/v1/query", response_model=QueryAnswer)
     def run_query(q: str, start: str | None = None, end: str | None = None) -> Response:
         """Query text with pipes (`error | stats by (source) count()`): columns, rows and warnings;
         `start`/`end` bound the event time of the logs the pipes see."""
         result = engine.run(q, start=start, end=end)
-        return _json({"columns": result.columns, "rows": result.rows, "warnings": result.warnings})
+        return json_answer({"columns": result.columns, "rows": result.rows, "warnings": result.warnings})
 
     @api.get("/api/v1/hits", response_model=HitsAnswer)
     def hits(
@@ -77,13 +77,13 @@ def router(ctx: Context) -> APIRouter:
         150 buckets over the range), one row per value of `field` in each bucket when given."""
         node = parse_filter(q)  # a filter only: pipes in `q` would change what is counted
         result = engine.hits(node, start=start, end=end, step=step, field=field or None)
-        return _json({"step": result.step, "buckets": result.buckets})
+        return json_answer({"step": result.step, "buckets": result.buckets})
 
     @api.get("/api/v1/fields", response_model=FieldsAnswer)
     def fields(q: str = "*", start: str | None = None, end: str | None = None) -> Response:
         """The fields of the newest matching logs: counts and top values."""
         result = engine.fields(q, start=start, end=end)
-        return _json({"sampled": result.sampled, "fields": [vars(f) for f in result.fields]})
+        return json_answer({"sampled": result.sampled, "fields": [vars(f) for f in result.fields]})
 
     @api.get("/api/v1/context", response_model=ContextAnswer, responses={404: {"description": "No such log"}})
     def context(
@@ -96,7 +96,7 @@ def router(ctx: Context) -> APIRouter:
         if found is None:
             raise HTTPException(404, f"no log is stored as seq {seq}")
         anchor, older, newer = found
-        return _json(
+        return json_answer(
             {
                 "anchor": log_json(anchor),
                 "before": [log_json(e) for e in older],
@@ -108,7 +108,7 @@ def router(ctx: Context) -> APIRouter:
     def validate(q: str) -> Response:
         """Whether query text parses (200 either way, with the error's position and what was expected
         there), whether it has pipes, and the columns of its stats."""
-        return _json(describe(q).model_dump())
+        return json_answer(describe(q).model_dump())
 
     @api.get("/api/v1/tail")
     async def tail(request: Request, q: str = "*") -> StreamingResponse:
@@ -171,16 +171,3 @@ def describe(text: str) -> Validation:
             funcs=[func_label(f) for f in last.funcs],
         )
     return Validation(valid=True, error=None, pipes=bool(parsed.pipes), stats=shape)
-
-
-def _json(content: Any) -> Response:
-    """A JSON answer serialised by orjson (FastAPI's own encoder walks every value in Python first)."""
-    body = orjson.dumps(content, default=_plain_value, option=orjson.OPT_NON_STR_KEYS)
-    return Response(body, media_type="application/json")
-
-
-def _plain_value(value: Any) -> Any:
-    """What orjson cannot write itself (a DuckDB DECIMAL or INTERVAL in a pipe result): a number or text."""
-    if isinstance(value, Decimal):
-        return float(value)
-    return str(value)
