@@ -11,6 +11,7 @@ import hashlib
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
@@ -210,6 +211,37 @@ def test_rule_from_a_query_opens_prefilled_and_fires(browser: Browser) -> None:
         expect(alert.locator(".samples-table td.message")).to_have_text(_oldest_messages(everything))
         (alert_kept,) = engine.get_alerts()
         assert alert_kept.count == count
+        page.context.close()
+    watch.check()
+
+
+def test_create_alert_rule_from_the_search_page_fires(browser: Browser) -> None:
+    """The search page's "Create alert rule" brings its query to the alerts editor (no reload), the
+    preview counts the logs already matching, and once saved the next matching logs fire it."""
+    earlier, batch = _batch(8, "api", matches=2), _batch(9, "api", matches=3)
+    everything = Batch(earlier.logs + batch.logs, earlier.matching + batch.matching)
+    with LogAnalyticsEngine() as engine, served(engine) as base:
+        engine.ingest_logs(earlier.logs)
+        page, watch = _open(browser, base, "/?last=1h&q=" + quote("level:ERROR source:api"))
+        expect(page.locator(".search-view")).to_have_attribute("data-status", "done", timeout=15_000)
+        page.get_by_role("button", name="Create alert rule").click()
+        expect(page).to_have_url(base + "/alerts?new=1&query=" + quote("level:ERROR source:api", safe=""))
+        expect(page.get_by_label(QUERY)).to_have_value("level:ERROR source:api")
+        expect(page.get_by_label("Name")).to_have_value("level-error-source-api")
+        preview = f"Now: {len(earlier.matching)} matching logs in the last 5m"
+        expect(page.locator(".preview")).to_have_text(preview + "; it would fire now.")  # threshold 1
+        page.get_by_label(THRESHOLD).fill(str(len(everything.matching)))
+        expect(page.locator(".preview")).to_have_text(preview + "; it would not fire now.")
+        page.get_by_role("button", name="Save rule").click()
+        expect(page.locator(".live")).to_have_text("Saved rule level-error-source-api.")
+        expect(page).to_have_url(base + "/alerts")
+        row = _rule_row(page, "level-error-source-api")
+        expect(row.locator(".badge").first).to_have_text("ok")
+        engine.ingest_logs(batch.logs)
+        count = len(everything.matching)
+        expect(row.locator(".badge").first).to_have_text("firing", timeout=FIRES_WITHIN_MS)
+        expect(row.locator(".count-text")).to_have_text(f"{count} / {count}")
+        expect(_alert_rows(page).first.locator("td.num")).to_have_text(str(count))
         page.context.close()
     watch.check()
 
