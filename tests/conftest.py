@@ -1,4 +1,5 @@
-"""Shared fixtures: in-memory and durable engines, a settable clock and a deterministic log generator."""
+"""Shared fixtures: in-memory and durable engines, a settable clock, a deterministic log generator and
+Chromium for the UI tests."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ import datetime as dt
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 NS = 1_000_000_000
 # 2025-07-21T12:00:00Z, the time of the README's examples.
@@ -173,3 +178,16 @@ def entry_at(
 ) -> LogEntry:
     """A log whose event time is `seconds` after the epoch (float seconds)."""
     return LogEntry(dt.datetime.fromtimestamp(seconds, dt.UTC), level, message, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium (headless, driven by Playwright) for one test module's pages."""
+    from playwright.sync_api import sync_playwright  # loaded only by the modules with a browser
+
+    from browser import launch
+
+    with sync_playwright() as playwright:
+        found = launch(playwright)
+        yield found
+        found.close()

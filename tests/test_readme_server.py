@@ -80,3 +80,18 @@ def test_toml_example_is_a_valid_config(tmp_path: Path) -> None:
     assert settings.port == 8080
     assert [k.name for k in settings.api_keys] == ["shipper"]
     assert settings.api_keys[0].sha256 == hash_key("test")
+
+
+def test_web_ui_screenshots_are_committed_and_made_by_the_ui_tests() -> None:
+    """Every image the README shows is a committed file, and one a UI test writes (`shot(page, NAME)`)."""
+    text = README.read_text(encoding="utf-8")
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(images) >= 3  # the search page, the stats view and the alerts page at least
+    shots = set()
+    for test in README.parent.joinpath("tests").glob("test_*.py"):
+        shots |= set(re.findall(r'shot\(page, "([\w-]+)"\)', test.read_text(encoding="utf-8")))
+    for image in images:
+        path = README.parent / image
+        assert path.is_file(), image
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
+        assert path.stem in shots, f"{image} is not written by any UI test"

@@ -1,6 +1,6 @@
 """`log-analytics serve --demo` as a newcomer runs it: the demo's incident is happening now, so its alert
-rule has fired by the time the server is ready, and `/docs` renders in a real browser that may reach
-nothing but the server (Swagger UI's assets come from the package, not a CDN)."""
+rule has fired by the time the server is ready; the web UI shows the logs and the firing rule, and
+`/docs` renders, in a real browser that may reach nothing but the server (no CDN)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Request, Route, sync_playwright
+from playwright.sync_api import Browser, Request, Route, expect, sync_playwright
 
+from browser import open_page
 from services import free_port, wait_ready
 
 CHROMIUM = "/usr/bin/chromium"
@@ -87,3 +88,20 @@ def test_docs_render_offline_in_a_real_browser(demo: tuple[str, Path, float]) ->
     paths = httpx.get(url + "/openapi.json").json()["paths"]
     assert operations == sum(len(methods) for methods in paths.values())
     assert elsewhere == []
+
+
+def test_demo_ui_shows_the_logs_and_the_fired_rule(demo: tuple[str, Path, float], chromium: Browser) -> None:
+    """The page at `/` counts every demo log over all time and draws its histogram; the alerts page
+    shows the demo rule firing, its count over its threshold, and its alert."""
+    url, _, _ = demo
+    everything = httpx.get(url + "/api/v1/search", params={"q": "*", "limit": 1}).json()["total"]
+    page, watch = open_page(chromium, url, "/?last=all")
+    expect(page.locator("#total")).to_have_text(f"{everything:,} logs", timeout=30_000)
+    expect(page.locator(".row.log").first).to_be_visible()
+    expect(page.locator(".histogram rect.bar").first).to_be_attached()
+    page.get_by_role("link", name="Alerts").click()
+    rule = page.locator('.rules-table tr[data-rule="payments errors"]')
+    expect(rule.locator(".badge").first).to_have_text("firing", timeout=30_000)
+    expect(page.locator(".alerts-table tbody.alert").first).to_contain_text("payments errors")
+    page.context.close()
+    watch.check()

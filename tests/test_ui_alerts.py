@@ -9,14 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
-import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from browser import Watch, launch, open_page, served, shot
+from browser import Watch, open_page, served, shot
 from log_analytics_engine import AlertRule, LogAnalyticsEngine, LogEntry
 from log_analytics_engine.server.settings import ApiKey, Settings
 
@@ -25,14 +23,6 @@ QUERY = "Query (a filter of the query language)"
 THRESHOLD = "Threshold (matching logs)"
 NO_ADMIN = "needs the admin scope (key reader)"
 FIRES_WITHIN_MS = 20_000  # a refresh is every 3 s; this bounds a hang, it times nothing
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 @dataclass
@@ -88,18 +78,18 @@ def _next_refresh(page: Page) -> None:
     expect(page.locator(".updated")).not_to_have_text(stamp, timeout=10_000)
 
 
-def _open(browser: Browser, base: str, path: str = "/alerts", **context: object) -> tuple[Page, Watch]:
-    page, watch = open_page(browser, base, path, **context)
+def _open(chromium: Browser, base: str, path: str = "/alerts", **context: object) -> tuple[Page, Watch]:
+    page, watch = open_page(chromium, base, path, **context)
     expect(page.locator(READY)).to_be_attached(timeout=15_000)
     return page, watch
 
 
-def test_rule_made_in_the_editor_fires_and_its_alert_shows_its_samples(browser: Browser) -> None:
+def test_rule_made_in_the_editor_fires_and_its_alert_shows_its_samples(chromium: Browser) -> None:
     """New rule → fill → Save lists the rule (ok, 0 / threshold); logs that match turn it firing with
     their count, and its alert, expanded by click or Enter, shows the oldest matches as samples."""
     batch = _batch(1, "api", matches=7)
     with LogAnalyticsEngine() as engine, served(engine) as base:
-        page, watch = _open(browser, base)
+        page, watch = _open(chromium, base)
         expect(page.get_by_text("No rules yet")).to_be_visible()
         expect(page.get_by_label("Rule", exact=True).locator("option")).to_have_text(["All rules"])
         page.get_by_role("button", name="New rule").click()
@@ -174,13 +164,13 @@ def test_rule_made_in_the_editor_fires_and_its_alert_shows_its_samples(browser: 
     watch.check()
 
 
-def test_rule_from_a_query_opens_prefilled_and_fires(browser: Browser) -> None:
+def test_rule_from_a_query_opens_prefilled_and_fires(chromium: Browser) -> None:
     """`/alerts?new=1&query=…` (where the search view's button leads) opens the editor with that query
     and a name made from it; saved, the parameters leave the URL, and matching logs fire it."""
     earlier, batch = _batch(20, "api", matches=2), _batch(2, "api", matches=5)
     everything = Batch(earlier.logs + batch.logs, earlier.matching + batch.matching)
     with LogAnalyticsEngine() as engine, served(engine) as base:
-        page, watch = _open(browser, base, "/alerts?new=1&query=level:ERROR%20source:api")
+        page, watch = _open(chromium, base, "/alerts?new=1&query=level:ERROR%20source:api")
         expect(page.get_by_label(QUERY)).to_have_value("level:ERROR source:api")
         expect(page.get_by_label("Name")).to_have_value("level-error-source-api")
         expect(page.locator(".verdict")).to_have_text("The rule is valid.")
@@ -215,14 +205,14 @@ def test_rule_from_a_query_opens_prefilled_and_fires(browser: Browser) -> None:
     watch.check()
 
 
-def test_create_alert_rule_from_the_search_page_fires(browser: Browser) -> None:
+def test_create_alert_rule_from_the_search_page_fires(chromium: Browser) -> None:
     """The search page's "Create alert rule" brings its query to the alerts editor (no reload), the
     preview counts the logs already matching, and once saved the next matching logs fire it."""
     earlier, batch = _batch(8, "api", matches=2), _batch(9, "api", matches=3)
     everything = Batch(earlier.logs + batch.logs, earlier.matching + batch.matching)
     with LogAnalyticsEngine() as engine, served(engine) as base:
         engine.ingest_logs(earlier.logs)
-        page, watch = _open(browser, base, "/?last=1h&q=" + quote("level:ERROR source:api"))
+        page, watch = _open(chromium, base, "/?last=1h&q=" + quote("level:ERROR source:api"))
         expect(page.locator(".search-view")).to_have_attribute("data-status", "done", timeout=15_000)
         page.get_by_role("button", name="Create alert rule").click()
         expect(page).to_have_url(base + "/alerts?new=1&query=" + quote("level:ERROR source:api", safe=""))
@@ -246,11 +236,11 @@ def test_create_alert_rule_from_the_search_page_fires(browser: Browser) -> None:
     watch.check()
 
 
-def test_editor_shows_the_apis_errors_and_saves_nothing_invalid(browser: Browser) -> None:
+def test_editor_shows_the_apis_errors_and_saves_nothing_invalid(chromium: Browser) -> None:
     """A query with a syntax error shows the API's "expected … at N" with a caret under N, threshold 0
     shows its error, Save sends no PUT for either; Escape closes the editor unsaved."""
     with LogAnalyticsEngine() as engine, served(engine) as base:
-        page, watch = _open(browser, base)
+        page, watch = _open(chromium, base)
         puts: list[str] = []
         page.on("request", lambda request: puts.append(request.url) if request.method == "PUT" else None)
         page.get_by_role("button", name="New rule").click()
@@ -285,14 +275,14 @@ def test_editor_shows_the_apis_errors_and_saves_nothing_invalid(browser: Browser
     watch.check()
 
 
-def test_enable_disable_and_delete_after_the_confirm_dialog(browser: Browser) -> None:
+def test_enable_disable_and_delete_after_the_confirm_dialog(chromium: Browser) -> None:
     """The enabled switch disables the rule (disabled badge) and enables it again; Edit saves a changed
     threshold and cooldown; Delete asks in a dialog — Cancel or Escape keeps the rule, Delete removes
     it from the page and the engine."""
     with LogAnalyticsEngine() as engine, served(engine) as base:
         engine.add_alert_rule(AlertRule(name="db-errors", query="level:ERROR source:db", threshold=2))
         engine.add_alert_rule(AlertRule(name="web-errors", query="level:ERROR source:web", threshold=2))
-        page, watch = _open(browser, base)
+        page, watch = _open(chromium, base)
         row = _rule_row(page, "db-errors")
         switch = page.get_by_role("switch", name="Enabled: db-errors")
         expect(switch).to_be_checked()
@@ -342,7 +332,7 @@ def test_enable_disable_and_delete_after_the_confirm_dialog(browser: Browser) ->
     watch.check()
 
 
-def test_rule_filter_is_kept_in_the_url(browser: Browser) -> None:
+def test_rule_filter_is_kept_in_the_url(chromium: Browser) -> None:
     """Clicking a rule's name lists its alerts only, as `?rule=NAME`, which a reload keeps; the select
     goes back to every rule."""
     api, db = _batch(3, "api", matches=3), _batch(4, "db", matches=4)
@@ -353,7 +343,7 @@ def test_rule_filter_is_kept_in_the_url(browser: Browser) -> None:
         engine.ingest_logs(db.logs)
         fired = {a.rule_name: a.count for a in engine.get_alerts()}
         assert fired == {"api-errors": len(api.matching), "db-errors": len(db.matching)}
-        page, watch = _open(browser, base)
+        page, watch = _open(chromium, base)
         expect(_alert_rows(page)).to_have_count(2)
         page.get_by_role("button", name="db-errors", exact=True).click()
         expect(page).to_have_url(base + "/alerts?rule=db-errors")
@@ -382,7 +372,7 @@ def test_rule_filter_is_kept_in_the_url(browser: Browser) -> None:
     watch.check()
 
 
-def test_a_query_key_sees_rules_and_alerts_with_admin_actions_disabled(browser: Browser) -> None:
+def test_a_query_key_sees_rules_and_alerts_with_admin_actions_disabled(chromium: Browser) -> None:
     """On a keyed server a `query` key (given in the key dialog) sees the rules and alerts, and New
     rule, Edit, the enabled switch and Delete are disabled with a title naming the admin scope; an
     admin key gets them enabled. No request is refused on the way."""
@@ -392,7 +382,7 @@ def test_a_query_key_sees_rules_and_alerts_with_admin_actions_disabled(browser: 
         engine.add_alert_rule(AlertRule(name="api-errors", query="level:ERROR source:api", threshold=2))
         engine.ingest_logs(batch.logs)
         for secret, allowed in (("r-secret", False), ("b-secret", True)):
-            page, watch = open_page(browser, base, "/alerts?new=1&query=level:WARN")
+            page, watch = open_page(chromium, base, "/alerts?new=1&query=level:WARN")
             expect(page.locator("#key-dialog")).to_be_visible(timeout=15_000)
             page.get_by_label("API key value").fill(secret)
             page.get_by_role("button", name="Use key").click()
@@ -429,14 +419,14 @@ def test_a_query_key_sees_rules_and_alerts_with_admin_actions_disabled(browser: 
             watch.check()
 
 
-def test_narrow_screen_stacks_and_scrolls_tables(browser: Browser) -> None:
+def test_narrow_screen_stacks_and_scrolls_tables(chromium: Browser) -> None:
     """At 390×844 each rule is a card of labelled lines (its count in view), the alerts table scrolls
     sideways inside its panel (the page itself does not), and an alert still expands to its samples."""
     batch = _batch(6, "api", matches=3)
     with LogAnalyticsEngine() as engine, served(engine) as base:
         engine.add_alert_rule(AlertRule(name="api-errors", query="level:ERROR source:api", threshold=3))
         engine.ingest_logs(batch.logs)
-        page, watch = _open(browser, base, viewport={"width": 390, "height": 844})
+        page, watch = _open(chromium, base, viewport={"width": 390, "height": 844})
         row = _rule_row(page, "api-errors")
         expect(row.locator(".badge").first).to_have_text("firing")
         expect(row.locator(".count-text")).to_have_text(f"{len(batch.matching)} / 3")
@@ -461,7 +451,7 @@ def test_narrow_screen_stacks_and_scrolls_tables(browser: Browser) -> None:
     watch.check()
 
 
-def test_dark_theme_follows_the_system(browser: Browser) -> None:
+def test_dark_theme_follows_the_system(chromium: Browser) -> None:
     """With the system in dark mode the view draws on the dark background, a firing badge in the dark
     theme's danger colour."""
     batch = _batch(7, "api", matches=4)
@@ -470,7 +460,7 @@ def test_dark_theme_follows_the_system(browser: Browser) -> None:
             AlertRule(name="api-errors", query="level:ERROR source:api", threshold=3, labels={"team": "api"})
         )
         engine.ingest_logs(batch.logs)
-        page, watch = _open(browser, base, color_scheme="dark")
+        page, watch = _open(chromium, base, color_scheme="dark")
         badge = _rule_row(page, "api-errors").locator(".badge").first
         expect(badge).to_have_text("firing")
         expect(page.locator("body")).to_have_css("background-color", "rgb(18, 22, 28)")

@@ -28,7 +28,6 @@ from uidata import (
     HTML_MESSAGE,
     Log,
     between,
-    chromium_fixture,  # noqa: F401  (the `chromium` fixture, found by pytest)
     ingest,
     make_logs,
     matching,

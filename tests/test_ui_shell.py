@@ -7,27 +7,17 @@ import hashlib
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from browser import launch, open_page, served, shot
+from browser import open_page, served, shot
 from log_analytics_engine import LogAnalyticsEngine
 from log_analytics_engine.server.routes.ui import static_dir
 from log_analytics_engine.server.settings import ApiKey, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 def _key(name: str, secret: str, *scopes: str) -> ApiKey:
@@ -65,10 +55,10 @@ def test_access_answers_scopes_without_ever_refusing() -> None:
     assert open_server == {"keys_required": False, "key": None, "scopes": everything, "problem": None}
 
 
-def test_shell_loads_offline_with_no_console_errors(browser: Browser) -> None:
+def test_shell_loads_offline_with_no_console_errors(chromium: Browser) -> None:
     """The page draws its view with every request kept on the server and no error of any kind."""
     with LogAnalyticsEngine() as engine, served(engine) as base:
-        page, watch = open_page(browser, base)
+        page, watch = open_page(chromium, base)
         expect(page.locator("body[data-ready=true]")).to_be_attached(timeout=15_000)
         expect(page.locator("#key-dialog")).not_to_be_visible()
         page.get_by_role("link", name="Alerts").click()
@@ -80,12 +70,12 @@ def test_shell_loads_offline_with_no_console_errors(browser: Browser) -> None:
     watch.check()
 
 
-def test_keyed_server_asks_for_a_key_and_keeps_it_for_the_session(browser: Browser) -> None:
+def test_keyed_server_asks_for_a_key_and_keeps_it_for_the_session(chromium: Browser) -> None:
     """With keys configured the page asks for one, refuses an unknown key in place, and once given a
     valid key shows its scopes and does not ask again on reload."""
     keys = (_key("reader", "r-secret", "query"),)
     with LogAnalyticsEngine() as engine, served(engine, Settings(api_keys=keys)) as base:
-        page, watch = open_page(browser, base)
+        page, watch = open_page(chromium, base)
         dialog = page.locator("#key-dialog")
         expect(dialog).to_be_visible(timeout=15_000)
         shot(page, "key-dialog")

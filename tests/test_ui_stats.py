@@ -12,7 +12,6 @@ from playwright.sync_api import Browser, expect
 from browser import open_page, served, shot
 from log_analytics_engine import LogAnalyticsEngine
 from uidata import (
-    chromium_fixture,  # noqa: F401  (the `chromium` fixture, found by pytest)
     ingest,
     make_logs,
 )

@@ -15,7 +15,6 @@ from browser import open_page, served, shot
 from log_analytics_engine import LogAnalyticsEngine
 from log_analytics_engine.model import LogEntry
 from uidata import (
-    chromium_fixture,  # noqa: F401  (the `chromium` fixture, found by pytest)
     ingest,
     make_logs,
 )

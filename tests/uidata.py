@@ -8,13 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import pytest
-from playwright.sync_api import Browser, sync_playwright
-
-from browser import launch
 from log_analytics_engine import LogAnalyticsEngine
 from log_analytics_engine.model import LogEntry
 
@@ -100,12 +96,3 @@ def between(start: dt.datetime, end: dt.datetime) -> Callable[[Log], bool]:
 def parse_iso(text: str) -> dt.datetime:
     """An RFC 3339 time from the URL (`2025-07-21T12:00:00Z`)."""
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-@pytest.fixture(scope="module", name="chromium")
-def chromium_fixture() -> Iterator[Browser]:
-    """Chromium for a test module's pages (import this fixture by name)."""
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
