@@ -15,19 +15,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Request, Route, expect, sync_playwright
 
-from browser import open_page
+from browser import launch, open_page
 from services import free_port, wait_ready
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +63,7 @@ def test_docs_render_offline_in_a_real_browser(demo: tuple[str, Path, float]) ->
             route.abort()
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         try:
             page = browser.new_page()
             page.route("**/*", only_the_server)
