@@ -13,7 +13,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -22,6 +22,7 @@ from browser import open_page, served, shot
 from log_analytics_engine import LogAnalyticsEngine
 from log_analytics_engine.errors import QuerySyntaxError
 from log_analytics_engine.query.parser import parse
+from log_analytics_engine.query.printer import to_text
 from log_analytics_engine.server.settings import ApiKey, Settings
 from uidata import (
     CSV_MESSAGE,
@@ -412,6 +413,16 @@ def test_create_alert_rule_carries_the_query_and_needs_admin(chromium: Browser, 
     expect(button).to_be_enabled()
     button.click()
     expect(page).to_have_url(re.compile(r"/alerts\?new=1&query=timeout$"))
+    # a pipe query's filter is the server's reading of it: a `|` inside quotes stays in the filter
+    query = 'source:"db|x" OR timeout | stats by (source) count()'
+    page.goto(base + HOUR + "&q=" + quote(query, safe=""))
+    settled(page)
+    page.get_by_role("button", name="Create alert rule").click()
+    filter_text = to_text(parse(query).filter)
+    assert "|" in filter_text
+    expect(page).to_have_url(
+        re.compile(r"/alerts\?new=1&query=" + re.escape(quote(filter_text, safe="")) + "$")
+    )
     page.context.close()
     watch.check()
     reader = ApiKey("reader", hashlib.sha256(b"r-secret").hexdigest(), frozenset({"query"}))

@@ -40,7 +40,7 @@ def test_stats_by_time_bucket_draws_a_table_and_a_series_per_group(chromium: Bro
         expect(table.locator("tbody tr")).to_have_count(len(groups))
         assert table.locator("thead th").all_text_contents() == ["_time", "source", "n"]
         shown = {
-            (dt.datetime.fromisoformat(t.replace("Z", "+00:00")), source): int(n)
+            (dt.datetime.fromisoformat(t).replace(tzinfo=UTC), source): int(n)
             for t, source, n in (
                 row.locator("td").all_text_contents() for row in table.locator("tbody tr").all()
             )

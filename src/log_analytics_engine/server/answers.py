@@ -125,10 +125,12 @@ class StatsShape(BaseModel):
 
 
 class Validation(BaseModel):
-    """Whether query text parses; if so whether it has pipes and the shape of its stats."""
+    """Whether query text parses; if so its filter as query text (without the pipes: what an alert
+    rule of the query takes), whether it has pipes and the shape of its stats."""
 
     valid: bool
     error: SyntaxProblem | None
+    filter: str | None = None
     pipes: bool
     stats: StatsShape | None
 

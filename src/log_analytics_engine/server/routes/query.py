@@ -15,7 +15,7 @@ from log_analytics_engine.errors import QueryError, QuerySyntaxError
 from log_analytics_engine.query.ast import Stats, TimeBucket
 from log_analytics_engine.query.parser import parse, parse_filter
 from log_analytics_engine.query.pipes import func_label
-from log_analytics_engine.query.printer import step_text
+from log_analytics_engine.query.printer import step_text, to_text
 from log_analytics_engine.server.answers import (
     ContextAnswer,
     FieldsAnswer,
@@ -170,4 +170,6 @@ def describe(text: str) -> Validation:
             step=step_text(buckets[0].step_ns) if buckets else None,
             funcs=[func_label(f) for f in last.funcs],
         )
-    return Validation(valid=True, error=None, pipes=bool(parsed.pipes), stats=shape)
+    return Validation(
+        valid=True, error=None, filter=to_text(parsed.filter), pipes=bool(parsed.pipes), stats=shape
+    )

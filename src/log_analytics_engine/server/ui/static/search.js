@@ -94,7 +94,8 @@ function searchView(root, app) {
     fieldsToggle.setAttribute("aria-expanded", String(open));
   });
 
-  const filterText = () => state.q.split("|")[0].trim();
+  let ranFilter = null; // the last run query's filter, as the server prints it (no pipes)
+  const filterText = () => ranFilter ?? state.q.split("|")[0].trim();
   const access = () => {
     alertButton.disabled = !app.can("admin");
     alertButton.title = app.needs("admin") || "A rule that fires on logs matching this query";
@@ -146,6 +147,7 @@ function searchView(root, app) {
         el.dataset.status = "invalid";
         return;
       }
+      ranFilter = check.filter;
       const { start, end } = rangeBounds(state);
       params = { q: state.q || undefined, start, end };
       setMode(check.pipes ? "stats" : "logs");

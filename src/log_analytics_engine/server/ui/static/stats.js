@@ -77,6 +77,7 @@ export function statsView() {
   let answer = null;
   let model = null;
   let sort = null; // {column, descending}
+  let timeKey = null; // the column of the time bucket, shown as times
 
   function drawTable() {
     const rows = [...answer.rows];
@@ -97,7 +98,10 @@ export function statsView() {
       for (const column of answer.columns) {
         const td = document.createElement("td");
         const value = row[column];
-        td.textContent = valueText(value);
+        if (column === timeKey && typeof value === "string") {
+          td.textContent = formatTime(value); // the bucket's start, as the results table shows times
+          td.title = value;
+        } else td.textContent = valueText(value);
         if (typeof value === "number") td.className = "num";
         tr.append(td);
       }
@@ -117,6 +121,7 @@ export function statsView() {
     el,
     show(result, stats) {
       answer = result;
+      timeKey = stats?.time_key ?? null;
       sort = null;
       model = chartSeries(result, stats);
       chartBox.hidden = !model;
