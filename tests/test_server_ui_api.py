@@ -106,6 +106,17 @@ def test_hits_refuses_too_many_buckets_pipes_and_bad_steps(
     assert client.get("/api/v1/hits", params={"step": "5w"}).status_code == 400
 
 
+def test_hits_split_by_a_field_of_too_many_values_says_so(
+    client: TestClient, engine: LogAnalyticsEngine
+) -> None:
+    """Over 10,000 (bucket, value) rows is a 400 naming hits' own remedy, not a pipe's."""
+    engine.ingest_logs([entry_at(60, message=f"m{i}", request_id=f"r{i}") for i in range(10_001)])
+    answer = client.get("/api/v1/hits", params={"step": "1d", "field": "request_id"})
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("hits by request_id: more than 10,000")
+    assert len(client.get("/api/v1/hits", params={"step": "1d", "field": "level"}).json()["buckets"]) == 1
+
+
 def test_context_gives_the_sources_neighbours_in_time_order(
     client: TestClient, engine: LogAnalyticsEngine, clock: Clock
 ) -> None:
@@ -218,6 +229,9 @@ def test_rule_states_switches_and_checks(
     assert (good["valid"], good["rule"]["threshold"]) == (True, 1)
     assert [r["name"] for r in client.get("/api/v1/rules").json()] == ["db"]  # a check stores nothing
     assert client.post("/api/v1/rules/_validate", content=b"x" * (65 << 10)).status_code == 413
+    nameless = client.post("/api/v1/rules/_validate", json={"query": "x"})
+    assert (nameless.status_code, nameless.json()["valid"]) == (200, False)
+    assert "needs a name" in nameless.json()["error"]
 
 
 def test_rule_switches_need_admin(engine: LogAnalyticsEngine) -> None:

@@ -173,6 +173,34 @@ def test_time_range_presets_typed_last_and_absolute(chromium: Browser) -> None:
     watch.check()
 
 
+def test_a_shared_url_without_an_offset_is_read_as_utc_in_any_zone(
+    chromium: Browser, base: str, data: list[Log]
+) -> None:
+    """`from`/`to` written without an offset (by hand, or by another tool) mean UTC, as the API reads
+    them, in a browser whose zone is not UTC too: the total is the logs of that UTC range."""
+    start, end = data[100].time.replace(microsecond=0), data[40].time.replace(microsecond=0)
+    naive = "&".join(f"{k}={t.strftime('%Y-%m-%dT%H:%M:%S')}" for k, t in (("from", start), ("to", end)))
+    page, watch = open_page(chromium, base, "/?" + naive, timezone_id="America/New_York")
+    settled(page)
+    expect(total(page)).to_have_text(logs_text(len(matching(data, between(start, end)))))
+    shown = f"{start:%Y-%m-%d %H:%M:%S} → {end:%Y-%m-%d %H:%M:%S}"  # UTC, not New York's 5 h earlier
+    expect(page.locator(".range-button")).to_have_text(shown)
+    page.context.close()
+    watch.check()
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_defused(chromium: Browser, base: str) -> None:
+    """Text starting with =, +, -, @ (log text is anyone's) leaves the CSV with a leading quote, so a
+    spreadsheet shows it instead of running it; numbers stay numbers."""
+    page, watch = open_page(chromium, base, HOUR)
+    settled(page)
+    cells = '[["=HYPERLINK(\\"x\\")"], ["+1"], ["-x"], ["@a"], [-5], ["ok"]]'
+    text = page.evaluate(f'import("/ui/csv.js").then((m) => m.toCsv(["v"], {cells}))')
+    assert text.split("\r\n") == ["v", '"\'=HYPERLINK(""x"")"', "'+1", "'-x", "'@a", "-5", "ok", ""]
+    page.context.close()
+    watch.check()
+
+
 def test_dragging_across_the_histogram_zooms_into_that_range(
     chromium: Browser, base: str, data: list[Log]
 ) -> None:

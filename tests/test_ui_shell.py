@@ -30,9 +30,12 @@ def test_page_is_served_at_root_for_a_browser_and_node_info_for_clients() -> Non
         page = httpx.get(base + "/", headers={"Accept": "text/html,application/xhtml+xml"})
         info = httpx.get(base + "/")
         alerts_view = httpx.get(base + "/alerts")
+        asset = httpx.get(base + "/ui/app.js")
     assert page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert '<script type="module" src="/ui/app.js">' in page.text
+    assert asset.headers["cache-control"] == "no-cache"  # revalidated: no stale module after an upgrade
+    assert asset.headers["content-type"].startswith("text/javascript")
     assert info.json()["version"]["number"].startswith("8.")
     assert alerts_view.headers["content-type"].startswith("text/html")
 
@@ -79,6 +82,11 @@ def test_keyed_server_asks_for_a_key_and_keeps_it_for_the_session(chromium: Brow
         dialog = page.locator("#key-dialog")
         expect(dialog).to_be_visible(timeout=15_000)
         shot(page, "key-dialog")
+        page.keyboard.press("Escape")  # no way past the dialog without a key
+        expect(dialog).to_be_visible()
+        page.get_by_label("API key value").fill("ключ")  # a header holds ASCII only
+        page.get_by_role("button", name="Use key").click()
+        expect(page.locator("#key-error")).to_have_text("An API key is printable ASCII, without spaces.")
         page.get_by_label("API key value").fill("wrong")
         page.get_by_role("button", name="Use key").click()
         expect(page.locator("#key-error")).to_have_text("unknown API key")

@@ -451,17 +451,18 @@ class AlertEvaluator:
         out = []
         for state in states:
             rule = state.rule
+            enabled = rule.enabled  # read once: a switch meanwhile shows next time
             current = None
-            if rule.enabled:
+            if enabled:
                 high = to_ns(now)
                 current = self._count(state, high - to_ns(rule.time_window), high)
             with self._lock:
                 since = min((a.triggered_at.timestamp() for a in state.active), default=None)
-            kind = "disabled" if not rule.enabled else "firing" if since is not None else "ok"
+            kind = "disabled" if not enabled else "firing" if since is not None else "ok"
             out.append(
                 RuleState(
                     rule.name,
-                    rule.enabled,
+                    enabled,
                     kind,
                     current,
                     int(rule.threshold),

@@ -70,11 +70,20 @@ def hits(
     if step == "auto":
         step = next((s for s in STEPS if width / step_ns(s) <= AUTO_BUCKETS), STEPS[-1])
     size = step_ns(step)
-    if width / size > MAX_BUCKETS:
+    buckets = -(-width // size) + 1  # aligned buckets touching the range, its ends' included
+    if buckets > MAX_BUCKETS:
         raise QueryError(
-            f"step {step} gives {width // size:,} buckets over this range; at most {MAX_BUCKETS:,} "
+            f"step {step} gives {buckets:,} buckets over this range; at most {MAX_BUCKETS:,} "
             "(use a larger step, or auto)"
         )
     keys: tuple[str | TimeBucket, ...] = (TimeBucket(size),) + ((field,) if field else ())
-    result = runner.run(node, (Stats(keys, (StatFunc("count", (), "hits"),)),))
+    try:
+        result = runner.run(node, (Stats(keys, (StatFunc("count", (), "hits"),)),))
+    except QueryError as exc:
+        if not str(exc).startswith("the query returns more than"):
+            raise
+        raise QueryError(
+            f"hits by {field}: more than {runner.max_rows:,} (bucket, value) rows; use a larger step "
+            "or a field with fewer values"
+        ) from exc
     return HitsResult(step, result.rows)

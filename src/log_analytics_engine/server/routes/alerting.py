@@ -87,7 +87,12 @@ def router(ctx: Context) -> APIRouter:
         """Whether the body (one rule, with its `name`) is a rule `PUT /api/v1/rules/{name}` would take:
         200 either way, with the error a PUT would answer (an editor checks as the user types)."""
         try:
-            rule = rule_from_dict(await _rule_body(request), "request body")
+            body = await _rule_body(request)
+            if not isinstance(body.get("name"), str) or not body["name"]:
+                return RuleCheck(
+                    valid=False, error="request body: field name: a rule needs a name", rule=None
+                )
+            rule = rule_from_dict(body, "request body")
         except ConfigError as exc:
             return RuleCheck(valid=False, error=str(exc), rule=None)
         except HTTPException as exc:

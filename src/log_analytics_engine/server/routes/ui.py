@@ -11,10 +11,12 @@ from __future__ import annotations
 import functools
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from log_analytics_engine.server.context import Context
@@ -71,7 +73,17 @@ def router(ctx: Context) -> APIRouter:
     return api
 
 
+class Assets(StaticFiles):
+    """The UI's files, each answered `Cache-Control: no-cache`: the browser revalidates them (a 304
+    while unchanged), so after an upgrade no module of the old version runs beside the new page."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers.update(HEADERS)
+        return response
+
+
 def mount(app: FastAPI) -> None:
     """Serve the assets under `/ui/`, and the page at `/` for a browser."""
-    app.mount("/ui", StaticFiles(directory=static_dir()), name="ui")
+    app.mount("/ui", Assets(directory=static_dir()), name="ui")
     app.add_middleware(PageAtRoot)

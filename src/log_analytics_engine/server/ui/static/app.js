@@ -7,6 +7,7 @@ import { toast } from "./dom.js";
 const VIEWS = { "/": () => import("./search.js"), "/alerts": () => import("./alerts.js") };
 let current = null;
 let currentPath = null;
+let routing = 0;
 
 /** Go to `url` (same origin) and draw its view; `replace` keeps the history entry. */
 export function navigate(url, { replace = false } = {}) {
@@ -24,12 +25,17 @@ async function route() {
     if (link.dataset.view === path) link.setAttribute("aria-current", "page");
   }
   if (path === currentPath && current?.update) return current.update();
+  const turn = ++routing; // a later navigation supersedes this one while its module loads
   current?.unmount?.();
+  current = null;
+  currentPath = null;
   const root = document.getElementById("view");
   root.replaceChildren();
-  current = await VIEWS[path]();
+  const view = await VIEWS[path]();
+  if (turn !== routing) return;
+  current = view;
   currentPath = path;
-  await current.mount(root, app);
+  await view.mount(root, app);
 }
 
 document.addEventListener("click", (event) => {

@@ -12,8 +12,18 @@ export const access = () => state;
 /** Why an action is disabled, for its title: "needs the admin scope". */
 export const needs = (scope) => (can(scope) ? "" : `needs the ${scope} scope (key ${state.key ?? "none"})`);
 
+// A key is sent in a header, which holds printable ASCII only (fetch refuses anything else).
+const PRINTABLE = /^[\x21-\x7e]+$/;
+let asking = null; // the open key dialog's promise: a burst of refusals opens one dialog
+
 async function refresh() {
-  state = await get("/api/v1/access");
+  try {
+    state = await get("/api/v1/access");
+  } catch (error) {
+    if (!(error instanceof TypeError) || !getKey()) throw error;
+    forgetKey(); // a stored key the browser cannot send (not ASCII): ask again instead
+    state = await get("/api/v1/access");
+  }
   const who = document.getElementById("who");
   const button = document.getElementById("key-button");
   button.hidden = !state.keys_required;
@@ -21,32 +31,51 @@ async function refresh() {
   dispatchEvent(new CustomEvent("la:access", { detail: state }));
 }
 
-/** Ask for a key until a valid one is given (resolves then). */
+/** Ask for a key until a valid one is given (resolves then). Escape closes the dialog only when the
+ * session already has a valid key (changing keys is optional; having one is not). */
 export function askKey(message = "") {
+  if (asking) return asking;
   const dialog = document.getElementById("key-dialog");
   const form = document.getElementById("key-form");
   const input = document.getElementById("key-input");
   const error = document.getElementById("key-error");
   error.textContent = message;
   input.value = "";
-  return new Promise((resolve) => {
+  asking = new Promise((resolve) => {
+    const done = () => {
+      form.removeEventListener("submit", submit);
+      dialog.removeEventListener("cancel", cancel);
+      dialog.close();
+      asking = null;
+      resolve(state);
+    };
+    const cancel = (event) => {
+      if (state.keys_required && !state.key) event.preventDefault();
+      else done();
+    };
     const submit = async (event) => {
       event.preventDefault();
-      setKey(input.value.trim());
+      const key = input.value.trim();
+      if (!PRINTABLE.test(key)) {
+        error.textContent = "An API key is printable ASCII, without spaces.";
+        input.select();
+        return;
+      }
+      setKey(key);
       await refresh();
       if (!state.key) {
         error.textContent = state.problem || "That key is not valid here.";
         input.select();
         return;
       }
-      form.removeEventListener("submit", submit);
-      dialog.close();
-      resolve(state);
+      done();
     };
     form.addEventListener("submit", submit);
+    dialog.addEventListener("cancel", cancel);
     if (!dialog.open) dialog.showModal();
     input.focus();
   });
+  return asking;
 }
 
 /** Learn the session's access, asking for a key first when the server needs one. */

@@ -1,10 +1,13 @@
 // CSV of a table (RFC 4180: CRLF line ends; a field holding a comma, quote, CR or LF is quoted, its
 // quotes doubled) and its download as a file, built in the page (Blob + object URL + <a download>).
 
-/** One field as CSV: objects and lists as JSON, null and undefined empty. */
+/** One field as CSV: objects and lists as JSON, null and undefined empty. Text that a spreadsheet
+ * would run as a formula (starting with =, +, -, @, tab or CR: log text is anyone's) gets a leading
+ * `'`, as OWASP advises; numbers stay as they are. */
 function field(value) {
   if (value === null || value === undefined) return "";
-  const text = typeof value === "object" ? JSON.stringify(value) : String(value);
+  let text = typeof value === "object" ? JSON.stringify(value) : String(value);
+  if (typeof value === "string" && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

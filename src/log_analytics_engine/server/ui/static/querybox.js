@@ -42,7 +42,9 @@ export function queryBox({ onRun }) {
       return;
     }
     const text = input.value;
-    const at = Math.max(0, Math.min(problem.position ?? 0, text.length));
+    // the server counts code points; JavaScript strings count UTF-16 units (an emoji is two)
+    const units = Array.from(text).slice(0, Math.max(0, problem.position ?? 0)).join("").length;
+    const at = Math.min(units, text.length);
     error.replaceChildren(
       h(
         "pre",

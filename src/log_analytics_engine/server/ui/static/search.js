@@ -16,7 +16,7 @@ import { isoSeconds, rangeBounds, readState, stateUrl } from "./urlstate.js";
 
 const FIRST_PAGE = 50; // what the first render shows: ≤ 100 ms after the answer (issue 14)
 const NEXT_PAGE = 1000; // the API's largest page: fewer round trips while scrolling
-const ROW_CAP = 10_000; // rows kept while a live tail prepends: the oldest leave the DOM
+const ROW_CAP = 10_000; // rows the table holds: scrolling stops there, a live tail's oldest leave it
 
 let view = null;
 
@@ -44,6 +44,8 @@ function searchView(root, app) {
   let pendingRun = false;
   let params = {};
   let cursor = null;
+  let paging = 0; // bumped when a tail trims the table: a page loading then is dropped
+  let capped = false; // scrolling stopped at ROW_CAP rows
   let loadingMore = false;
   let tail = null;
 
@@ -127,7 +129,8 @@ function searchView(root, app) {
   }
 
   const showShown = () => {
-    shown.textContent = mode === "logs" && results.count() ? `showing ${formatCount(results.count())}` : "";
+    const note = capped ? ` (scrolling stops at ${formatCount(ROW_CAP)}: narrow the query or the range for older logs)` : "";
+    shown.textContent = mode === "logs" && results.count() ? `showing ${formatCount(results.count())}${note}` : "";
   };
 
   async function run() {
@@ -142,6 +145,7 @@ function searchView(root, app) {
       const check = await get("/api/v1/validate", { q: state.q || "*" }, signal);
       if (gen !== generation) return;
       if (!check.valid) {
+        ranFilter = null; // the alert editor gets the text as typed, and shows its error
         box.showError(check.error?.expected ? check.error : check.error?.detail || "invalid query");
         total.textContent = "Query not run: it has an error";
         el.dataset.status = "invalid";
@@ -171,6 +175,7 @@ function searchView(root, app) {
   async function runLogs(start, end, signal, gen) {
     results.reset({ columns: state.cols, regex: termsRegex(messageTerms(state.q)) });
     cursor = null;
+    capped = false;
     total.textContent = "Searching…";
     showShown();
     sidebar.loading();
@@ -196,13 +201,17 @@ function searchView(root, app) {
     if (loadingMore || !cursor || mode !== "logs") return;
     loadingMore = true;
     const gen = generation;
+    const pagingGen = paging;
     try {
       const requested = performance.now();
       const answer = await get("/api/v1/search", { ...params, limit: NEXT_PAGE, cursor }, controller.signal);
       if (gen !== generation) return;
       const parsed = performance.now();
+      if (pagingGen !== paging) return; // a live tail trimmed the table meanwhile: no page fits below it
       results.append(answer.logs);
-      cursor = answer.cursor;
+      // at ROW_CAP rows scrolling stops: more would slow the page (the total still counts them all)
+      cursor = results.count() >= ROW_CAP ? null : answer.cursor;
+      capped = answer.cursor !== null && cursor === null;
       showShown();
       const figures = { rows: answer.logs.length, loaded: results.count(), api: parsed - requested };
       afterPaint(() => record({ append: { ...figures, ms: performance.now() - parsed } }));
@@ -220,11 +229,16 @@ function searchView(root, app) {
         results.prepend(logs);
         if (results.trim(ROW_CAP)) {
           cursor = null; // rows left the bottom: paging on from there would leave a gap
+          paging += 1; // and a page on its way is dropped
           results.setMore(false);
         }
         showShown();
       },
-      status({ count, rate, paused, buffered, dropped }) {
+      status({ count, rate, paused, buffered, dropped, live }) {
+        if (!live) {
+          tailStatus.textContent = "Connecting…";
+          return;
+        }
         const parts = [`${paused ? "Paused" : "Live"}: ${formatCount(count)} new`, `${rate.toFixed(1)} logs/s`];
         if (paused) parts.push(`${formatCount(buffered)} buffered`);
         if (dropped) parts.push(`${formatCount(dropped)} dropped`);

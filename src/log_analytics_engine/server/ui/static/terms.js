@@ -64,7 +64,7 @@ export function messageTerms(query) {
       negateNext = false;
       continue;
     }
-    if (token.kind === "word" && KEYWORDS.has(token.text)) {
+    if (token.kind === "word" && KEYWORDS.has(token.text.toUpperCase())) {
       negateNext = token.text === "NOT";
       continue;
     }
@@ -131,5 +131,5 @@ export const fieldClause = (query, value, negate = false) => `${negate ? "-" : "
 export function addClause(q, clause) {
   const text = q.trim();
   if (!text || text === "*") return clause;
-  return /\bOR\b/.test(text) ? `(${text}) ${clause}` : `${text} ${clause}`;
+  return /\bor\b/i.test(text) ? `(${text}) ${clause}` : `${text} ${clause}`; // or: any case, as the parser reads it
 }

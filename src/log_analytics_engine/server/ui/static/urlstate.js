@@ -22,11 +22,19 @@ export function durationLabel(text) {
   return `Last ${n === 1 ? "" : `${n} `}${UNIT_NAME[match[2].toLowerCase()]}${n === 1 ? "" : "s"}`;
 }
 
+/** A time as RFC 3339 in UTC when it has no offset of its own (`2025-07-21T12:00` or a date alone):
+ * the server reads such a time as UTC, and `Date.parse` would read it in the browser's zone. */
+function utc(text) {
+  if (!text) return text;
+  const value = /^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00` : text;
+  return /T[\d:.]+$/.test(value) ? `${value}Z` : value;
+}
+
 /** The view's state from a query string (default: the last 15 minutes, every log). */
 export function readState(search = location.search) {
   const params = new URLSearchParams(search);
-  const from = params.get("from");
-  const to = params.get("to");
+  const from = utc(params.get("from"));
+  const to = utc(params.get("to"));
   const absolute = Boolean(from && to && !Number.isNaN(Date.parse(from)) && !Number.isNaN(Date.parse(to)));
   const last = params.get("last");
   return {
