@@ -206,6 +206,7 @@ def test_dragging_across_the_histogram_zooms_into_that_range(
 ) -> None:
     """The histogram stacks hits by level; a drag across it sets an absolute range snapped to its
     buckets, puts it in the URL and answers the logs inside it."""
+    opened = dt.datetime.now(UTC)
     page, watch = open_page(chromium, base, HOUR)
     settled(page)
     plot = page.locator(".histogram-plot svg")
@@ -225,13 +226,17 @@ def test_dragging_across_the_histogram_zooms_into_that_range(
     settled(page)
     start, end = parse_iso(params(page)["from"]), parse_iso(params(page)["to"])
     assert "last" not in params(page)
-    step = plot.get_attribute("data-step")
-    assert start < end
-    assert dt.datetime.now(UTC) - dt.timedelta(hours=1) < start
+    assert plot.get_attribute("data-step") == "30s"  # what auto gives an hour: at most 150 buckets
+    # snapped outward to whole 30 s buckets, and covering the middle of the hour the drag crossed
+    # (30 %..70 % of the drawing, its axis margins included: a little less of the hour itself)
+    assert start.timestamp() % 30 == 0
+    assert end.timestamp() % 30 == 0
+    hour_start = opened - dt.timedelta(hours=1)
+    assert dt.timedelta(minutes=14) < start - hour_start < dt.timedelta(minutes=22)
+    assert dt.timedelta(minutes=38) < end - hour_start < dt.timedelta(minutes=46)
     expected = matching(data, between(start, end))
     expect(total(page)).to_have_text(logs_text(len(expected)))
     assert 0 < len(expected) < len(data)
-    assert step
     page.context.close()
     watch.check()
 
