@@ -209,6 +209,8 @@ def test_rule_states_switches_and_checks(
     assert "conditions" not in rule  # the rules-file schema as written: no nulls for what is absent
     off = client.post("/api/v1/rules/db/disable")
     assert off.json()["enabled"] is False
+    _model(answers.Rule, off.json())
+    assert "conditions" not in off.json()  # the rule as the rules file writes it, as GET answers it
     [state] = client.get("/api/v1/rules/status").json()
     assert (state["state"], state["current"]) == ("disabled", None)
     assert client.post("/api/v1/rules/db/enable").json()["enabled"] is True
@@ -273,4 +275,5 @@ def test_openapi_names_the_answer_models(client: TestClient) -> None:
         assert model in schema(path), path
     assert "RuleState" in schema("/api/v1/rules/status")
     assert "RuleCheck" in schema("/api/v1/rules/_validate", "post")
+    assert "Rule" in schema("/api/v1/rules/{name}/enable", "post")
     assert "Log" in str(doc["components"]["schemas"]["SearchAnswer"])

@@ -110,6 +110,7 @@ def router(ctx: Context) -> APIRouter:
             dependencies=[ctx.scope("admin")],
             responses={404: {"description": "No such rule"}},
             summary=f"{action.capitalize()} a rule",
+            response_model=Rule,
         )
 
     @api.get(
@@ -142,10 +143,10 @@ async def _rule_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _switch(engine: LogAnalyticsEngine, enabled: bool) -> Callable[[str], dict[str, Any]]:
+def _switch(engine: LogAnalyticsEngine, enabled: bool) -> Callable[[str], Response]:
     """The route turning the rule `name` on or off (404 when there is none); answers the rule."""
 
-    def switch(name: str) -> dict[str, Any]:
+    def switch(name: str) -> Response:
         rules = {r.name: r for r in engine.get_alert_rules()}
         if name not in rules:
             raise HTTPException(404, f"no alert rule named {name!r}")
@@ -153,7 +154,7 @@ def _switch(engine: LogAnalyticsEngine, enabled: bool) -> Callable[[str], dict[s
             engine.enable_alert_rule(name)
         else:
             engine.disable_alert_rule(name)
-        return rules[name].to_dict()
+        return json_answer(rules[name].to_dict())
 
     return switch
 
