@@ -76,3 +76,36 @@ def test_live_tail_streams_pauses_and_resumes(chromium: Browser) -> None:
         assert rows.count() == 100
         page.context.close()
     watch.check()
+
+
+def test_paused_tail_keeps_the_newest_ten_thousand_and_counts_the_rest(chromium: Browser) -> None:
+    """Paused past its cap, the tail keeps the newest 10,000 logs aside and says how many it dropped;
+    resumed, the table holds those 10,000, newest first, and never more."""
+    with LogAnalyticsEngine() as engine, served(engine) as base:
+        page, watch = open_page(chromium, base, "/?last=1h&q=burst")
+        expect(page.locator("#total")).to_have_text("0 logs", timeout=15_000)
+        page.get_by_role("button", name="Live tail").click()
+        status = page.locator(".tail-status")
+        expect(status).to_contain_text("Live: 0 new")
+        page.get_by_role("button", name="Pause").click()
+        now = dt.datetime.now(UTC)
+        for start in range(0, 10_250, 1_000):  # 10,250 matching logs while paused
+            engine.ingest_logs(
+                [
+                    LogEntry(now, "INFO", f"burst {i}", source="b")
+                    for i in range(start, min(start + 1_000, 10_250))
+                ]
+            )
+        expect(status).to_contain_text("Paused: 10,250 new", timeout=30_000)
+        expect(status).to_contain_text("10,000 buffered")
+        expect(status).to_contain_text("250 dropped")
+        assert page.locator(".row.log").count() == 0
+        page.get_by_role("button", name="Resume").click()
+        rows = page.locator(".row.log")
+        expect(rows).to_have_count(10_000, timeout=30_000)
+        messages = rows.locator(".c-message")
+        # text_content: rows out of sight are not rendered (content-visibility), so they have no inner text
+        assert (messages.first.text_content(), messages.last.text_content()) == ("burst 10249", "burst 250")
+        page.get_by_role("button", name="Stop live tail").click()
+        page.context.close()
+    watch.check()
