@@ -322,8 +322,11 @@ class LogAnalyticsEngine:
     # -- the query language ---------------------------------------------------------------------
 
     def _filter(self, query: str | Node, start: object = None, end: object = None) -> Node:
+        return self._within(query, self._bounds(start, end))
+
+    def _within(self, query: str | Node, span: tuple[int | None, int | None]) -> Node:
         node = parse_filter(query) if isinstance(query, str) else query
-        low, high = self._bounds(start, end)
+        low, high = span
         if low is not None or high is not None:
             node = conjoin([node, TimeRange(low, high)])
         return resolve_time(node, seconds_ns(self._clock()))
@@ -391,8 +394,8 @@ class LogAnalyticsEngine:
     ) -> HitsResult:
         """Matching logs counted per time bucket of `step` (`5m`; `auto`: at most 150 buckets over
         `start`..`end`, or over the matching logs' span), one row per value of `field` when given."""
-        node = self._filter(query, start, end)
         span = self._bounds(start, end)
+        node = self._within(query, span)
         result: HitsResult = self._timed(lambda: hits(self._planner, self._runner, node, span, step, field))
         return result
 

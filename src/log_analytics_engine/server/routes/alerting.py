@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from log_analytics_engine.alerting.evaluator import RuleState as EngineRuleState
 from log_analytics_engine.alerting.records import alert_time, time_text
 from log_analytics_engine.alerting.rulefile import rule_from_dict
 from log_analytics_engine.engine import LogAnalyticsEngine
@@ -62,19 +64,7 @@ def router(ctx: Context) -> APIRouter:
     def rule_states() -> list[RuleState]:
         """Each rule as it stands: ok, firing or disabled, the matching logs in its window now against
         its threshold, when it last fired and since when it fires."""
-        return [
-            RuleState(
-                name=s.name,
-                enabled=s.enabled,
-                state=s.state,
-                current=s.current,
-                threshold=s.threshold,
-                time_window=s.time_window,
-                last_fired=_when(s.last_fired),
-                firing_since=_when(s.firing_since),
-            )
-            for s in engine.get_alert_rule_states()
-        ]
+        return [_state_answer(state) for state in engine.get_alert_rule_states()]
 
     @api.post(
         "/api/v1/rules/_validate",
@@ -157,6 +147,13 @@ def _switch(engine: LogAnalyticsEngine, enabled: bool) -> Callable[[str], Respon
         return json_answer(rules[name].to_dict())
 
     return switch
+
+
+def _state_answer(state: EngineRuleState) -> RuleState:
+    """A rule's state as the API answers it: its times as RFC 3339 text."""
+    fields = asdict(state)
+    fields.update(last_fired=_when(state.last_fired), firing_since=_when(state.firing_since))
+    return RuleState(**fields)
 
 
 def _when(seconds: float | None) -> str | None:

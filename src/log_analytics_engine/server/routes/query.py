@@ -155,9 +155,8 @@ def describe(text: str) -> Validation:
     try:
         parsed = parse(text)
     except QuerySyntaxError as exc:
-        problem = SyntaxProblem(detail=str(exc), position=exc.position, expected=exc.expected)
-        problem.found = exc.found
-        return Validation(valid=False, error=problem, pipes=False, stats=None)
+        where = SyntaxProblem(detail=str(exc), position=exc.position, expected=exc.expected, found=exc.found)
+        return Validation(valid=False, error=where, pipes=False, stats=None)
     except QueryError as exc:
         return Validation(valid=False, error=SyntaxProblem(detail=str(exc)), pipes=False, stats=None)
     shape = None
