@@ -270,7 +270,7 @@ class WriteAheadLog:
 
     def release(self, through_seq: int) -> int:
         """Delete the segments whose rows are all at or below `through_seq` (applied); returns how
-        many. The segment being appended to is kept (it is closed first when wholly applied)."""
+        many. The segment being appended to is kept until appends move to the next one."""
         removed = 0
         with self._lock:
             keep = []
