@@ -187,6 +187,8 @@ def _sample(probe: httpx.Client, server: _Server, started: float, accepted: int)
         "rss_mb": rss,
         "lag": int(stats["index_lag"]),
         "state": str(stats["index_state"]),
+        "lag_waits": int(stats.get("index_lag_waits", 0)),  # the WAL may change the index backpressure
+        "lag_wait_s": float(stats.get("index_lag_wait_seconds", 0.0)),
         "stats_ms": (answered - asked) * 1000,
     }
 
@@ -474,7 +476,8 @@ def _http_rows(t: Table, part: dict[str, Any], sizes: Sizes) -> None:
     t.row(
         f"text index lag during it, logs not yet indexed (sampled every {every:g} s from `/api/v1/stats`)",
         f"max {max(lags, default=0):,}, at the end {end['lag']:,} (state `{end['state']}`); "
-        f"caught up {caught} after the ingest stopped",
+        f"caught up {caught} after the ingest stopped; writes held back for the index (backpressure) "
+        f"{end['lag_waits']:,} times, {end['lag_wait_s']:.1f} s in all",
         "bounded",
         f"`/api/v1/stats` (it counts the store) took {fmt_ms(statistics.median(stats_ms))} median, "
         f"{fmt_ms(max(stats_ms))} max",
