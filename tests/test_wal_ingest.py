@@ -4,6 +4,7 @@ a bound (backpressure), and opening replays what was acknowledged but not applie
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -280,3 +281,38 @@ def test_the_server_takes_durability_from_its_config_env_and_flag(tmp_path: Path
     assert load_settings(None, env={}).durability == "os"
     with pytest.raises(ConfigError, match="durability must be one of os, fsync, got 'never'"):
         load_settings(None, env={"LOG_ANALYTICS_DURABILITY": "never"})
+
+
+def test_a_large_commit_matched_in_sql_fires_as_the_arrow_matcher_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit past SQL_MATCH_ROWS is matched by one DuckDB scan: the same alerts, counts and
+    windows as matching its Arrow columns in Python (the threshold raised past it)."""
+    from log_analytics_engine.alerting import evaluator
+
+    logs = []
+    for i in range(5_000):
+        entry = _log(i, word="timeout" if i % 7 == 0 else "ok", level="ERROR" if i % 3 == 0 else "INFO")
+        entry.metadata = {"region": "eu" if i % 2 else "us", "ms": i}
+        logs.append(entry)
+    rules = [
+        AlertRule("errs", conditions={"level": "ERROR"}, threshold=500, time_window=3600),
+        AlertRule("words", query="timeout4200 OR timeout4207 OR timeout4214", threshold=2, time_window=3600),
+        AlertRule("eu", query="region:eu ms:>4000", threshold=100, time_window=3600),
+        AlertRule("none", query="nothing_here", threshold=1, time_window=3600),
+    ]
+
+    def run(threshold: int, name: str) -> tuple[list[tuple[str, int]], list[tuple[str, str, int]]]:
+        monkeypatch.setattr(evaluator, "SQL_MATCH_ROWS", threshold)
+        with LogAnalyticsEngine(tmp_path / name, clock=Clock(T0_S + 5_000)) as eng:
+            for rule in rules:
+                eng.add_alert_rule(dataclasses.replace(rule))
+            eng.ingest_logs(logs)
+            fired = sorted((a.rule_name, a.count) for a in eng.get_alerts())
+            states = sorted((s.name, s.state, s.current or 0) for s in eng.get_alert_rule_states())
+        return fired, states
+
+    in_sql = run(2_048, "sql")
+    in_python = run(1 << 40, "python")
+    assert in_sql == in_python
+    assert [name for name, _ in in_sql[0]] == ["errs", "eu", "words"]  # the rules fired: a real test

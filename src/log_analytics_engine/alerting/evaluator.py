@@ -50,6 +50,9 @@ from log_analytics_engine.timeparse import seconds_ns as to_ns  # clock seconds 
 
 AlertHook = Callable[[Alert], None]
 log = logging.getLogger(__name__)
+# An applied commit this large is matched by one DuckDB statement over its seq range (DuckDB runs
+# without the GIL, beside the ingest threads) rather than in Python over its Arrow columns.
+SQL_MATCH_ROWS = 2_048
 MAX_SAMPLES = 5
 MAX_PENDING = 1_000
 
@@ -222,6 +225,8 @@ class AlertEvaluator:
         started = time.perf_counter()
         try:
             rows = table.drop_columns(["seq"]) if table is not None and "seq" in table.column_names else table
+            if rows is not None and rows.num_rows >= SQL_MATCH_ROWS:
+                rows = entries = None  # matched by one DuckDB scan (the commit is stored), off the GIL
             matches = self._matcher.match([s.rule for s in states], first, last, entries, rows)
             lasts = np.fromiter((b for _, b, _ in spans), np.int64, len(spans))
             by_span: dict[int, list[tuple[_RuleState, np.ndarray, np.ndarray]]] = defaultdict(list)

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from log_analytics_engine.alerting.rules import AlertRule
-from log_analytics_engine.model import LogEntry
+from log_analytics_engine.model import INGEST_SCHEMA, LogEntry
 from log_analytics_engine.query.ast import (
     And,
     Compare,
@@ -41,17 +39,6 @@ from log_analytics_engine.storage.embedded import EmbeddedStore
 
 Mask = np.ndarray
 _STRING_COLUMNS = frozenset({"level", "source", "thread_id", "request_id", "user_id"})
-_ENTRY_COLUMNS = (
-    "ts",
-    "level",
-    "message",
-    "source",
-    "thread_id",
-    "request_id",
-    "user_id",
-    "tags",
-    "metadata",
-)
 # fields whose stored value the Python evaluator cannot see on a fresh entry
 _STORED_ONLY = frozenset({"seq", "_time", "timestamp"})
 
@@ -75,6 +62,7 @@ class _Columns:
         self.table = table
         self.rows = table.num_rows
         self._codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
+        self._entries: dict[int, LogEntry] = {}
 
     @cached_property
     def _lowered(self) -> tuple[bytes, np.ndarray]:
@@ -127,25 +115,17 @@ class _Columns:
         found: Mask = lookup[indices]
         return found
 
-    @cached_property
-    def _rows(self) -> dict[str, list[Any]]:
-        return {name: self.table.column(name).to_pylist() for name in _ENTRY_COLUMNS}
-
-    def entry(self, row: int) -> LogEntry:
-        """The log of one row, as the evaluator reads it (for writes made without entries)."""
-        r = {name: values[row] for name, values in self._rows.items()}
-        meta = orjson.loads(r["metadata"]) if r["metadata"] else None
-        return LogEntry(
-            r["ts"],
-            r["level"],
-            r["message"],
-            r["source"],
-            r["thread_id"],
-            r["request_id"],
-            r["user_id"],
-            r["tags"],
-            meta,
-        )
+    def entries(self, rows: Sequence[int]) -> list[LogEntry]:
+        """The logs of these rows as the evaluator reads them (for writes made without entries):
+        only the candidates a prefilter left are converted (a 65k-row commit whole took ~170 ms),
+        each at most once across rules."""
+        missing = [r for r in rows if r not in self._entries]
+        if missing:
+            taken = self.table.take(pa.array(missing, pa.int64()))
+            columns = [taken.column(name).to_pylist() for name in INGEST_SCHEMA.names]
+            for r, values in zip(missing, zip(*columns, strict=True), strict=True):
+                self._entries[r] = LogEntry.from_stored((None, *values))
+        return [self._entries[r] for r in rows]
 
     @cached_property
     def severity(self) -> np.ndarray:
@@ -217,7 +197,7 @@ class BatchMatcher:
         in_sql: list[int] = []
         if table is not None and (entries is None or len(entries) == table.num_rows):
             cols = _Columns(table)
-            row_entry = cols.entry if entries is None else entries.__getitem__
+            given = entries
             ts = np.asarray(table.column("ts"), dtype=np.int64)
             seqs = np.arange(first_seq, first_seq + table.num_rows, dtype=np.int64)  # the append's order
             for i, rule in enumerate(rules):
@@ -230,7 +210,9 @@ class BatchMatcher:
                     continue
                 candidates = np.flatnonzero(mask).tolist() if mask is not None else range(table.num_rows)
                 node = rest or rule.filter
-                hits = [j for j in candidates if evaluate(node, row_entry(j))]
+                rows = list(candidates)
+                logs = cols.entries(rows) if given is None else [given[j] for j in rows]
+                hits = [j for j, log in zip(rows, logs, strict=True) if evaluate(node, log)]
                 out[i] = ts[hits], seqs[hits]
         else:
             in_sql = list(range(len(rules)))
