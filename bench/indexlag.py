@@ -16,6 +16,7 @@ fresh process. The section "Text index lag" of bench/results.md is replaced (`--
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -99,9 +100,11 @@ def index_case(jsonl: str, neighbour: str, budget: float) -> dict[str, Any]:
                 beside = threading.Thread(target=lambda: rounds.append(work(stop)), daemon=True)
                 beside.start()
                 time.sleep(0.2)
+            cpu = _cpu_seconds()
             started = time.perf_counter()
             rows = engine._store._indexer.catch_up_now(deadline=time.monotonic() + budget)
             seconds = time.perf_counter() - started
+            main_cpu, writer_cpu = (after - before for after, before in zip(_cpu_seconds(), cpu, strict=True))
             stop.set()
             if beside is not None:
                 beside.join()
@@ -109,9 +112,23 @@ def index_case(jsonl: str, neighbour: str, budget: float) -> dict[str, Any]:
                 "rows": rows,
                 "seconds": seconds,
                 "neighbour_rounds_per_s": rounds[0] / (seconds + 0.2) if rounds else None,
+                "main_cpu": main_cpu,
+                "writer_cpu": writer_cpu,
             }
         finally:
             engine.close()
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds used so far by this process and by its children (a writer process)."""
+    me = psutil.Process()
+    own = me.cpu_times()
+    children = 0.0
+    for child in me.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = child.cpu_times()
+            children += times.user + times.system
+    return own.user + own.system, children
 
 
 def _process_rss_mb() -> tuple[float, float]:
@@ -200,9 +217,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             done = "all" if got["rows"] >= n else f"{got['rows']:,} of {n:,}"
             beside = got["neighbour_rounds_per_s"]
+            per_100k = 100_000 / max(got["rows"], 1)
+            cpu = (  # beside a neighbour, the engine's process CPU is mostly the neighbour's
+                f"; CPU per 100k logs: engine process {got['main_cpu'] * per_100k:.2f} s, "
+                f"writer process {got['writer_cpu'] * per_100k:.2f} s"
+                if beside is None
+                else ""
+            )
             rows.append(
                 f"| index {n:,} logs {neighbour} | {got['rows'] / got['seconds']:,.0f} rows/s "
-                f"({done} in {got['seconds']:.2f} s) | "
+                f"({done} in {got['seconds']:.2f} s){cpu} | "
                 + ("" if beside is None else f"neighbour: {beside:,.0f} rounds/s")
                 + " |"
             )

@@ -22,6 +22,7 @@ from log_analytics_engine.query.ast import Word
 from log_analytics_engine.storage import indexer as indexer_module
 from log_analytics_engine.storage import indexproc
 from log_analytics_engine.storage.indexproc import WriterProcess, WriterProcessError
+from log_analytics_engine.storage.textindex import TextIndex
 
 
 def _logs(n: int, tag: str) -> list[LogEntry]:
@@ -249,3 +250,25 @@ def test_an_engine_process_ending_without_close_leaves_no_writer_behind(tmp_path
     with LogAnalyticsEngine(tmp_path / "data", index_interval=3600) as engine:
         assert engine._store.index.snapshot()[1] == 2_000
         assert engine.search("left", limit=1).total == 2_000
+
+
+def test_a_document_the_writer_refuses_fails_the_commit_and_publishes_nothing_of_it(tmp_path: Path) -> None:
+    """An ADD that fails in the writer process is answered at the next commit (adds stream without
+    answers); that batch is not published, and the next writer starts from the last commit."""
+    index = TextIndex(tmp_path / "index")
+    try:
+        assert index.resume() == 0
+        index.add_docs([b'{"seq": 1, "ts": 1, "message": "kept"}\n'])
+        index.commit(1)
+        index.add_docs([b'{"seq": 2, "ts": 2, "message": "lost"}\n', b"not json\n"])
+        with pytest.raises(WriterProcessError, match="committing: ValueError"):
+            index.commit(3)
+        assert index.writer_pid is None  # a failure ends the writer
+        assert index.resume() == 1
+        index.add_docs([b'{"seq": 2, "ts": 2, "message": "again"}\n'])
+        index.commit(2)
+        assert index.count(Word("kept")) == (1, 2)
+        assert index.count(Word("lost")) == (0, 2)
+        assert index.count(Word("again")) == (1, 2)
+    finally:
+        index.close()

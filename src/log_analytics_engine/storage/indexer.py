@@ -26,7 +26,7 @@ INDEX_STATES = ("ok", "catching up", "rebuilding", "failing")
 # Rows read from DuckDB per round trip, and the most queued in tantivy before a commit.
 FETCH_ROWS = 65_536
 COMMIT_ROWS = 1_000_000
-# Niceness of the indexer thread, the tantivy threads it spawns (in memory) and the index writer process.
+# Niceness of the indexer thread and of the tantivy threads it spawns (in memory; on disk see WRITER_NICE).
 INDEXER_NICE = 10
 # How often an idle thread checks whether its store still exists.
 IDLE_CHECK_SECONDS = 5.0

@@ -9,11 +9,11 @@ hands it a 65k-row fetch as one pipe write (the documents' JSON, one a line, str
 DuckDB's Arrow buffers) and waits only for commits.
 
 The pipe protocol: every message, both ways, is a header (`_HEADER`: an op byte, a signed 64-bit
-value, the payload's length) and the payload. The parent sends `ADD` (documents, no answer),
-`COMMIT`, `DELETE_ABOVE` (value: the seq) and `CLOSE`; the child answers each but `ADD` with `OK`
-(value: the committed watermark) or `FAILED` (payload: the error's text). It sends `OK` with the
-index's watermark once it has opened the index; a failure in an `ADD` is answered at the next
-`COMMIT` (documents after it are dropped: the parent resends from the last commit).
+value, the payload's length) and the payload. The parent sends `ADD` (documents; no answer, so
+batches stream), `COMMIT`, `DELETE_ABOVE` (value: the seq) and `CLOSE`; the child answers each of
+the others with `OK` or `FAILED` (payload: the error's text). Started, it answers `OK` with the
+watermark of the index it opened, which the parent resumes from. A failure in an `ADD` is answered
+at the next `COMMIT` (the documents after it are dropped: the parent resends from the last commit).
 
 The child's lifetime is the parent's: it reads requests from its stdin and ends when that pipe
 reaches its end (the parent closed it, or died: the kernel closes a dead process's pipes), or when
@@ -195,10 +195,13 @@ def _read_exact(fd: int, size: int, parent: int) -> bytearray | None:
     return buffer
 
 
-def _send(fd: int, op: int, value: int, payload: bytes = b"") -> None:
+def _send(fd: int, op: int, value: int = 0, payload: bytes = b"") -> None:
     message = memoryview(_HEADER.pack(op, value, len(payload)) + payload)
-    while message:
-        message = message[os.write(fd, message) :]
+    try:
+        while message:
+            message = message[os.write(fd, message) :]
+    except BrokenPipeError:
+        os._exit(0)  # the parent is gone
 
 
 def serve(argv: Sequence[str]) -> int:
@@ -208,14 +211,13 @@ def serve(argv: Sequence[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with contextlib.suppress(OSError):
-        os.nice(nice)  # the whole process, tantivy's threads included: ingest keeps the cores first
+        os.nice(nice)  # the whole process, tantivy's threads included
     requests, answers = 0, os.dup(1)
     os.dup2(2, 1)  # a stray print must not corrupt the answers
     index = tantivy.Index.open(path)
     index.register_tokenizer(ANALYZER, words_analyzer())
     writer = DocWriter(lambda: index, heap_bytes, threads)
-    committed = max_seq(index.searcher())
-    _send(answers, OK, committed)
+    _send(answers, OK, max_seq(index.searcher()))
     failure: str | None = None  # an ADD's failure, answered at the next COMMIT
     while True:
         header = _read_exact(requests, _HEADER.size, parent)
@@ -234,26 +236,23 @@ def serve(argv: Sequence[str]) -> int:
                 raise WriterProcessError(failure)
             if op == COMMIT:
                 writer.commit()
-                committed = value
             elif op == DELETE_ABOVE:
                 writer.delete_above(value)
-                committed = min(committed, value)
             elif op == CLOSE:
                 writer.close()
-                _send(answers, OK, committed)
+                _send(answers, OK)
                 return 0
-            _send(answers, OK, committed)
+            _send(answers, OK)
         except BaseException as exc:
             if not is_index_failure(exc):
                 raise
             text = exc.args[0] if isinstance(exc, WriterProcessError) else f"{type(exc).__name__}: {exc}"
-            del exc  # its traceback keeps the writer's frames (and the writer) alive
             writer.drop()
             if op == ADD:
                 failure = text
             else:
                 failure = None
-                _send(answers, FAILED, 0, text.encode())
+                _send(answers, FAILED, payload=text.encode())
 
 
 # -- the parent's handle --------------------------------------------------------------------------
@@ -276,7 +275,7 @@ class WriterProcess:
         return None if process is None or process.poll() is not None else process.pid
 
     def start(self) -> int | None:
-        """Start the child unless it runs; the watermark of the index it opened (None: it ran)."""
+        """Start the child unless it runs; the watermark of the index it opened (None: it was running)."""
         if self._process is not None and self._process.poll() is None:
             return None
         self._reap()
