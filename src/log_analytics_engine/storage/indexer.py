@@ -60,6 +60,8 @@ def json_lines(column: pa.ChunkedArray) -> list[memoryview]:
     for chunk in column.chunks:
         if len(chunk) == 0:
             continue
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            chunk = chunk.cast(pa.large_string())  # a string view, say: to the offsets layout
         _, offsets, data = chunk.buffers()
         kind = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
         bounds = np.frombuffer(offsets, dtype=kind)
