@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 if TYPE_CHECKING:
     from log_analytics_engine.storage.embedded import EmbeddedStore
@@ -24,7 +26,7 @@ INDEX_STATES = ("ok", "catching up", "rebuilding", "failing")
 # Rows read from DuckDB per round trip, and the most queued in tantivy before a commit.
 FETCH_ROWS = 65_536
 COMMIT_ROWS = 1_000_000
-# Niceness of the indexer thread and the tantivy threads it spawns.
+# Niceness of the indexer thread and of the tantivy threads it spawns (in memory; on disk see WRITER_NICE).
 INDEXER_NICE = 10
 # How often an idle thread checks whether its store still exists.
 IDLE_CHECK_SECONDS = 5.0
@@ -42,11 +44,30 @@ MAX_INDEX_LAG = 1_000_000
 LAG_WAIT_SECONDS = 10.0
 # The most time closing spends on the last catch-up (a SIGTERM must end the process promptly).
 CLOSE_CATCH_UP_SECONDS = 5.0
+# Each document's JSON ends with a newline (JSON text holds none of its own), so a fetch's Arrow
+# data buffers are the documents one a line, handed to the index without a Python object each.
 _DOCS_SQL = """
 SELECT to_json({'seq': seq, 'ts': ts, 'severity': severity, 'level': level, 'source': source,
-                'message': message, 'tags': tags}) AS doc
+                'message': message, 'tags': tags}) || chr(10) AS doc
 FROM logs WHERE seq > ? AND seq <= ?
 """
+
+
+def json_lines(column: pa.ChunkedArray) -> list[memoryview]:
+    """The bytes of a string column's values, each chunk's run of them as one view of its Arrow data
+    buffer (zero-copy: 65k documents cost a few Python objects, not 65k strings)."""
+    pieces = []
+    for chunk in column.chunks:
+        if len(chunk) == 0:
+            continue
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            chunk = chunk.cast(pa.large_string())  # a string view, say: to the offsets layout
+        _, offsets, data = chunk.buffers()
+        kind = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        bounds = np.frombuffer(offsets, dtype=kind)
+        start, end = int(bounds[chunk.offset]), int(bounds[chunk.offset + len(chunk)])
+        pieces.append(memoryview(data)[start:end])
+    return pieces
 
 
 def lower_thread_priority() -> None:
@@ -234,8 +255,8 @@ class Indexer:
     def _catch_up(self, deadline: float | None) -> int:
         """One read transaction gives a stable snapshot: its committed seqs form a prefix (writes are
         serialised and commit in seq order), so walking seq ranges up to its max misses no row.
-        The next range is read from DuckDB on a helper thread while this one feeds tantivy (the
-        writer takes documents from one thread at a time).
+        The next range is read from DuckDB on a helper thread while this one feeds the index (a
+        writer process, on disk: this thread only hands it each range's bytes).
         """
         store = self._store()
         if store is None:
@@ -247,25 +268,25 @@ class Indexer:
         cur.execute("BEGIN TRANSACTION").fetchall()
         try:
             top = int(cur.execute("SELECT coalesce(max(seq), 0) FROM logs").fetchall()[0][0])
-            done = self._index.watermark
+            done = self._index.resume()
             queued = total = 0
             last_commit = time.monotonic()
 
-            def fetch(low: int) -> list[str]:
+            def fetch(low: int) -> tuple[list[memoryview], int]:
                 high = min(top, low + FETCH_ROWS)
-                docs: list[str] = cur.sql(_DOCS_SQL, params=[low, high]).to_arrow_table()["doc"].to_pylist()
-                return docs
+                docs = cur.sql(_DOCS_SQL, params=[low, high]).to_arrow_table()["doc"]
+                return json_lines(docs), len(docs)
 
             ahead = self._pool.submit(fetch, done) if done < top else None
             try:
                 while ahead is not None:
-                    docs = ahead.result()
+                    docs, count = ahead.result()
                     upto = min(top, done + FETCH_ROWS)
                     now = time.monotonic()
                     last = upto >= top or (deadline is not None and now >= deadline)
                     ahead = None if last else self._pool.submit(fetch, upto)
-                    self._index.add_json_docs(docs)
-                    queued += len(docs)
+                    self._index.add_docs(docs)
+                    queued += count
                     done = upto
                     if queued >= COMMIT_ROWS or now - last_commit >= COMMIT_SECONDS:
                         self._commit(done)

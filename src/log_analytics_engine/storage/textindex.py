@@ -10,16 +10,15 @@ derived, it is set aside and rebuilt rather than ever failing a query (see TextI
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import tantivy
 
@@ -41,21 +40,35 @@ from log_analytics_engine.query.ast import (
     Word,
 )
 from log_analytics_engine.storage.indexfiles import META_FILE, file_damage, live_files, set_aside
+from log_analytics_engine.storage.indexproc import (
+    ANALYZER,
+    I64_MAX,
+    DocWriter,
+    Pieces,
+    WriterProcess,
+    is_index_failure,
+    max_seq,
+    words_analyzer,
+)
+from log_analytics_engine.storage.indexproc import MAX_TOKEN_BYTES as MAX_TOKEN_BYTES  # the planner's
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-ANALYZER = "words"
-# Tokens of this many UTF-8 bytes or more are not indexed (tantivy's RemoveLongFilter keeps
-# `len < limit`); the planner sends such query words to a SQL scan.
-MAX_TOKEN_BYTES = 255
-_I64_MAX = 2**63 - 1
 # Bucket limit of a terms aggregation (levels and sources are far fewer in practice).
 MAX_TERMS = 65_536
 # tantivy indexing threads; with one, commits waited ~2 s per 1M docs for indexing to finish.
 WRITER_THREADS = 2
 # After a failure with files that looked sound, every file's checksum is checked again at most this often.
 RECHECK_SECONDS = 60.0
+# Niceness of the writer process (all its threads). Not the indexer thread's 10: beside a busy Python
+# thread it then got the CPU left over, 25-36k docs/s against 72-82k at 0, and the rows it does not
+# hold are scanned by every text search until backpressure (MAX_INDEX_LAG) stalls the writes anyway;
+# a 2-thread ingest measured no slower at 0 (57-73k logs/s against 57-60k, 2 shared cores).
+WRITER_NICE = 0
+# The most a close waits for the writer process's merges (a SIGTERM'd server must stop promptly);
+# past it the process is killed: its last commit stands and a later writer redoes the merges.
+CLOSE_MERGE_SECONDS = 10.0
 
 
 def _schema() -> tantivy.Schema:
@@ -82,28 +95,58 @@ _NO_HITS: tuple[list[Hit], int, int] = ([], 0, 0)
 _NO_TERMS: tuple[dict[str, int], int, int] = ({}, 0, 0)
 
 
-def is_index_failure(exc: BaseException) -> bool:
-    """Whether `exc` is tantivy failing (an I/O error, a killed writer, or a Rust panic, which pyo3
-    raises as a `PanicException` deriving from BaseException) rather than an interrupt or exit."""
-    return isinstance(exc, ValueError | OSError) or type(exc).__name__ == "PanicException"
+class IndexWriting(Protocol):
+    """A tantivy writer as the text index uses it: in this process (DocWriter) or in a writer
+    process of its own (WriterProcess). A method that fails leaves the writer to be started anew."""
+
+    @property
+    def pid(self) -> int | None:
+        """The writer process's id, or None (none runs, or the writer is in this process)."""
+
+    def start(self) -> int | None:
+        """Be ready for documents; the watermark of the index a newly started writer opened (None:
+        it was already running)."""
+
+    def add_lines(self, payload: Pieces) -> None:
+        """Queue documents (JSON objects, one a line, in the pieces given) for the next commit."""
+
+    def commit(self) -> None:
+        """Publish every document queued."""
+
+    def delete_above(self, seq: int) -> None:
+        """Delete the documents with a seq above `seq`, and commit."""
+
+    def close(self, seconds: float) -> None:
+        """Wait for merges (a process at most `seconds`, then it is killed), then end."""
+
+    def drop(self) -> None:
+        """End now; documents not committed are lost."""
 
 
 class TextIndex:
     """A tantivy index on disk (or in memory when `path` is None) with one writer.
 
+    On disk the writer runs in a process of its own (indexproc.py: no thread of this process can
+    convoy it) and this process keeps the searcher, reloaded after each commit. In memory the writer
+    stays in this process: a RAM index lives in this process's memory, where no other process can
+    add to it (an in-memory engine's indexing still competes for the GIL).
+
     It never takes the engine down: an index that fails its checksums or cannot be opened is set aside
     and started anew (the indexer refills it from the table); a writer that fails (disk full, out of
-    file descriptors) is dropped and a new one made on the next round; a search that fails on damaged
-    files marks the index `damaged`, answers as an empty index (watermark 0, so the planner scans the
-    table: still exact) and the indexer rebuilds it.
+    file descriptors, its process killed or hung) is dropped and a new one started on the next round;
+    a search that fails on damaged files marks the index `damaged`, answers as an empty index
+    (watermark 0, so the planner scans the table: still exact) and the indexer rebuilds it. Writes
+    come from one caller at a time (the indexer); searches from any thread.
     """
 
     def __init__(self, path: Path | None, heap_bytes: int = 128 << 20) -> None:
         self.schema = _schema()
         self.path = path
-        self._heap_bytes = heap_bytes
-        self._writer_handle: tantivy.IndexWriter | None = None
-        self._writer_lock = threading.Lock()
+        self._writer: IndexWriting = (
+            DocWriter(lambda: self._index, heap_bytes, WRITER_THREADS)
+            if path is None
+            else WriterProcess(path, heap_bytes, WRITER_THREADS, WRITER_NICE)
+        )
         self._reader_lock = threading.Lock()
         self._sound: set[tuple[str, int, int]] = set()  # (file, size, mtime) that passed
         self._rechecked = -RECHECK_SECONDS
@@ -126,33 +169,53 @@ class TextIndex:
         if self.path is not None:
             self.path.mkdir(parents=True, exist_ok=True)
         index = tantivy.Index(self.schema, path=None if self.path is None else str(self.path), reuse=True)
-        analyzer = (
-            tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-            .filter(tantivy.Filter.remove_long(MAX_TOKEN_BYTES))
-            .filter(tantivy.Filter.lowercase())
-            .build()
-        )
-        index.register_tokenizer(ANALYZER, analyzer)
+        index.register_tokenizer(ANALYZER, words_analyzer())
         index.reload()
         searcher = index.searcher()
-        watermark = self._max_seq(searcher)
+        watermark = max_seq(searcher)
         with self._reader_lock:
             self._index = index
             self._searcher = searcher
             self.watermark = watermark
             self.damaged = None
+        # the largest seq committed, which the next document must follow (ahead of `watermark`
+        # when this process failed to reload after a commit)
+        self.committed = watermark
+
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's id while one runs (None in memory, where the writer is in this process)."""
+        return self._writer.pid
 
     def _damage(self, recheck: bool = False) -> str | None:
         """Why the files on disk cannot be trusted, or None. Files are checked once (segment files
         never change once written: one whose size or mtime changed is checked again); `recheck`
         checks them all again, at most once every RECHECK_SECONDS (so a query that makes tantivy fail
-        cannot make every search read the whole index)."""
+        cannot make every search read the whole index). A file that a running writer process merged
+        away while this looked is no damage: the listing is read again."""
         if self.path is None or not (self.path / META_FILE).exists():
             return None  # no index yet
         now = time.monotonic()
         if recheck and now - self._rechecked >= RECHECK_SECONDS:
             self._rechecked = now
             self._sound.clear()
+        reason = None
+        for _ in range(3):
+            meta = self._meta_text()
+            reason = self._files_damage()
+            if reason is None or self._meta_text() == meta:
+                break
+        return reason
+
+    def _meta_text(self) -> str | None:
+        assert self.path is not None
+        try:
+            return (self.path / META_FILE).read_text()
+        except OSError:
+            return None
+
+    def _files_damage(self) -> str | None:
+        assert self.path is not None
         try:
             files = [(f, f.stat()) for f in live_files(self.path)]
         except FileNotFoundError as exc:  # a segment file missing
@@ -171,7 +234,7 @@ class TextIndex:
 
     def _set_aside(self, reason: str) -> None:
         assert self.path is not None
-        self._writer_handle = None
+        self._writer.drop()
         if self.path.exists():
             set_aside(self.path, reason)
         self._sound.clear()
@@ -181,8 +244,7 @@ class TextIndex:
         """Set a damaged index aside and start an empty one (the indexer's catch-up refills it).
         Called by the indexer, which owns the writer."""
         reason = self.damaged or "asked to rebuild"
-        with self._writer_lock:
-            self._writer_handle = None
+        self._writer.drop()
         if self.path is None:
             self.rebuilds += 1
         else:
@@ -209,73 +271,63 @@ class TextIndex:
                 self.on_damage()
         return True
 
-    @staticmethod
-    def _max_seq(searcher: tantivy.Searcher) -> int:
-        if searcher.num_docs == 0:
-            return 0
-        # the newest document by seq: its order key is the seq itself, exact (an aggregate is a float)
-        top = searcher.search(tantivy.Query.all_query(), 1, count=False, order_by_field="seq")
-        return int(top.hits[0][0]) if top.hits else 0
-
-    @property
-    def _writer(self) -> tantivy.IndexWriter:
-        # Made on first use, so its indexing threads are spawned by (and inherit the priority of)
-        # the indexer thread rather than the thread that opened the store.
-        with self._writer_lock:
-            if self._writer_handle is None:
-                try:
-                    self._writer_handle = self._index.writer(self._heap_bytes, WRITER_THREADS)
-                except ValueError as exc:
-                    if "LockBusy" not in str(exc):
-                        raise
-                    # A dropped writer holds the directory's lock until it is freed, and one that
-                    # failed can still be referenced by its exception's traceback (a cycle).
-                    gc.collect()
-                    self._writer_handle = self._index.writer(self._heap_bytes, WRITER_THREADS)
-            return self._writer_handle
-
     @contextlib.contextmanager
-    def _writing(self, doing: str) -> Iterator[None]:
-        """Run writer calls; when tantivy fails, drop the writer (a failed tantivy writer stays dead:
-        the next call makes a new one, which starts from the last commit) and re-raise."""
+    def _writing(self, doing: str) -> Iterator[IndexWriting]:
+        """The writer, for calls that may fail; when tantivy (or the writer process) fails, end the
+        writer (the next round starts a new one, from the last commit) and re-raise."""
+        writer = self._writer
         try:
-            yield
+            yield writer
         except BaseException as exc:
             if not is_index_failure(exc):
                 raise
-            with self._writer_lock:
-                self._writer_handle = None
+            writer.drop()
             self._failed(exc, doing)
             raise
 
-    def add_json_docs(self, docs: Iterable[str]) -> None:
-        """Queue documents (JSON objects with the schema's fields) for the next commit."""
-        with self._writing("adding documents"):
-            add = self._writer.add_json
-            for doc in docs:
-                add(doc)
+    def resume(self) -> int:
+        """Start the writer if it is not running; the seq the next document must follow (the last one
+        committed, read from the index itself by a newly started writer process)."""
+        with self._writing("starting the writer") as writer:
+            opened = writer.start()
+        if opened is not None:
+            self.committed = opened
+        return self.committed
+
+    def add_docs(self, payload: Pieces) -> None:
+        """Queue documents (JSON objects with the schema's fields, one a line, in the pieces given)
+        for the next commit; they must follow `resume()`'s seq."""
+        with self._writing("adding documents") as writer:
+            writer.add_lines(payload)
 
     def commit(self, upto_seq: int) -> None:
         """Publish every queued document; `upto_seq` is the largest seq among them."""
-        with self._writing("committing"):
-            self._writer.commit()
-            self._index.reload()
-            searcher = self._index.searcher()
-        with self._reader_lock:
-            self._searcher = searcher
-            self.watermark = upto_seq
+        with self._writing("committing") as writer:
+            writer.commit()
+        self.committed = upto_seq
+        self._publish(upto_seq)
 
     def rollback_above(self, seq: int) -> None:
         """Delete documents with a seq above `seq` (left over from rows that never committed)."""
-        query = tantivy.Query.range_query(self.schema, "seq", tantivy.FieldType.Integer, seq + 1, _I64_MAX)
-        with self._writing("deleting uncommitted rows"):
-            self._writer.delete_documents_by_query(query)
-            self._writer.commit()
+        with self._writing("deleting uncommitted rows") as writer:
+            writer.start()
+            writer.delete_above(seq)
+        self.committed = min(self.committed, seq)
+        self._publish(min(self.watermark, seq))
+
+    def _publish(self, watermark: int) -> None:
+        """Reload the searcher after a commit, exact up to `watermark` from then on."""
+        try:
             self._index.reload()
             searcher = self._index.searcher()
+        except BaseException as exc:
+            if not is_index_failure(exc):
+                raise
+            self._failed(exc, "reloading")
+            raise
         with self._reader_lock:
             self._searcher = searcher
-            self.watermark = min(self.watermark, seq)
+            self.watermark = watermark
 
     def snapshot(self) -> tuple[tantivy.Searcher, int]:
         """A searcher and the watermark it is exact up to (0 while the index is damaged)."""
@@ -283,16 +335,14 @@ class TextIndex:
             return self._searcher, 0 if self.damaged else self.watermark
 
     def close(self) -> None:
-        """Wait for merges so the files on disk are final (a failing writer is only dropped)."""
-        with self._writer_lock:
-            writer, self._writer_handle = self._writer_handle, None
-        if writer is not None:
-            try:
-                writer.wait_merging_threads()
-            except BaseException as exc:
-                if not is_index_failure(exc):
-                    raise
-                log.error("text index merges ended with an error at close: %s", str(exc))
+        """Wait for merges so the files on disk are final (a writer process at most
+        CLOSE_MERGE_SECONDS; a failing writer is only dropped)."""
+        try:
+            self._writer.close(CLOSE_MERGE_SECONDS)
+        except BaseException as exc:
+            if not is_index_failure(exc):
+                raise
+            log.error("text index merges ended with an error at close: %s", str(exc))
 
     def _reading(self, read: Callable[[], _T], empty: _T) -> _T:
         """Run a search; when tantivy fails on damaged files, answer `empty` (an index holding
@@ -419,8 +469,8 @@ class TextIndex:
         if isinstance(node, Compare):
             return self._severity_range(node)
         if isinstance(node, TimeRange):
-            low = node.start if node.start is not None else -_I64_MAX
-            high = node.end if node.end is not None else _I64_MAX
+            low = node.start if node.start is not None else -I64_MAX
+            high = node.end if node.end is not None else I64_MAX
             return q.range_query(
                 self.schema,
                 "ts",
@@ -442,7 +492,7 @@ class TextIndex:
 
     def _severity_range(self, node: Compare) -> tantivy.Query:
         value = node.value
-        low, high = -_I64_MAX, _I64_MAX
+        low, high = -I64_MAX, I64_MAX
         if node.op in (">", ">="):
             low = int(value) + 1 if node.op == ">" and value == int(value) else math.ceil(value)
         else:
