@@ -126,6 +126,7 @@ def test_closing_with_unapplied_rows_keeps_them_for_the_next_open(
     with LogAnalyticsEngine(tmp_path / "d") as again:
         assert again.count() == 8
         assert again._store.wal_state["replayed_rows"] == 8
+        assert "loganalytics_wal_replayed_rows 8.0" in again.export_metrics_prometheus()
         assert sorted(e.message for e in again.query_logs({})) == sorted(_log(i).message for i in range(8))
     with LogAnalyticsEngine(tmp_path / "d") as third:  # applied at the last open: not replayed twice
         assert third.count() == 8

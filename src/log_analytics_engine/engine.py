@@ -111,6 +111,7 @@ class LogAnalyticsEngine:
             self._alerting.status,
             self._store.bytes_on_disk,
             lambda: self._store.index_state,
+            lambda: self._store.wal_state,
         )
 
     # -- lifecycle ------------------------------------------------------------------------------

@@ -106,6 +106,7 @@ class EngineCollector:
         alerting: Callable[[], Mapping[str, Any]],
         bytes_on_disk: Callable[[], int],
         index: Callable[[], Mapping[str, Any]],
+        wal: Callable[[], Mapping[str, Any]],
     ) -> None:
         self._stats = stats
         self._counters = counters
@@ -113,6 +114,7 @@ class EngineCollector:
         self._alerting = alerting
         self._bytes = bytes_on_disk
         self._index = index
+        self._wal = wal
 
     def collect(self) -> Iterator[Metric]:
         stats = self._stats()
@@ -127,6 +129,7 @@ class EngineCollector:
             "loganalytics_bytes_on_disk", "Bytes the data directory holds.", value=self._bytes()
         )
         yield from self._index_families()
+        yield from self._wal_families()
         yield CounterMetricFamily(
             "loganalytics_store_recoveries",
             "Opens that accepted missing committed logs (--recover after a damaged write-ahead log).",
@@ -238,6 +241,9 @@ class EngineCollector:
             sum_value=snap["query_sum"],
         )
 
+    def _wal_families(self) -> Iterator[Metric]:
+        return _wal_families(self._wal())
+
     def _index_families(self) -> Iterator[Metric]:
         index = self._index()
         yield GaugeMetricFamily(
@@ -267,6 +273,29 @@ class EngineCollector:
             "Times a damaged text index was set aside and rebuilt.",
             value=index["rebuilds"],
         )
+
+
+_WAL_GAUGES = (
+    ("pending_rows", "Logs acknowledged (in the write-ahead log) and not yet applied and evaluated."),
+    ("pending_bytes", "Memory those logs hold (writers wait past 128 MiB)."),
+    ("bytes", "Bytes the write-ahead log's segment files hold."),
+    ("replayed_rows", "Logs the last open replayed from the write-ahead log."),
+    ("torn_frames", "Frames cut short by a crash that the last open dropped (never acknowledged)."),
+)
+_WAL_COUNTERS = (
+    ("apply_commits", "DuckDB commits of the applier."),
+    ("applied_rows", "Logs the applier moved into DuckDB."),
+    ("apply_failures", "Applier commits that failed (retried)."),
+    ("backpressure_waits", "Writes that waited for the applier (its queue full)."),
+    ("backpressure_wait_seconds", "Time writes spent waiting for the applier."),
+)
+
+
+def _wal_families(wal: Mapping[str, Any]) -> Iterator[Metric]:
+    for key, text in _WAL_GAUGES:
+        yield GaugeMetricFamily(f"loganalytics_wal_{key}", text, value=wal[key])
+    for key, text in _WAL_COUNTERS:
+        yield CounterMetricFamily(f"loganalytics_wal_{key}", text, value=wal[key])
 
 
 def prometheus_text(collector: EngineCollector) -> str:
