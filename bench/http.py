@@ -256,28 +256,32 @@ def _index_lag(client: httpx.Client) -> int:
     return int(client.get("/api/v1/stats").raise_for_status().json()["index_lag"])
 
 
-def _wait_indexed(client: httpx.Client) -> float:
-    """Seconds until the server's text index has caught up with every stored log."""
+def _wait_indexed(client: httpx.Client, limit_s: float = INDEX_TIMEOUT_S) -> float:
+    """Seconds until the server's text index has caught up with every stored log (a RuntimeError
+    past `limit_s`)."""
     started = time.perf_counter()
     while _index_lag(client) > 0:
-        if time.perf_counter() - started > INDEX_TIMEOUT_S:
-            raise RuntimeError(f"index still behind after {INDEX_TIMEOUT_S:.0f} s")
+        if time.perf_counter() - started > limit_s:
+            raise RuntimeError(f"index still behind after {limit_s:.0f} s")
         time.sleep(0.05)
     return time.perf_counter() - started
 
 
-def _search_times(client: httpx.Client, requests: int) -> list[float]:
-    """Seconds per `GET /api/v1/search` (full answer read), after SEARCH_WARMUP untimed ones."""
-    params = {"q": SEARCH_QUERY, "limit": SEARCH_LIMIT}
+def _search_times(
+    client: httpx.Client, requests: int, query: str = SEARCH_QUERY, warmup: int = SEARCH_WARMUP
+) -> list[float]:
+    """Seconds per `GET /api/v1/search?q=query` (full answer read, a full page), after `warmup`
+    untimed ones."""
+    params: dict[str, str | int] = {"q": query, "limit": SEARCH_LIMIT}
     times = []
-    for i in range(SEARCH_WARMUP + requests):
+    for i in range(warmup + requests):
         started = time.perf_counter()
         response = client.get(SEARCH_PATH, params=params)
         elapsed = time.perf_counter() - started
         response.raise_for_status()
         if len(response.json()["logs"]) != SEARCH_LIMIT:
             raise RuntimeError(f"search answered {len(response.json()['logs'])} logs, not {SEARCH_LIMIT}")
-        if i >= SEARCH_WARMUP:
+        if i >= warmup:
             times.append(elapsed)
     return times
 
@@ -307,32 +311,40 @@ def _paced_ingest_process(
         ready.set()
 
 
-def _search_under_ingest(url: str, bodies: list[bytes], batch: int) -> dict[str, Any]:
-    """Search latency on the idle, fully indexed server; then again while INGEST_CONNECTIONS other
-    connections post `batch`-log bodies paced at PACED_RATE logs/s in all (`_PacedIngest`), whose
-    achieved rate is kept; the text index's lag behind the stored logs when the searches end.
-
-    The paced ingest runs in a child process: as threads of this one, their HTTP client work would
-    hold the searcher's GIL and add to the very latency measured."""
+@contextmanager
+def paced_ingest(url: str, bodies: list[bytes], batch: int) -> Iterator[dict[str, Any]]:
+    """For the `with` block, INGEST_CONNECTIONS connections post `batch`-log bodies paced at PACED_RATE
+    logs/s in all (`_PacedIngest`), from a child process: as threads of this one, their HTTP client work
+    would hold the GIL of whatever this process measures. The block starts once they run; the dict
+    yielded gets their summed figures (`ingest_rate`, …) when it ends (an ingest failure raises)."""
     spawn = multiprocessing.get_context("spawn")
     ready, stop, results = spawn.Event(), spawn.Event(), spawn.Queue()
+    child = spawn.Process(target=_paced_ingest_process, args=(url, bodies, batch, ready, stop, results))
+    child.start()
+    figures: dict[str, Any] = {}
+    try:
+        if not ready.wait(START_TIMEOUT_S):
+            raise RuntimeError(f"paced ingest not started after {START_TIMEOUT_S:.0f} s")
+        yield figures
+    finally:
+        stop.set()
+        paced = results.get(timeout=REQUEST_TIMEOUT_S)
+        child.join(STOP_TIMEOUT_S)
+    if "error" in paced:
+        raise RuntimeError(f"paced ingest failed: {paced['error']}")
+    figures.update(paced)
+
+
+def _search_under_ingest(url: str, bodies: list[bytes], batch: int) -> dict[str, Any]:
+    """Search latency on the idle, fully indexed server; then again during a `paced_ingest`, whose
+    achieved rate is kept; the text index's lag behind the stored logs when the searches end."""
     with closing(_client(url)) as searcher:
         index_s = _wait_indexed(searcher)
         idle = _percentiles_ms(_search_times(searcher, SEARCH_REQUESTS))
-        child = spawn.Process(target=_paced_ingest_process, args=(url, bodies, batch, ready, stop, results))
-        child.start()
-        try:
-            if not ready.wait(START_TIMEOUT_S):
-                raise RuntimeError(f"paced ingest not started after {START_TIMEOUT_S:.0f} s")
+        with paced_ingest(url, bodies, batch) as paced:
             time.sleep(PACED_WARMUP_S)
             busy = _percentiles_ms(_search_times(searcher, SEARCH_REQUESTS))
             lag = _index_lag(searcher)
-        finally:
-            stop.set()
-            paced = results.get(timeout=REQUEST_TIMEOUT_S)
-            child.join(STOP_TIMEOUT_S)
-    if "error" in paced:
-        raise RuntimeError(f"paced ingest failed: {paced['error']}")
     return {**busy, **paced, "idle": idle, "index_catch_up_s": index_s, "index_lag_after": lag}
 
 

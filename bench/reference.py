@@ -33,6 +33,11 @@ _SELECT = (
 )
 REF_INSERT_FILE = f"INSERT INTO logs {_SELECT} FROM read_ndjson(?, columns={_COLUMNS})"
 REF_INSERT_BATCH = f"INSERT INTO logs {_SELECT} FROM batch_in"
+REF_INSERT_ROW = (
+    f'INSERT INTO logs {_SELECT} FROM (SELECT $1::VARCHAR AS "timestamp", $2::VARCHAR AS level, '
+    "$3::VARCHAR AS source, $4::VARCHAR AS message, $5::VARCHAR[] AS tags, $6::VARCHAR AS request_id, "
+    "$7::VARCHAR AS user_id)"
+)
 BATCH_SCHEMA = pa.schema(
     [
         ("timestamp", pa.string()),
@@ -96,6 +101,11 @@ def append_batches(con: duckdb.DuckDBPyConnection, batches: Sequence[Sequence[di
     for batch in batches:
         append_batch(con, batch)
     return len(batches)
+
+
+def insert_row(con: duckdb.DuckDBPyConnection, record: dict[str, Any]) -> None:
+    """Insert one generator record as a transaction of its own (committed on return)."""
+    con.execute(REF_INSERT_ROW, [record.get(name) for name in BATCH_SCHEMA.names])
 
 
 def count_rows(con: duckdb.DuckDBPyConnection) -> int:

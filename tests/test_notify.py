@@ -16,6 +16,7 @@ from conftest import Clock, entry_at
 from log_analytics_engine import Alert, AlertRule, LogAnalyticsEngine
 from log_analytics_engine.alerting.notify import DeliveryError, Dispatcher, WebhookNotifier
 from log_analytics_engine.alerting.worker import SerialWorker
+from log_analytics_engine.storage.embedded import EmbeddedStore
 from log_analytics_engine.timeparse import format_timestamp
 
 
@@ -299,29 +300,29 @@ def test_full_queue_drops_and_counts() -> None:
     assert dispatcher.delivered == 2
 
 
-def test_a_group_commit_follower_returns_after_the_hooks_its_logs_fired(
+def test_a_write_sharing_a_commit_returns_after_the_hooks_its_logs_fired(
     clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Concurrent NDJSON bodies written as one group commit: the caller whose logs fired the alert
-    returns only after the (slow) hook ran, though another caller of the group led the write."""
+    """Concurrent NDJSON bodies sharing an applier commit: the caller whose logs fired the alert returns
+    only after the (slow) hook ran, on its own thread; the others do not wait for that hook."""
+    gate, real_apply = threading.Event(), EmbeddedStore._apply_pending
+
+    def held_apply(store: EmbeddedStore, chunks: Any) -> Any:  # the three bodies queue meanwhile
+        gate.wait(10)
+        return real_apply(store, chunks)
+
+    monkeypatch.setattr(EmbeddedStore, "_apply_pending", held_apply)
     engine = LogAnalyticsEngine(clock=clock, alert_interval=None)
     engine.add_alert_rule(AlertRule("c errors", conditions={"source": "c"}, threshold=1))
     called = threading.Event()
+    hook_threads: list[str] = []
 
     def slow_hook(alert: Alert) -> None:
-        threading.Event().wait(0.3)
+        hook_threads.append(threading.current_thread().name)
+        threading.Event().wait(0.5)
         called.set()
 
     engine.add_alert_notification_hook(slow_hook)
-    gate, real_append, first = threading.Event(), engine._store.append, [True]
-
-    def held_append(table: Any) -> Any:  # the first group waits, so B and C queue as one group
-        if first[0]:
-            first[0] = False
-            gate.wait(10)
-        return real_append(table)
-
-    monkeypatch.setattr(engine._store, "append", held_append)
     when = format_timestamp(round(clock.now * 1e9))
     seen_on_return: dict[str, bool] = {}
 
@@ -329,17 +330,22 @@ def test_a_group_commit_follower_returns_after_the_hooks_its_logs_fired(
         engine.ingest_ndjson(_ndjson({"timestamp": when, "level": "ERROR", "message": "x", "source": source}))
         seen_on_return[source] = called.is_set()
 
-    threads = {s: threading.Thread(target=ingest, args=(s,)) for s in "abc"}
+    threads = {s: threading.Thread(target=ingest, args=(s,), name=f"ingest-{s}") for s in "abc"}
     try:
-        for source in "abc":  # a leads the held group; b then c wait: b leads the next, c follows
+        for source in "abc":
             threads[source].start()
-            threading.Event().wait(0.2)
+            threading.Event().wait(0.1)
+        commits = engine._store.wal_state["apply_commits"]
         gate.set()
         for thread in threads.values():
             thread.join(10)
-        assert seen_on_return["c"] is True
+        assert seen_on_return == {"a": False, "b": False, "c": True}
+        assert hook_threads == ["ingest-c"]
         assert engine.count() == 3
+        # a's commit was taken (and held) alone; b and c queued behind it and shared the next
+        assert engine._store.wal_state["apply_commits"] - commits == 2
     finally:
+        gate.set()
         engine.close()
 
 

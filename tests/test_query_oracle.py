@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,7 +29,6 @@ from log_analytics_engine.model import SEVERITY
 from log_analytics_engine.query.ast import RelativeTime, resolve_time
 from log_analytics_engine.query.evaluate import evaluate, field_value, order_key
 from log_analytics_engine.query.parser import parse_filter
-from log_analytics_engine.storage.embedded import WriteResult
 from log_analytics_engine.timeparse import format_timestamp
 
 NS = 1_000_000_000
@@ -125,17 +125,24 @@ def oracle_logs(n: int = 300, seed: int = 5) -> list[LogEntry]:
 
 @dataclass
 class Loaded:
-    """One engine holding the oracle logs, the writes it made of them, and the logs as stored."""
+    """One engine holding the oracle logs, the commits it made of them (rows, or None for a file chunk
+    read back by SQL; first and last seq), and the logs as stored."""
 
     engine: LogAnalyticsEngine
-    writes: list[WriteResult] = field(default_factory=list)
+    writes: list[tuple[pa.Table | None, int, int]] = field(default_factory=list)
     stored: list[LogEntry] = field(default_factory=list)  # in seq order
 
 
 def _loaded(fill: Callable[[LogAnalyticsEngine], None]) -> Loaded:
     engine = LogAnalyticsEngine(clock=lambda: NOW_NS / NS, index_interval=3600, alert_interval=None)
     loaded = Loaded(engine)
-    engine._pipeline.add_listener(loaded.writes.append)
+
+    def record(table: pa.Table | None, spans: Sequence[tuple[int, int, float]]) -> list[None]:
+        rows = None if table is None else table.drop_columns(["seq"])
+        loaded.writes.append((rows, spans[0][0], spans[-1][1]))
+        return [None] * len(spans)
+
+    engine._pipeline.add_listener(record)
     fill(engine)
     loaded.stored = engine.query_logs({}, sort_by="seq")
     return loaded
@@ -462,10 +469,8 @@ def test_random_queries_match_the_reference_evaluator(
         rule = AlertRule("oracle", query=text)
         matcher = BatchMatcher(engine._store)
         seqs: set[int] = set()
-        for write in loaded.writes:
-            [(_, matched)] = matcher.match(
-                [rule], write.first_seq, write.last_seq, write.entries, write.table
-            )
+        for table, first, last in loaded.writes:
+            [(_, matched)] = matcher.match([rule], first, last, None, table)
             seqs.update(int(s) for s in np.asarray(matched))
         assert sorted(seqs) == [e.seq for e in want], f"{where} (alert rule)"
 

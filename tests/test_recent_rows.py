@@ -78,9 +78,11 @@ def test_point_reads_from_the_copy_equal_duckdb(tmp_path: Path) -> None:
         engine.ingest_ndjson(body.encode())
         engine.ingest_logs([LogEntry(NOW, "debug", "entry", metadata={"k": [1, 2]}, thread_id="t1")])
         store = engine._store
+        store.wait_evaluated()  # the copy is filled as the applier stores the writes
         assert store._recent.rows([1, 6]) is not None  # both writes are held
         engine.ingest_logs_from_file(path, "jsonl")
         engine.ingest_logs([LogEntry(NOW, "error", "late", user_id="u")])
+        store.wait_evaluated()
         assert store._recent.rows([1]) is None  # the file's rows broke the range: only the last write
         assert store._recent.rows([12]) is not None
         for seqs in ([3, 1, 6], [12], [12, 7, 1]):

@@ -19,6 +19,7 @@ from log_analytics_engine.errors import (
     DamagedGzipError,
     DiskFullError,
     LogAnalyticsError,
+    OverloadedError,
     QuerySyntaxError,
     StorageError,
 )
@@ -349,8 +350,8 @@ def test_engine_errors_keep_their_status_at_the_http_edge(
     assert answer.json()["detail"] == str(instance)
     retry = None if error.retry_after is None else str(error.retry_after)
     assert answer.headers.get("retry-after") == retry
-    # a busy store and a full disk are worth retrying; a damaged store is not, nor bad input
-    expected = {StorageError: "1", DiskFullError: "30"}
+    # a busy or overloaded store and a full disk are worth retrying; a damaged store is not, nor bad input
+    expected = {StorageError: "1", OverloadedError: "1", DiskFullError: "30"}
     assert retry == expected.get(error)
 
 

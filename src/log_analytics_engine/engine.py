@@ -4,6 +4,7 @@ alerting and metrics together and holds no logic of its own beyond argument shap
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from log_analytics_engine.alerting.keptrules import KeptRules
 from log_analytics_engine.alerting.notify import AlertmanagerNotifier, WebhookNotifier
 from log_analytics_engine.alerting.rulefile import load_rules
 from log_analytics_engine.alerting.rules import Alert, AlertRule
-from log_analytics_engine.errors import ConfigError, IngestError, QueryError
+from log_analytics_engine.errors import ConfigError, IngestError, QueryError, StorageError
 from log_analytics_engine.ingest.files import FileIngest
 from log_analytics_engine.ingest.formats import Format, registry
 from log_analytics_engine.ingest.formats.user import load_formats
@@ -37,10 +38,11 @@ from log_analytics_engine.query.planner import Planner, Sort
 from log_analytics_engine.query.results import QueryResult, SearchResult, decode_cursor, encode_cursor
 from log_analytics_engine.query.timelimit import QUERY_SECONDS
 from log_analytics_engine.stats import StatsReader
-from log_analytics_engine.storage.embedded import EmbeddedStore, WriteResult
+from log_analytics_engine.storage.embedded import CLOSE_APPLY_SECONDS, EmbeddedStore, WriteResult
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, seconds_ns
 
 Filters = Mapping[str, Any] | None
+log = logging.getLogger(__name__)
 
 
 class LogAnalyticsEngine:
@@ -54,9 +56,11 @@ class LogAnalyticsEngine:
     A directory whose database came back short of the logs it committed (a damaged write-ahead log)
     is refused with a StorageError; `recover=True` opens it with what survived, the loss logged.
     `query_seconds` bounds every query call (search, run, fields, tail, query_logs, count, aggregate):
-    one running longer is stopped with a QueryError naming the limit. Text is read by the built-in
-    log formats plus `formats` and those of `format_file` (TOML, `[formats.NAME]` tables); naive
-    times in text are read in `timezone` (an IANA name, UTC unless given).
+    one running longer is stopped with a QueryError naming the limit. A write is acknowledged once it
+    is in the directory's write-ahead log: in the OS with `durability="os"` (survives the process
+    being killed), on the disk with `"fsync"` (survives a power loss too; writers share fsyncs).
+    Text is read by the built-in log formats plus `formats` and those of `format_file` (TOML,
+    `[formats.NAME]` tables); naive times in text are read in `timezone` (an IANA name, UTC unless given).
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class LogAnalyticsEngine:
         timezone: str = "UTC",
         formats: Sequence[Format] = (),
         format_file: str | Path | None = None,
+        durability: str = "os",
     ) -> None:
         if not query_seconds > 0:
             raise ConfigError(f"query_seconds must be positive, got {query_seconds!r}")
@@ -79,8 +84,9 @@ class LogAnalyticsEngine:
         self._formats = registry(user)
         self._query_seconds = query_seconds
         where = None if path is None else Path(path)
-        self._store = EmbeddedStore(where, index_interval=index_interval, recover=recover)
-        self._pipeline = Pipeline(self._store)
+        self._store = EmbeddedStore(
+            where, index_interval=index_interval, recover=recover, durability=durability
+        )
         self._planner = Planner(self._store)
         self._aggregator = StoreAggregator(self._planner)
         self._stats = StatsReader(self._store)
@@ -88,6 +94,7 @@ class LogAnalyticsEngine:
         self._clock = clock
         self._runner = PipeRunner(self._planner)
         self._alerting = AlertEvaluator(self._store, clock)
+        self._pipeline = Pipeline(self._store, clock, self._count_write, self._alerting.hooks.__bool__)
         self._alerting.load_stored()
         self._kept_rules = KeptRules(self._store)
         for rule in self._kept_rules.stored():
@@ -96,8 +103,7 @@ class LogAnalyticsEngine:
         self._ticker: Ticker | None = None
         if self._alerting.rules():
             self._start_ticker()
-        self._pipeline.add_listener(self._alerting.on_write)
-        self._pipeline.add_listener(self._count_write)
+        self._pipeline.add_listener(self._alerting.on_applied)
         self._collector = EngineCollector(
             self._stats.summary,
             self._counters,
@@ -113,9 +119,14 @@ class LogAnalyticsEngine:
         """Deliver queued alert notifications, flush the text index, checkpoint, release the directory."""
         if self._ticker is not None:
             self._ticker.stop()
+        try:
+            self._store.wait_evaluated(CLOSE_APPLY_SECONDS)  # rules see every acknowledged write first
+        except StorageError as exc:  # applying fails (a full disk): the WAL replays them at the next open
+            log.error("closing before every acknowledged log was applied: %s", exc)
         self._alerting.drain()
         self._alerting.dispatcher.drain()
         self._store.close()
+        self._pipeline.close()
 
     def __enter__(self) -> LogAnalyticsEngine:
         return self
@@ -128,6 +139,7 @@ class LogAnalyticsEngine:
     def flush(self) -> None:
         """Bring the text index up to date now (queries are exact without it; this only speeds them)
         and wait until every alert fired so far has reached its notifiers."""
+        self._store.wait_evaluated()
         self._store.flush_index()
         self._alerting.drain()
         self._alerting.dispatcher.drain()
@@ -453,6 +465,7 @@ class LogAnalyticsEngine:
     def get_alert_rule_states(self) -> list[RuleState]:
         """Each rule's state now: firing or not, the matching logs in its window against its
         threshold, when it last fired and since when it fires."""
+        self._store.wait_evaluated()
         return self._alerting.states()
 
     def load_alert_rules(self, path: str | Path) -> list[AlertRule]:
@@ -516,16 +529,19 @@ class LogAnalyticsEngine:
     ) -> list[Alert]:
         """Fired alerts, newest first (kept across restarts of a durable engine); `since` is epoch
         seconds or a datetime."""
+        self._store.wait_evaluated()
         return self._alerting.alerts(since, rule, limit)
 
     def persist_alerts_to_file(self, file_path: str | Path) -> int:
         """Write every kept alert to a JSONL file (one alert per line, oldest first); returns how many."""
+        self._store.wait_evaluated()
         return write_alerts(Path(file_path), reversed(self._alerting.alerts()))
 
     def load_alerts_from_file(self, file_path: str | Path) -> int:
         """Append the alerts of a `persist_alerts_to_file` file (ours, or one the original engine
         wrote), skipping known ones; returns how many were new."""
         alerts = read_alerts(Path(file_path))
+        self._store.wait_evaluated()
         return sum(self._alerting.record(alert, persist=True) for alert in alerts)
 
     # -- stats and metrics ----------------------------------------------------------------------
@@ -542,6 +558,7 @@ class LogAnalyticsEngine:
                 "text_formats": counters["text_formats"],
                 "no_timestamp": counters["no_timestamp"],
                 **{f"index_{k}": v for k, v in self._store.index_state.items()},
+                **{f"wal_{k}": v for k, v in self._store.wal_state.items()},
                 "bytes_on_disk": self._store.bytes_on_disk(),
                 "queries": counters["query_count"],
                 "write_listener_failures": self._pipeline.listener_failures,

@@ -90,6 +90,14 @@ class DiskFullError(StorageError):
     retry_after = 30
 
 
+class OverloadedError(StorageError):
+    """Acknowledged writes wait to be stored past the store's memory bound (the applier is behind);
+    nothing of this write was stored: retry after a pause."""
+
+    status = 429
+    retry_after = 1
+
+
 class DamagedStoreError(StorageError):
     """A data directory whose database came back short of the logs it committed (a damaged write-ahead
     log); it is not opened unless told to accept the loss (`recover`). Not retried as a busy store is."""

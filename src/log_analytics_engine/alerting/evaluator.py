@@ -29,12 +29,13 @@ import threading
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa
 
 from log_analytics_engine.alerting.matcher import BatchMatcher
 from log_analytics_engine.alerting.notify import Dispatcher, HookRunner
@@ -199,12 +200,54 @@ class AlertEvaluator:
     def on_write(self, write: WriteResult) -> Callable[[], None] | None:
         """Evaluate one committed write at the clock's now; returns the follow-up that calls the hooks
         for what it fired or resolved (None when there is nothing to call)."""
-        return self._hook_calls(self._evaluate_write(write, self._clock()))
+        span = (write.first_seq, write.last_seq, self._clock())
+        return self.on_applied(write.table, [span], write.entries)[0]
+
+    def on_applied(
+        self,
+        table: pa.Table | None,
+        spans: Sequence[tuple[int, int, float]],
+        entries: Sequence[Any] | None = None,
+    ) -> list[Callable[[], None] | None]:
+        """Evaluate the writes of one stored commit, in seq order, each at the time it was
+        acknowledged and as if it were alone: the rules are matched once over the commit's rows
+        (`table`; None: read back by SQL), then each write's matches join the windows and its rules
+        are evaluated. Returns each write's follow-up (the hooks to call, or None)."""
+        first, last = spans[0][0], spans[-1][1]
+        with self._lock:
+            states = [s for s in self._states.values() if s.rule.enabled and last > s.seeded_through]
+        out: list[Callable[[], None] | None] = [None] * len(spans)
+        if not states:
+            return out
+        started = time.perf_counter()
+        try:
+            rows = table.drop_columns(["seq"]) if table is not None and "seq" in table.column_names else table
+            matches = self._matcher.match([s.rule for s in states], first, last, entries, rows)
+            lasts = np.fromiter((b for _, b, _ in spans), np.int64, len(spans))
+            by_span: dict[int, list[tuple[_RuleState, np.ndarray, np.ndarray]]] = defaultdict(list)
+            for state, (times, seqs) in zip(states, matches, strict=True):
+                if not len(seqs):
+                    continue
+                owners = np.searchsorted(lasts, seqs)  # the write holding each match
+                cuts = np.flatnonzero(np.diff(owners)) + 1
+                for part in np.split(np.arange(len(seqs)), cuts):
+                    span = int(owners[part[0]])
+                    if spans[span][1] > state.seeded_through:
+                        by_span[span].append((state, times[part], seqs[part]))
+            for span in sorted(by_span):
+                _, through, now = spans[span]
+                out[span] = self._hook_calls(self._evaluate_matches(by_span[span], now, through))
+        finally:
+            with self._lock:
+                self.evaluations += 1
+                self.evaluation_seconds += time.perf_counter() - started
+        return out
 
     def tick(self) -> None:
         """Evaluate every firing rule at the clock's now: a drained window resolves (the hooks are
         called before this returns), and the alerts still firing are re-sent to the notifiers that
         keep them alive (Alertmanager)."""
+        self._store.wait_evaluated()  # the writes acknowledged so far are in the windows first
         now = self._clock()
         with self._lock:
             states = [s for s in self._states.values() if s.active]
@@ -231,38 +274,25 @@ class AlertEvaluator:
 
         return call_hooks
 
-    def _evaluate_write(self, write: WriteResult, now: float) -> list[_Fired | _Resolved]:
-        """Match one write against every enabled rule; evaluate the rules it brought matches;
-        returns what that fired or resolved."""
+    def _evaluate_matches(
+        self, matches: list[tuple[_RuleState, np.ndarray, np.ndarray]], now: float, through: int
+    ) -> list[_Fired | _Resolved]:
+        """One write's matches (per rule: event times, seqs) into the windows, then its rules
+        evaluated at `now` over the logs up to seq `through`; returns what that fired or resolved."""
+        high = to_ns(now)
+        due = []
         with self._lock:
-            states = [
-                s for s in self._states.values() if s.rule.enabled and write.last_seq > s.seeded_through
-            ]
-        if not states:
-            return []
+            for state, times, seqs in matches:
+                # logs already older than the window never count (the clock does not go back)
+                recent = times > high - to_ns(state.rule.time_window)
+                if not recent.any():
+                    continue
+                state.window.add(times[recent], seqs[recent])
+                if times[recent].min() <= high:  # one of its own matches is inside the window
+                    due.append(state)
         jobs: list[_Fired | _Resolved] = []
-        started = time.perf_counter()
-        try:
-            matches = self._matcher.match(
-                [s.rule for s in states], write.first_seq, write.last_seq, write.entries, write.table
-            )
-            high = to_ns(now)
-            due = []
-            with self._lock:
-                for state, (times, seqs) in zip(states, matches, strict=True):
-                    # logs already older than the window never count (the clock does not go back)
-                    recent = times > high - to_ns(state.rule.time_window)
-                    if not recent.any():
-                        continue
-                    state.window.add(times[recent], seqs[recent])
-                    if times[recent].min() <= high:  # one of its own matches is inside the window
-                        due.append(state)
-            for state in due:
-                jobs.extend(self._evaluate(state, now, may_fire=True, last_seq=write.last_seq))
-        finally:
-            with self._lock:
-                self.evaluations += 1
-                self.evaluation_seconds += time.perf_counter() - started
+        for state in due:
+            jobs.extend(self._evaluate(state, now, may_fire=True, last_seq=through))
         return jobs
 
     def _evaluate(
@@ -280,7 +310,7 @@ class AlertEvaluator:
         elif least >= rule.threshold and not can_fire:
             return []  # still over the threshold, and nothing to fire
         else:
-            count = self._count(state, low, high)
+            count = self._count(state, low, high, last_seq)
         if count < rule.threshold:
             resolved = self._resolve(state, now) if state.active else None
             return [] if resolved is None else [resolved]
@@ -292,12 +322,18 @@ class AlertEvaluator:
             rule.last_triggered = now
         return [self._fire(state, count, now, (low, high, last_seq))]
 
-    def _count(self, state: _RuleState, low: int, high: int) -> int:
+    def _count(self, state: _RuleState, low: int, high: int, through: int = 0) -> int:
+        """The rule's matches in (low, high]: the window's own count, the edges read by SQL over the
+        logs stored so far (up to seq `through` when given: a write is evaluated as if alone). The
+        read does not wait for writes being applied (this may run under the lock, and on the
+        applier's thread)."""
         flt = compile_where(state.rule.filter)
+        upto = "AND seq <= ?" if through else ""
 
         def edge_count(lo: int, hi: int) -> int:
-            row = self._store.row(
-                f"SELECT count(*) FROM logs WHERE {flt.sql} AND ts > ? AND ts <= ?", [*flt.params, lo, hi]
+            row = self._store.applied_row(
+                f"SELECT count(*) FROM logs WHERE {flt.sql} AND ts > ? AND ts <= ? {upto}",
+                [*flt.params, lo, hi, *([through] if through else [])],
             )
             return int(row[0]) if row else 0
 
@@ -358,7 +394,10 @@ class AlertEvaluator:
         """On the recorder thread: fetch a firing's sample logs, store it, queue the notice; or store
         resolved alerts and queue one resolved notice. Then the job is done (for the hooks)."""
         try:
-            self._record_job(job)
+            # the applier may wait for this thread (a full queue): it must not wait for the applier;
+            # a job's rows are applied already (it was evaluated after its commit)
+            with self._store.applied_reads():
+                self._record_job(job)
         finally:
             job.done.set()
 

@@ -128,6 +128,9 @@ class HookRunner:
         with self._lock:
             self._hooks = [*self._hooks, (hook, resolved)]
 
+    def __bool__(self) -> bool:
+        return bool(self._hooks)
+
     def wants(self, alert: Alert) -> bool:
         """True when some hook is to be called for this notice."""
         return any(alert.status == "firing" or resolved for _, resolved in self._hooks)

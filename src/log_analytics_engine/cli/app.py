@@ -439,6 +439,13 @@ def serve(
         bool, typer.Option(help="Allow listening beyond loopback without API keys (syslog: at all).")
     ] = False,
     recover: Recover = False,
+    durability: Annotated[
+        str | None,
+        typer.Option(
+            help='When an ingest is answered: "os" (in the WAL, in the OS: survives a killed server) '
+            'or "fsync" (on the disk: survives a power loss) [default: os].'
+        ),
+    ] = None,
     syslog_udp: Annotated[
         str | None, typer.Option(help="Listen for syslog over UDP on HOST:PORT ([syslog] udp).")
     ] = None,
@@ -476,6 +483,7 @@ def serve(
             port=port,
             data=data,
             insecure=insecure or None,
+            durability=durability,
             syslog_udp=syslog_udp,
             syslog_tcp=syslog_tcp,
             syslog_tls=syslog_tls,
@@ -495,6 +503,7 @@ def serve(
             engine = LogAnalyticsEngine(
                 path=path,
                 recover=recover,
+                durability=settings.durability,
                 timezone=settings.timezone,
                 formats=settings.formats,
                 format_file=settings.format_file,

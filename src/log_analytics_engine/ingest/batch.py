@@ -81,6 +81,27 @@ def to_batch(entries: Sequence[LogEntry], ingested_at: int) -> Batch:
     )
 
 
+def stored_row(entry: LogEntry, ingested_at: int) -> tuple[tuple[Any, ...], bool]:
+    """One entry's stored columns without `seq` (INGEST_SCHEMA's order), as `to_batch` makes them,
+    and whether its event time was missing or unstorable (it then has the ingest time)."""
+    ts = entry._timestamp_ns
+    bad = ts is None or not storable(ts)
+    level = entry._level
+    return (
+        ingested_at if bad else ts,
+        ingested_at,
+        level,
+        SEVERITY.get(level, DEFAULT_SEVERITY),
+        entry.source,
+        entry.message,
+        list(entry.tags),
+        entry.thread_id,
+        entry.request_id,
+        entry.user_id,
+        _metadata_json(entry.metadata, 0),
+    ), bad
+
+
 def columns_batch(
     ts: list[int | None],
     levels: list[str],

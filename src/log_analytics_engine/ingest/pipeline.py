@@ -1,11 +1,13 @@
-"""The write path every ingest goes through: pre-ingest hooks, the store, then the batch listeners.
+"""The write path every ingest goes through: pre-ingest hooks, the store, then the listeners.
 
-A hook is a plain callable `LogEntry -> LogEntry | None` (None drops the entry). Listeners
-(alert evaluation, counters) are called once per committed write with its seq range, outside
-the store's write lock. A listener may return a follow-up (alert notification hooks), which the
-ingest call runs on its own thread before it returns, once it holds no lock at all: not even a
-group commit's, so the next group is written meanwhile. The other callers of a group commit wait
-for the follow-ups of the write that held their batches before they return too.
+A hook is a plain callable `LogEntry -> LogEntry | None` (None drops the entry). A write is
+acknowledged once the store has it in its write-ahead log; listeners (alert evaluation) run later,
+on the store's applier thread, once per applied commit: a `Listener` gets the commit's rows and the
+span (first seq, last seq, time acknowledged) of each write in it, and returns each write's
+follow-up (the alert notification hooks to call, or None). A writer that must see its follow-ups
+run before it returns (`waits_for_follow_ups()`: notification hooks are registered) waits for its
+own evaluation and runs them on its own thread, holding no lock; a follow-up no writer waits for
+runs on a helper thread, never the applier's (a hook may query the store, which waits for it).
 """
 
 from __future__ import annotations
@@ -15,54 +17,54 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pyarrow as pa
 
-from log_analytics_engine.ingest.batch import Batch, to_batch
+from log_analytics_engine.ingest.batch import Batch, stored_row, to_batch
 from log_analytics_engine.model import INGEST_SCHEMA, LogEntry
+from log_analytics_engine.storage.applier import Chunk
 from log_analytics_engine.storage.embedded import EmbeddedStore, WriteResult
 
 Hook = Callable[[LogEntry], LogEntry | None]
 FollowUp = Callable[[], None]
-Listener = Callable[[WriteResult], FollowUp | None]
+# (first seq, last seq, the clock's time when acknowledged) of one write
+Span = tuple[int, int, float]
+Listener = Callable[[pa.Table | None, Sequence[Span]], Sequence[FollowUp | None]]
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class EntriesResult:
-    """What `ingest_entries` did: the committed write and how many entries hooks dropped."""
+    """What `ingest_entries` did: the acknowledged write and how many entries hooks dropped."""
 
     write: WriteResult
     dropped: int
 
 
-@dataclass
-class _Slot:
-    """One caller's batch waiting for a group commit, and what became of it. `wake` is set when the
-    batch is written (or failed), or when its thread is to lead the next group."""
-
-    batch: Batch
-    wake: threading.Event = field(default_factory=threading.Event)
-    followed: threading.Event = field(default_factory=threading.Event)  # the group's follow-ups ran
-    lead: bool = False
-    written: bool = False
-    write: WriteResult | None = None
-    error: BaseException | None = None
-
-
 class Pipeline:
-    """Hooks, store and listeners wired together; safe to call from many threads."""
+    """Hooks, store and listeners wired together; safe to call from many threads. `clock` stamps
+    each write (its rules are evaluated at that time); `on_write` is told of each acknowledged write
+    at once (counters); `waits_for_follow_ups` says whether a writer waits for its evaluation."""
 
-    def __init__(self, store: EmbeddedStore) -> None:
+    def __init__(
+        self,
+        store: EmbeddedStore,
+        clock: Callable[[], float] = time.time,
+        on_write: Callable[[WriteResult], None] | None = None,
+        waits_for_follow_ups: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.store = store
+        self._clock = clock
+        self._on_write = on_write
+        self._waits = waits_for_follow_ups
         self._hooks: list[Hook] = []
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
         self.listener_failures = 0
-        self._group_lock = threading.Lock()
-        self._pending: list[_Slot] = []
-        self._leading = False
+        self._orphans: ThreadPoolExecutor | None = None
+        store.on_applied = self._applied
 
     @property
     def has_hooks(self) -> bool:
@@ -75,7 +77,7 @@ class Pipeline:
             self._hooks = [*self._hooks, hook]
 
     def add_listener(self, listener: Listener) -> None:
-        """Call `listener` after every committed write."""
+        """Call `listener` for every applied commit (and every file chunk stored)."""
         with self._lock:
             self._listeners = [*self._listeners, listener]
 
@@ -97,9 +99,9 @@ class Pipeline:
 
     def ingest(self, table: pa.Table, bad_timestamps: int = 0) -> EntriesResult:
         """The one way into the store for a decoded table (model.INGEST_SCHEMA): the pre-ingest hooks
-        over its logs when any are set (entries built only then), then a group-committed append;
-        durable when this returns. `bad_timestamps` of its rows were given the ingest time already;
-        rows whose `ts` is NULL are given it here, with hooks only (after them)."""
+        over its logs when any are set (entries built only then), then an append; acknowledged when
+        this returns. `bad_timestamps` of its rows were given the ingest time already; rows whose
+        `ts` is NULL are given it here, with hooks only (after them)."""
         if not self._hooks:
             return EntriesResult(self.ingest_batch(Batch(table, bad_timestamps)), 0)
         entries = entries_of(table)
@@ -109,118 +111,116 @@ class Pipeline:
         return EntriesResult(write, len(entries) - len(kept))
 
     def ingest_entries(self, entries: Sequence[LogEntry]) -> EntriesResult:
-        """Hooks, then one Arrow append; durable when this returns."""
+        """Hooks, then one append (one log: a row, no Arrow batch); acknowledged when this returns."""
         kept = self.apply_hooks(entries)
-        batch = to_batch(kept, time.time_ns())
-        write = self.store.append(batch.table)
-        write = dataclasses.replace(
-            write, bad_timestamps=batch.bad_timestamps, entries=kept, table=batch.table
-        )
-        self._follow_up(self._notify(write))
+        if len(kept) == 1 and _plain(kept[0]):
+            row, bad = stored_row(kept[0], time.time_ns())
+            chunk = self.store.append_row(row, self._clock(), evaluated=self._waits())
+            write = WriteResult(chunk.first_seq, chunk.last_seq, 1, int(bad), entries=kept, chunk=chunk)
+            self._acknowledged(write)
+        else:
+            batch = to_batch(kept, time.time_ns())
+            write = dataclasses.replace(self.ingest_batch(batch), entries=kept)
         return EntriesResult(write, len(entries) - len(kept))
 
     def ingest_batch(self, batch: Batch) -> WriteResult:
-        """Store a prebuilt Arrow batch (no hooks: the caller checks `has_hooks`); durable on return.
+        """Store a prebuilt Arrow batch (no hooks: the caller checks `has_hooks`); acknowledged on
+        return, with the follow-ups of its evaluation run first when a writer waits for them."""
+        write = self.store.append(batch.table, self._clock(), evaluated=self._waits())
+        write = dataclasses.replace(write, bad_timestamps=batch.bad_timestamps, table=batch.table)
+        self._acknowledged(write)
+        return write
 
-        Group commit: batches that arrive while another group is being written wait together; when
-        that write ends, the first of them leads the next group, which takes every batch waiting by
-        then (parallel HTTP requests cost one commit, not one each). A leader writes one group and
-        returns, so its caller parses its next request while the next group is written. The
-        result's `rows` and `bad_timestamps` are the caller's own.
-        """
-        if batch.table.num_rows == 0:
-            return self.store.append(batch.table)
-        slot = _Slot(batch)
-        with self._group_lock:
-            self._pending.append(slot)
-            if not self._leading:
-                self._leading = slot.lead = True
-        if not slot.lead:
-            slot.wake.wait()
-        if not slot.written:  # this thread leads the next group (its own batch is in it)
-            later, group = self._write_group()
-            try:
-                self._follow_up(later)
-            finally:
-                for s in group:
-                    s.followed.set()
-        else:  # the write holding this batch may have fired alerts: their hooks run before we return
-            slot.followed.wait()
-        if slot.error is not None:
-            raise slot.error
-        assert slot.write is not None
-        return slot.write
-
-    def _write_group(self) -> tuple[list[FollowUp], list[_Slot]]:
-        """Write the waiting batches as one; returns the listeners' follow-ups, for the leader to run
-        once the next group may start, and the group, whose callers wait for them."""
-        with self._group_lock:
-            group, self._pending = self._pending, []
-        later: list[FollowUp] = []
-        try:
-            tables = [s.batch.table for s in group]
-            table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-            write = self.store.append(table)
-            bad = sum(s.batch.bad_timestamps for s in group)
-            later = self._notify(dataclasses.replace(write, bad_timestamps=bad, table=table))
-            for s in group:
-                s.write = dataclasses.replace(
-                    write, rows=s.batch.table.num_rows, bad_timestamps=s.batch.bad_timestamps
-                )
-        except Exception as exc:  # every caller of the group hears of it
-            for s in group:
-                s.error = exc
-        finally:
-            with self._group_lock:
-                for s in group:
-                    s.written = True
-                    if not later:  # nothing for them to wait for
-                        s.followed.set()
-                    s.wake.set()
-                if self._pending:
-                    following = self._pending[0]
-                    following.lead = True
-                    following.wake.set()
-                else:
-                    self._leading = False
-        return later, group
+    def _acknowledged(self, write: WriteResult) -> None:
+        if self._on_write is not None and write.rows:
+            self._on_write(write)
+        chunk = write.chunk
+        if chunk is not None and chunk.evaluated is not None:
+            chunk.evaluated.wait()
+            self._follow_up(chunk.follow_ups)
 
     def ingest_select(
         self, select_sql: str, chunk: pa.Table, params: Sequence[object] | None = None
     ) -> WriteResult:
         """Insert a format's SELECT over a chunk (the no-hook fast path); `params` follow the first
-        seq (by default the ingest time twice)."""
+        seq (by default the ingest time twice). Stored in DuckDB when this returns; its listeners run
+        here, on the caller's thread."""
         now = time.time_ns()
         write = self.store.append_select(select_sql, [now, now] if params is None else list(params), chunk)
-        self._follow_up(self._notify(write))
+        if write.rows:
+            if self._on_write is not None:
+                self._on_write(write)
+            later = self._listen(None, [(write.first_seq, write.last_seq, self._clock())])
+            self._follow_up([f for f in later if f is not None])
         return write
 
-    def _notify(self, write: WriteResult) -> list[FollowUp]:
-        """Tell the listeners of a committed write; returns their follow-ups. The write is durable
-        already, so a listener that fails is logged and counted, and the ingest still succeeds (a
-        client must not resend it)."""
-        later: list[FollowUp] = []
-        if write.rows == 0:
-            return later
+    def _listen(self, table: pa.Table | None, spans: Sequence[Span]) -> list[FollowUp | None]:
+        """Each listener over one commit; returns each write's follow-ups, combined. A listener that
+        fails is logged and counted: the writes are stored already (a client must not resend)."""
+        out: list[list[FollowUp]] = [[] for _ in spans]
         for listener in self._listeners:
             try:
-                after = listener(write)
+                results = listener(table, spans)
             except Exception:
                 self.listener_failures += 1
-                log.exception("write listener %r failed after a committed write", listener)
-            else:
-                if after is not None:
-                    later.append(after)
-        return later
+                log.exception("write listener %r failed after a stored write", listener)
+                continue
+            for calls, result in zip(out, results, strict=True):
+                if result is not None:
+                    calls.append(result)
+        return [_chain(calls) for calls in out]
 
-    def _follow_up(self, later: list[FollowUp]) -> None:
+    def _applied(self, chunks: Sequence[Chunk], table: pa.Table) -> None:
+        """The store's applier ran a commit: the listeners over it; each write's follow-ups go to
+        its waiting writer, or to the helper thread when none waits."""
+        later = self._listen(table, [(c.first_seq, c.last_seq, c.stamp) for c in chunks])
+        for chunk, follow_up in zip(chunks, later, strict=True):
+            if follow_up is None:
+                continue
+            if chunk.evaluated is not None:
+                chunk.follow_ups.append(follow_up)
+            else:
+                if self._orphans is None:
+                    self._orphans = ThreadPoolExecutor(1, thread_name_prefix="log-analytics-follow-up")
+                self._orphans.submit(self._follow_up, [follow_up])
+
+    def _follow_up(self, later: Sequence[FollowUp]) -> None:
         """Run the listeners' follow-ups (the caller holds no lock); a failure is logged and counted."""
         for after in later:
             try:
                 after()
             except Exception:
                 self.listener_failures += 1
-                log.exception("write follow-up %r failed after a committed write", after)
+                log.exception("write follow-up %r failed after a stored write", after)
+
+    def close(self) -> None:
+        """Wait for follow-ups running on the helper thread."""
+        if self._orphans is not None:
+            self._orphans.shutdown()
+
+
+def _plain(entry: LogEntry) -> bool:
+    """Whether an entry's columns have the types the row path stores as they are (the Arrow path
+    checks them, and refuses what it cannot store)."""
+    return (
+        type(entry.message) is str
+        and type(entry.source) is str
+        and all(type(t) is str for t in entry.tags)
+        and all(v is None or type(v) is str for v in (entry.thread_id, entry.request_id, entry.user_id))
+    )
+
+
+def _chain(calls: list[FollowUp]) -> FollowUp | None:
+    if not calls:
+        return None
+    if len(calls) == 1:
+        return calls[0]
+
+    def run_all() -> None:
+        for call in calls:
+            call()
+
+    return run_all
 
 
 def entries_of(table: pa.Table) -> list[LogEntry]:

@@ -8,6 +8,8 @@ port = 8080
 data = "log-analytics-data" # the embedded store's directory; absent: in memory
 rules = "rules.yaml"        # alert rules file loaded at start (optional)
 insecure = false            # allow binding beyond loopback without API keys
+durability = "os"           # an ingest is answered once in the WAL: "os" (survives a killed server)
+                            # or "fsync" (on the disk: survives a power loss; writers share fsyncs)
 
 [limits]
 max_body_bytes = 16777216   # larger request bodies get 413
@@ -40,8 +42,8 @@ sha256 = "…"                # hex SHA-256 of the key: keys are never stored in
 scopes = ["ingest"]         # ingest, query, admin (admin may do everything)
 ```
 
-Environment: `LOG_ANALYTICS_HOST`, `_PORT`, `_DATA`, `_RULES`, `_INSECURE` (1/true), `_MAX_BODY_BYTES`,
-`_MAX_PENDING_INGEST`, `_MAX_SEARCH_LIMIT`, `_TIMEZONE`, `_FORMAT_FILE`, `_ES_PREFIX`,
+Environment: `LOG_ANALYTICS_HOST`, `_PORT`, `_DATA`, `_RULES`, `_INSECURE` (1/true), `_DURABILITY`,
+`_MAX_BODY_BYTES`, `_MAX_PENDING_INGEST`, `_MAX_SEARCH_LIMIT`, `_TIMEZONE`, `_FORMAT_FILE`, `_ES_PREFIX`,
 `_ES_SOURCE_FIELDS`, `_SYSLOG_UDP`, `_SYSLOG_TCP`, `_SYSLOG_TLS`, `_SYSLOG_TLS_CERT`, `_SYSLOG_TLS_KEY`,
 `_SYSLOG_MAX_CONNECTIONS`, and `LOG_ANALYTICS_API_KEYS`:
 space-separated `name:scope+scope:sha256hex` items, added to the file's keys.
@@ -64,6 +66,7 @@ from log_analytics_engine.errors import ConfigError
 from log_analytics_engine.ingest.formats.base import RegexFormat
 from log_analytics_engine.ingest.formats.user import load_formats
 from log_analytics_engine.ingest.formats.zones import check_zone
+from log_analytics_engine.storage.embedded import DURABILITY_MODES
 
 SCOPES = ("ingest", "query", "admin")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -97,6 +100,7 @@ class Settings:
     data: Path | None = None
     rules: Path | None = None
     insecure: bool = False
+    durability: str = "os"
     max_body_bytes: int = 16 * 1024 * 1024
     max_pending_ingest: int = 8
     max_search_limit: int = 1000
@@ -115,6 +119,10 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_zone(self.timezone)
+        if self.durability not in DURABILITY_MODES:
+            raise ConfigError(
+                f"durability must be one of {', '.join(DURABILITY_MODES)}, got {self.durability!r}"
+            )
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be 1-65535, got {self.port}")
         if self.es_prefix and not (self.es_prefix.startswith("/") and len(self.es_prefix) > 1):
@@ -161,7 +169,7 @@ def _key(item: Mapping[str, Any], where: str) -> ApiKey:
 
 
 _SECTIONS: dict[str, dict[str, type]] = {
-    "server": {"host": str, "port": int, "data": str, "rules": str, "insecure": bool},
+    "server": {"host": str, "port": int, "data": str, "rules": str, "insecure": bool, "durability": str},
     "limits": {"max_body_bytes": int, "max_pending_ingest": int, "max_search_limit": int},
     "ingest": {"timezone": str, "format_file": str},
     "protocols": {"es_prefix": str, "es_source_fields": str},

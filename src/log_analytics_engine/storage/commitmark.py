@@ -17,6 +17,7 @@ import os
 import shutil
 import struct
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -74,8 +75,11 @@ class CommitMark:
     """The mark file beside the database file `db_file`, open for the store's lifetime (the caller
     owns the directory's lock, so one writer at a time)."""
 
-    def __init__(self, db_file: Path) -> None:
+    def __init__(self, db_file: Path, covered: Callable[[int], int] | None = None) -> None:
         self.db_file = db_file
+        # how far the engine's own write-ahead log holds every row past a given seq: a database that
+        # lost its tail within that reach loses nothing (opening replays the rows from there)
+        self._covered = covered
         self.file = db_file.with_name(MARK_FILE)
         self._fd = os.open(self.file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         raw = os.pread(self._fd, _LAYOUT.size, 0)
@@ -115,6 +119,15 @@ class CommitMark:
         aside, and DamagedStoreError refuses the open, or with `recover` the loss is logged, counted
         and accepted (the mark comes down to `stored`). A directory without a mark gets one."""
         missing = self.committed - stored
+        if missing > 0 and self._covered is not None and self._covered(stored) >= self.committed:
+            log.warning(
+                "%s holds seqs only up to %d of the %d committed; the engine's write-ahead log holds the "
+                "rest, which opening applies again",
+                self.db_file.name,
+                stored,
+                self.committed,
+            )
+            return
         if missing <= 0:
             if stored > self.committed or not self.known:  # a kill between commit and mark; no mark yet
                 self.committed = stored

@@ -1,8 +1,12 @@
 """The embedded store: DuckDB holds every row (the record); a tantivy index follows on a thread.
 
-Writes are serialised by one lock that covers seq allocation, the insert and its commit, so the
-committed rows always form a seq prefix. Reads run on per-thread DuckDB cursors and never take
-that lock.
+A write of rows is acknowledged once it is in the write-ahead log (`wal/`, in the OS; on the disk in
+fsync durability) and queued for the applier (applier.py), which moves the queue into DuckDB in large
+commits. Writes are serialised by one lock that covers seq allocation, the WAL append and the queue,
+so the rows form a seq prefix in both; the applier applies them in that order. A read first waits
+for the rows acknowledged before it to be applied (one commit: milliseconds), then runs on its
+thread's own DuckDB cursor without any write lock. Opening replays the WAL frames past the rows
+DuckDB holds, each once.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -22,13 +26,15 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from log_analytics_engine.errors import DiskFullError, StorageError
+from log_analytics_engine.errors import ConfigError, DiskFullError, StorageError
 from log_analytics_engine.model import STORED_SCHEMA, LogEntry
+from log_analytics_engine.storage.applier import APPLY_ROWS, Applier, Chunk
 from log_analytics_engine.storage.commitmark import CommitMark, stored_high
 from log_analytics_engine.storage.indexer import Indexer
 from log_analytics_engine.storage.recent import RecentRows
 from log_analytics_engine.storage.schema import ALERTS_DDL, LOGS_DDL, RULES_DDL
 from log_analytics_engine.storage.textindex import TextIndex
+from log_analytics_engine.storage.wal import WriteAheadLog, stored_table
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, storable
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,12 @@ DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "memory_limit": "512MB",
 }
 INDEX_DIR = "index"
+WAL_DIR = "wal"
+# What an acknowledged write survives: "os" (in the OS's page cache: a killed process, not a power
+# loss) or "fsync" (on the disk: a power loss too, for an fsync shared by the writers waiting).
+DURABILITY_MODES = ("os", "fsync")
+# Closing applies what is queued, retrying a failing commit this long (the rest is replayed at open).
+CLOSE_APPLY_SECONDS = 5.0
 _FIX_TS_SQL = """
 UPDATE logs SET
     ts = coalesce(fix.ts, logs.ingested_at),
@@ -86,6 +98,7 @@ class WriteResult:
     bad_timestamps: int
     entries: Sequence[LogEntry] | None = None
     table: pa.Table | None = None
+    chunk: Chunk | None = None  # the queued write, for a writer that waits for its evaluation
 
 
 def _claim(path: Path) -> IO[str]:
@@ -112,18 +125,30 @@ def _claim(path: Path) -> IO[str]:
 class EmbeddedStore:
     """DuckDB table `logs` plus the tantivy text index, in a directory or in memory (`path=None`)."""
 
-    def __init__(self, path: Path | None, *, index_interval: float = 1.0, recover: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        index_interval: float = 1.0,
+        recover: bool = False,
+        durability: str = "os",
+    ) -> None:
+        if durability not in DURABILITY_MODES:
+            raise ConfigError(f"durability must be one of {', '.join(DURABILITY_MODES)}, got {durability!r}")
         self.path = path
+        self.durability = durability
         target = ":memory:"
         self._lock_file: IO[str] | None = None
         self.commit_mark: CommitMark | None = None
+        self.wal: WriteAheadLog | None = None
         if path is not None:
             path.mkdir(parents=True, exist_ok=True)
             self._lock_file = _claim(path)
             target = str(path / DB_FILE)
         try:
             if path is not None:
-                self.commit_mark = CommitMark(path / DB_FILE)
+                self.wal = WriteAheadLog(path / WAL_DIR, fsync=durability == "fsync")
+                self.commit_mark = CommitMark(path / DB_FILE, self.wal.covered_through)
                 self.commit_mark.check_replay(DUCKDB_CONFIG, recover=recover)
             self._db = duckdb.connect(target, config=DUCKDB_CONFIG)
         except duckdb.IOException as exc:
@@ -156,7 +181,20 @@ class EmbeddedStore:
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        # the alerts and rules tables: their writes wait for no log write (the alert recorder,
+        # which the applier may wait for, writes them)
+        self._meta_lock = threading.Lock()
         self._closed = False
+        self._applier: Applier | None = None
+        self.on_applied: Callable[[Sequence[Chunk], pa.Table], None] | None = None
+        self.replayed_rows = 0
+        if self.wal is not None:
+            try:
+                stored = self._replay(stored)
+            except BaseException:
+                self._db.close()
+                self._release()
+                raise
         self._next_seq = stored + 1
         self.index = TextIndex(None if path is None else path / INDEX_DIR)
         if self.index.watermark >= self._next_seq:
@@ -164,11 +202,110 @@ class EmbeddedStore:
         self._indexer = Indexer(self, self.index, index_interval)
         self._indexer.start()
         self._recent = RecentRows()
+        self._applier = Applier(self._apply_pending, self._after_apply, self._listen, stored)
+        self._applier.start()
+
+    def _replay(self, stored: int) -> int:
+        """Apply the WAL frames past `stored` (the rows DuckDB holds), in commits of up to APPLY_ROWS
+        rows; returns the last seq stored after. A frame is applied whole or not at all."""
+        assert self.wal is not None
+        group: list[pa.Table] = []
+        rows = 0
+
+        def flush() -> None:
+            nonlocal rows, stored
+            if group:
+                table = pa.concat_tables(group)
+                self._insert(table)
+                stored = int(table.column("seq")[-1].as_py())
+                self.replayed_rows += table.num_rows
+                group.clear()
+                rows = 0
+
+        for frame in self.wal.replay(stored):
+            table = pa.Table.from_batches([frame.batch])
+            if frame.first_seq <= stored:  # never written so (frames are applied whole), kept exact
+                table = table.slice(stored - frame.first_seq + 1)
+            group.append(table)
+            rows += table.num_rows
+            if rows >= APPLY_ROWS:
+                flush()
+        flush()
+        if self.replayed_rows:
+            log.warning("replayed %d acknowledged logs from the write-ahead log", self.replayed_rows)
+        self.wal.release(stored)
+        return max(stored, self.wal.last_seq)
+
+    def _insert(self, table: pa.Table) -> None:
+        """One INSERT of stored rows (seq included), one transaction, then the commit mark."""
+        # DuckDB finds `batch_in` by its Python name (a replacement scan): ~1.5 ms less per call than
+        # registering a view and an explicit BEGIN/COMMIT.
+        batch_in = table.select(STORED_SCHEMA.names)  # noqa: F841  # read by the SQL below
+        with _disk_full_is_507(self.path):
+            self.cursor().execute("INSERT INTO logs SELECT * FROM batch_in").fetchall()
+        if self.commit_mark is not None:
+            self.commit_mark.record(int(table.column("seq")[-1].as_py()))
+
+    def _apply_pending(self, chunks: Sequence[Chunk]) -> pa.Table:
+        """The applier's commit: queued writes into DuckDB as one INSERT; returns their rows."""
+        tables: list[pa.Table] = []
+        rows: list[tuple[Any, ...]] = []
+        for chunk in chunks:
+            if chunk.row is not None:
+                rows.append(chunk.row)
+                continue
+            if rows:
+                tables.append(stored_table(rows))
+                rows = []
+            assert chunk.table is not None
+            tables.append(chunk.table)
+        if rows:
+            tables.append(stored_table(rows))
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables).combine_chunks()
+        self._insert(table)
+        self._recent.add(chunks[0].first_seq, table)
+        return table
+
+    def _after_apply(self, chunks: Sequence[Chunk], table: pa.Table) -> None:
+        """On the applier's thread, once `chunks` are in DuckDB: wake the indexer, delete the WAL
+        segments applied."""
+        self._indexer.poke()
+        if self.wal is not None:
+            self.wal.release(chunks[-1].last_seq)
+
+    def _listen(self, chunks: Sequence[Chunk], table: pa.Table) -> None:
+        """On the listener thread: the listeners (alert evaluation) over an applied commit, then
+        writers waiting for their evaluation are released. Its reads see the rows applied."""
+        try:
+            if self.on_applied is not None:
+                with self.applied_reads():
+                    self.on_applied(chunks, table)
+        finally:
+            for chunk in chunks:
+                if chunk.evaluated is not None:
+                    chunk.evaluated.set()
 
     # -- connections ----------------------------------------------------------------------------
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's own DuckDB cursor (cursors are not shared between threads)."""
+        """This thread's own DuckDB cursor (cursors are not shared between threads), once the writes
+        acknowledged before this call are in DuckDB."""
+        if self._applier is not None and not getattr(self._local, "applied_only", False):
+            self._applier.wait_applied(self._next_seq - 1)
+        return self._thread_cursor()
+
+    @contextlib.contextmanager
+    def applied_reads(self) -> Iterator[None]:
+        """Reads of this thread within see what DuckDB holds, not waiting for writes being applied:
+        for threads the applier may wait for (the alert recorder), which read only rows applied."""
+        before = getattr(self._local, "applied_only", False)
+        self._local.applied_only = True
+        try:
+            yield
+        finally:
+            self._local.applied_only = before
+
+    def _thread_cursor(self) -> duckdb.DuckDBPyConnection:
         if self._closed:
             raise StorageError("the store is closed")
         cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
@@ -190,6 +327,12 @@ class EmbeddedStore:
         result: dict[str, np.ndarray] = self.cursor().execute(sql, list(params)).fetchnumpy()
         return result
 
+    def applied_row(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
+        """The first row of read-only SQL over what DuckDB holds now, not waiting for the writes
+        being applied (alert window edges, read under the evaluator's lock)."""
+        found = self._thread_cursor().execute(sql, list(params)).fetchall()
+        return found[0] if found else None
+
     def row(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
         """The first row of read-only SQL (the result is consumed whole, as DuckDB requires)."""
         found = self.rows(sql, params)
@@ -207,26 +350,58 @@ class EmbeddedStore:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def append(self, table: pa.Table) -> WriteResult:
-        """Store a batch whose columns are STORED_SCHEMA without `seq`; durable when this returns."""
+    def append(self, table: pa.Table, stamp: float = 0.0, *, evaluated: bool = False) -> WriteResult:
+        """Store a batch whose columns are STORED_SCHEMA without `seq`: acknowledged (in the WAL, in
+        the OS; on the disk in fsync durability) and readable when this returns, in DuckDB a moment
+        later. `stamp` (the clock's time) goes to the listeners with it; `evaluated` gives the result
+        a chunk whose event is set once they ran."""
         n = table.num_rows
         if n == 0:
             return WriteResult(self._next_seq, self._next_seq - 1, 0, 0)
-        self._indexer.wait_for_room(self._next_seq - 1)
-        with self._write_lock:
-            first = self._next_seq
+        event = threading.Event() if evaluated else None
+
+        def make(first: int) -> Chunk:
             seqs = pa.array(range(first, first + n), pa.int64())
-            # One INSERT is one transaction. DuckDB finds `batch_in` by its Python name (a replacement
-            # scan): ~1.5 ms less per call than registering a view and an explicit BEGIN/COMMIT.
-            batch_in = table.add_column(0, "seq", seqs).select(STORED_SCHEMA.names)
-            with _disk_full_is_507(self.path):
-                self.cursor().execute("INSERT INTO logs SELECT * FROM batch_in").fetchall()
-            self._next_seq = first + n
-            if self.commit_mark is not None:
-                self.commit_mark.record(first + n - 1)
-            self._recent.add(first, batch_in)
-        self._indexer.poke()
-        return WriteResult(first, first + n - 1, n, 0)
+            rows = table.add_column(0, "seq", seqs).select(STORED_SCHEMA.names).combine_chunks()
+            return Chunk(first, n, rows.nbytes, stamp, table=rows, evaluated=event)
+
+        chunk = self._enqueue(n, make)
+        return WriteResult(chunk.first_seq, chunk.last_seq, n, 0, chunk=chunk)
+
+    def append_row(self, row: tuple[Any, ...], stamp: float = 0.0, *, evaluated: bool = False) -> Chunk:
+        """Store one log given as its stored columns without `seq` (the single-log path: no Arrow
+        batch, ~10x cheaper than `append` of one row); acknowledged as `append` is. Returns its chunk."""
+        event = threading.Event() if evaluated else None
+        size = 128 + len(row[5]) + len(row[10] or "")  # its message and metadata dominate
+
+        def make(seq: int) -> Chunk:
+            return Chunk(seq, 1, size, stamp, row=(seq, *row), evaluated=event)
+
+        return self._enqueue(1, make)
+
+    def _enqueue(self, rows: int, make: Callable[[int], Chunk]) -> Chunk:
+        """Backpressure first; then, under the write lock, the chunk `make(first seq)` builds goes to
+        the WAL and the applier's queue, and `rows` seqs are taken; then, in fsync durability, the
+        wait for the disk (outside the lock: writers share an fsync)."""
+        assert self._applier is not None
+        self._indexer.wait_for_room(self._next_seq - 1)
+        self._applier.wait_for_room()
+        position = 0
+        with self._write_lock:
+            if self._closed:
+                raise StorageError("the store is closed")
+            chunk = make(self._next_seq)
+            if self.wal is not None:
+                if chunk.row is not None:
+                    position = self.wal.append_row(chunk.row)
+                else:
+                    assert chunk.table is not None
+                    position = self.wal.append(chunk.first_seq, chunk.table.to_batches()[0])
+            self._applier.add(chunk)
+            self._next_seq += rows
+        if self.wal is not None:
+            self.wal.sync(position)
+        return chunk
 
     def checkpoint(self) -> None:
         """Write what the WAL holds into the database file (a no-op in memory)."""
@@ -263,8 +438,11 @@ class EmbeddedStore:
         if span == 0:
             return WriteResult(self._next_seq, self._next_seq - 1, 0, 0)
         self._indexer.wait_for_room(self._next_seq - 1)
+        assert self._applier is not None
         with self._write_lock, _disk_full_is_507(self.path):
             first = self._next_seq
+            # the rows queued before are applied first (cursor() waits for them), so DuckDB's rows
+            # stay a seq prefix
             with self._transaction("chunk", chunk) as cur:
                 inserted = cur.execute(f"INSERT INTO logs {select_sql}", [first, *params]).fetchall()[0]
                 bad = self._fix_timestamps(cur, first, first + span)
@@ -272,6 +450,7 @@ class EmbeddedStore:
                 # a 64k-line chunk, under 0.5% of its ingest
                 high = cur.execute("SELECT max(seq) FROM logs WHERE seq >= ?", [first]).fetchall()[0][0]
             self._next_seq = first + span
+            self._applier.mark_applied(first + span - 1)
             if self.commit_mark is not None and high is not None:
                 self.commit_mark.record(int(high))
         self._indexer.poke()
@@ -344,8 +523,8 @@ class EmbeddedStore:
 
     def write_alert(self, rule_name: str, triggered_at: float, body: dict[str, Any]) -> None:
         """Store one fired alert."""
-        with self._write_lock, _disk_full_is_507(self.path):
-            self.cursor().execute(
+        with self._meta_lock, _disk_full_is_507(self.path):
+            self._thread_cursor().execute(
                 "INSERT INTO alerts SELECT coalesce(max(id), 0) + 1, ?, ?, ? FROM alerts",
                 [rule_name, triggered_at, orjson.dumps(body).decode()],
             ).fetchall()
@@ -355,8 +534,8 @@ class EmbeddedStore:
 
         Matched within a microsecond: alert times are microsecond datetimes now, and an alert stored
         by an earlier version holds the clock's float with digits below that."""
-        with self._write_lock, _disk_full_is_507(self.path):
-            self.cursor().execute(
+        with self._meta_lock, _disk_full_is_507(self.path):
+            self._thread_cursor().execute(
                 "UPDATE alerts SET body = ? WHERE rule_name = ? AND abs(triggered_at - ?) < 0.000001",
                 [orjson.dumps(body).decode(), rule_name, triggered_at],
             ).fetchall()
@@ -366,13 +545,15 @@ class EmbeddedStore:
     def write_rule(self, name: str, body: dict[str, Any]) -> None:
         """Store (or replace) the rule `name`, its settings in the rules-file schema."""
         text = orjson.dumps(body).decode()
-        with self._write_lock, _disk_full_is_507(self.path):
-            self.cursor().execute("INSERT OR REPLACE INTO alert_rules VALUES (?, ?)", [name, text]).fetchall()
+        with self._meta_lock, _disk_full_is_507(self.path):
+            self._thread_cursor().execute(
+                "INSERT OR REPLACE INTO alert_rules VALUES (?, ?)", [name, text]
+            ).fetchall()
 
     def delete_rule(self, name: str) -> None:
         """Forget the stored rule `name` (no error when there is none)."""
-        with self._write_lock, _disk_full_is_507(self.path):
-            self.cursor().execute("DELETE FROM alert_rules WHERE name = ?", [name]).fetchall()
+        with self._meta_lock, _disk_full_is_507(self.path):
+            self._thread_cursor().execute("DELETE FROM alert_rules WHERE name = ?", [name]).fetchall()
 
     def stored_rules(self) -> list[dict[str, Any]]:
         """Every stored rule's settings, by name."""
@@ -390,6 +571,38 @@ class EmbeddedStore:
                 f"the text index could not catch up ({exc}); queries stay exact (they scan the rows "
                 "not indexed) and the index retries on its own"
             ) from exc
+
+    @property
+    def wal_state(self) -> dict[str, Any]:
+        """The write-ahead log and the applier: rows and bytes acknowledged but not yet in DuckDB,
+        bytes the WAL holds, commits and rows applied, failed commits and the last error while
+        failing, writers held back (backpressure) and for how long, frames dropped torn and rows
+        replayed at open, and the durability mode."""
+        applier = self._applier
+        assert applier is not None
+        rows, size = applier.pending
+        return {
+            "durability": self.durability,
+            "pending_rows": rows,
+            "pending_bytes": size,
+            "bytes": 0 if self.wal is None else self.wal.size,
+            "apply_commits": applier.commits,
+            "applied_rows": applier.applied_rows,
+            "apply_failures": applier.failures,
+            "apply_last_error": applier.last_error,
+            "backpressure_waits": applier.room_waits,
+            "backpressure_wait_seconds": applier.room_wait_seconds,
+            "torn_frames": 0 if self.wal is None else self.wal.torn,
+            "replayed_rows": self.replayed_rows,
+        }
+
+    def wait_evaluated(self, timeout: float | None = None) -> None:
+        """Return once every write acknowledged so far is applied and its listeners ran (StorageError
+        past `timeout`, naming why)."""
+        applier = self._applier
+        assert applier is not None
+        applier.wait_applied(self._next_seq - 1, timeout)
+        applier.wait_listened(timeout)
 
     @property
     def index_state(self) -> dict[str, Any]:
@@ -410,8 +623,16 @@ class EmbeddedStore:
         """Stop the indexer after a final catch-up, checkpoint DuckDB and release the directory."""
         if self._closed:
             return
+        if self._applier is not None:
+            complete = self._applier.stop(CLOSE_APPLY_SECONDS)
+            if not complete:
+                rows, _ = self._applier.pending
+                where = "the write-ahead log keeps them for the next open" if self.wal else "they are lost"
+                log.error("closing with %d acknowledged logs not applied to the database: %s", rows, where)
         self._indexer.stop()
         self.index.close()
+        if self.wal is not None:
+            self.wal.close()
         self._closed = True
         with self._cursors_lock:
             for cur in self._cursors:
@@ -428,6 +649,8 @@ class EmbeddedStore:
             self._release()
 
     def _release(self) -> None:
+        if self.wal is not None:
+            self.wal.close()
         if self.commit_mark is not None:
             self.commit_mark.close()
         if self._lock_file is not None:
