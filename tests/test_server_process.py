@@ -30,10 +30,11 @@ CLI = [sys.executable, "-m", "log_analytics_engine.cli"]
 class Server:
     """`log-analytics serve` in a child process."""
 
-    def __init__(self, data: Path, *extra: str) -> None:
+    def __init__(self, data: Path, *extra: str, log_dir: Path | None = None) -> None:
+        """Start it on `data`; its output goes to a file in `log_dir` (default: beside `data`)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = data.parent / f"server-{self.port}.log"
+        self.log = (log_dir or data.parent) / f"server-{self.port}.log"
         command = [*CLI, "serve", "--data", str(data)]
         self.process = subprocess.Popen(
             [*command, "--port", str(self.port), *extra],
