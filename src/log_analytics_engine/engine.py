@@ -121,7 +121,9 @@ class LogAnalyticsEngine:
         if self._ticker is not None:
             self._ticker.stop()
         try:
-            self._store.wait_evaluated(CLOSE_APPLY_SECONDS)  # rules see every acknowledged write first
+            # rules see every acknowledged write first; not worth a wait while commits fail (a full
+            # disk): the store's close retries them, and what it cannot apply the next open replays
+            self._store.wait_evaluated(0.0 if self._store.applying_fails else CLOSE_APPLY_SECONDS)
         except StorageError as exc:  # applying fails (a full disk): the WAL replays them at the next open
             log.error("closing before every acknowledged log was applied: %s", exc)
         self._alerting.drain()

@@ -596,6 +596,11 @@ class EmbeddedStore:
             "replayed_rows": self.replayed_rows,
         }
 
+    @property
+    def applying_fails(self) -> bool:
+        """Whether the applier's last commit failed (it is retrying)."""
+        return self._applier is not None and self._applier.last_error is not None
+
     def wait_evaluated(self, timeout: float | None = None) -> None:
         """Return once every write acknowledged so far is applied and its listeners ran (StorageError
         past `timeout`, naming why)."""
