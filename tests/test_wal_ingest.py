@@ -74,6 +74,8 @@ def test_a_write_returns_before_duckdb_has_it_and_a_read_waits_for_it(gate: Gate
         gate.open.set()
         reader.join(10)
         assert counted == [11]
+        assert eng._store.wal_state["read_waits"] >= 1
+        assert eng._store.wal_state["read_wait_seconds"] >= 0.3
         assert eng.search("w10").total == 1
         assert eng._store.wal_state["pending_rows"] == 0
 
@@ -317,3 +319,21 @@ def test_a_large_commit_matched_in_sql_fires_as_the_arrow_matcher_does(
     in_python = run(1 << 40, "python")
     assert in_sql == in_python
     assert [name for name, _ in in_sql[0]] == ["errs", "eu", "words"]  # the rules fired: a real test
+
+
+def test_one_query_waits_once_for_the_writes_acknowledged_before_it(gate: Gate, tmp_path: Path) -> None:
+    """Inside one read snapshot a read waits only for the writes acknowledged before it began: a
+    write acknowledged meanwhile (its commit held) does not hold up the snapshot's later reads."""
+    gate.open.set()
+    with LogAnalyticsEngine(tmp_path / "d") as eng:
+        eng.ingest_logs([_log(i) for i in range(3)])
+        store = eng._store
+        with store.read_snapshot():
+            assert store.rows("SELECT count(*) FROM logs") == [(3,)]
+            gate.open.clear()
+            eng.ingest_logs([_log(9)])  # acknowledged; its commit held by the gate
+            started = time.monotonic()
+            assert store.rows("SELECT count(*) FROM logs") == [(3,)]  # no wait for it
+            assert time.monotonic() - started < 5
+        gate.open.set()
+        assert eng.count() == 4  # a new read waits for it

@@ -275,7 +275,7 @@ class LogAnalyticsEngine:
         """Run one query's store work within the time limit, counting its duration."""
         started = time.perf_counter()
         try:
-            with self._planner.time_limit(self._query_seconds):
+            with self._store.read_snapshot(), self._planner.time_limit(self._query_seconds):
                 return fn()
         finally:
             self._counters.observe_query(time.perf_counter() - started)

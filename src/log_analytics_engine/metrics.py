@@ -286,6 +286,8 @@ _WAL_COUNTERS = (
     ("apply_commits", "DuckDB commits of the applier."),
     ("applied_rows", "Logs the applier moved into DuckDB."),
     ("apply_failures", "Applier commits that failed (retried)."),
+    ("read_waits", "Reads that waited for the applier to store the writes acknowledged before them."),
+    ("read_wait_seconds", "Time reads spent waiting for the applier."),
     ("backpressure_waits", "Writes that waited for the applier (its queue full)."),
     ("backpressure_wait_seconds", "Time writes spent waiting for the applier."),
 )

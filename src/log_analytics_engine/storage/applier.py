@@ -97,6 +97,8 @@ class Applier:
         self.failures = 0
         self.last_error: str | None = None
         self.room_waits = 0
+        self.read_waits = 0  # reads that waited for the applier, and for how long in all
+        self.read_wait_seconds = 0.0
         self.room_wait_seconds = 0.0
         self._thread = threading.Thread(target=self._run, name="log-analytics-applier", daemon=True)
         self._listener = threading.Thread(target=self._run_listen, name="log-analytics-listener", daemon=True)
@@ -169,24 +171,33 @@ class Applier:
         if self.applied_seq >= seq or threading.current_thread() is self._thread:
             return
         timeout = READ_WAIT_SECONDS if timeout is None else timeout
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         with self._cond:
-            while self.applied_seq < seq:
-                if self._stopped:
-                    raise StorageError(
-                        f"the store is closed with logs {self.applied_seq + 1}-{seq} not yet in its "
-                        "database; they are in the write-ahead log and are applied at the next open"
-                    )
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise StorageError(
-                        f"acknowledged logs {self.applied_seq + 1}-{seq} are not in the database after "
-                        f"{timeout:g} s{self._cause()}; they are safe in the write-ahead log and are "
-                        "applied as soon as that clears"
-                    )
-                self._urgent = True
-                self._cond.notify_all()
-                self._cond.wait(min(left, 0.5))
+            self.read_waits += 1
+            try:
+                self._wait_applied(seq, timeout, deadline)
+            finally:
+                self.read_wait_seconds += time.monotonic() - started
+
+    def _wait_applied(self, seq: int, timeout: float, deadline: float) -> None:
+        """The wait of `wait_applied`, holding the lock."""
+        while self.applied_seq < seq:
+            if self._stopped:
+                raise StorageError(
+                    f"the store is closed with logs {self.applied_seq + 1}-{seq} not yet in its "
+                    "database; they are in the write-ahead log and are applied at the next open"
+                )
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StorageError(
+                    f"acknowledged logs {self.applied_seq + 1}-{seq} are not in the database after "
+                    f"{timeout:g} s{self._cause()}; they are safe in the write-ahead log and are "
+                    "applied as soon as that clears"
+                )
+            self._urgent = True
+            self._cond.notify_all()
+            self._cond.wait(min(left, 0.5))
 
     def wait_listened(self, timeout: float | None = None) -> None:
         """Return once the listeners ran for every row applied so far (alert evaluation)."""

@@ -291,8 +291,22 @@ class EmbeddedStore:
         """This thread's own DuckDB cursor (cursors are not shared between threads), once the writes
         acknowledged before this call are in DuckDB."""
         if self._applier is not None and not getattr(self._local, "applied_only", False):
-            self._applier.wait_applied(self._next_seq - 1)
+            snapshot: int | None = getattr(self._local, "snapshot", None)
+            self._applier.wait_applied(self._next_seq - 1 if snapshot is None else snapshot)
         return self._thread_cursor()
+
+    @contextlib.contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """The reads of this thread within are one read: each waits for the writes acknowledged
+        before it began, not for those acknowledged since (a search's page and total: one wait for
+        the applier, not one each, under a steady ingest)."""
+        before = getattr(self._local, "snapshot", None)
+        if before is None:
+            self._local.snapshot = self._next_seq - 1
+        try:
+            yield
+        finally:
+            self._local.snapshot = before
 
     @contextlib.contextmanager
     def applied_reads(self) -> Iterator[None]:
@@ -576,8 +590,9 @@ class EmbeddedStore:
     def wal_state(self) -> dict[str, Any]:
         """The write-ahead log and the applier: rows and bytes acknowledged but not yet in DuckDB,
         bytes the WAL holds, commits and rows applied, failed commits and the last error while
-        failing, writers held back (backpressure) and for how long, frames dropped torn and rows
-        replayed at open, and the durability mode."""
+        failing, reads that waited for the applier and for how long, writers held back
+        (backpressure) and for how long, frames dropped torn and rows replayed at open, and the
+        durability mode."""
         applier = self._applier
         assert applier is not None
         rows, size = applier.pending
@@ -590,6 +605,8 @@ class EmbeddedStore:
             "applied_rows": applier.applied_rows,
             "apply_failures": applier.failures,
             "apply_last_error": applier.last_error,
+            "read_waits": applier.read_waits,
+            "read_wait_seconds": applier.read_wait_seconds,
             "backpressure_waits": applier.room_waits,
             "backpressure_wait_seconds": applier.room_wait_seconds,
             "torn_frames": 0 if self.wal is None else self.wal.torn,
