@@ -157,7 +157,8 @@ class LogAnalyticsEngine:
         self._pipeline.add_hook(hook_fn)
 
     def ingest_log(self, log: LogEntry) -> None:
-        """Store one log; durable and searchable when this returns."""
+        """Store one log; in the write-ahead log (durable to a killed process) and searchable when
+        this returns."""
         self.ingest_logs([log])
 
     def ingest_logs(self, logs: Iterable[LogEntry]) -> int:
