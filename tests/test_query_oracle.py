@@ -470,7 +470,7 @@ def test_random_queries_match_the_reference_evaluator(
         matcher = BatchMatcher(engine._store)
         seqs: set[int] = set()
         for table, first, last in loaded.writes:
-            [(_, matched)] = matcher.match([rule], first, last, None, table)
+            [(_, matched)] = matcher.match([rule], first, last, table)
             seqs.update(int(s) for s in np.asarray(matched))
         assert sorted(seqs) == [e.seq for e in want], f"{where} (alert rule)"
 

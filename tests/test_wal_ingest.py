@@ -228,7 +228,6 @@ def test_durability_modes(tmp_path: Path) -> None:
 
 def test_applied_segments_are_released(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Once applied, full WAL segments are deleted: the WAL stays near one segment."""
-    monkeypatch.setattr("log_analytics_engine.storage.wal.SEGMENT_BYTES", 64 << 10)
     with LogAnalyticsEngine(tmp_path / "d") as eng:
         assert eng._store.wal is not None
         eng._store.wal.segment_bytes = 64 << 10

@@ -45,7 +45,7 @@ from log_analytics_engine.alerting.window import EventWindow
 from log_analytics_engine.alerting.worker import SerialWorker
 from log_analytics_engine.errors import ConfigError
 from log_analytics_engine.query.sql import compile_where
-from log_analytics_engine.storage.embedded import EmbeddedStore, WriteResult
+from log_analytics_engine.storage.embedded import EmbeddedStore
 from log_analytics_engine.timeparse import seconds_ns as to_ns  # clock seconds -> event-time ns
 
 AlertHook = Callable[[Alert], None]
@@ -200,17 +200,10 @@ class AlertEvaluator:
 
     # -- evaluation -----------------------------------------------------------------------------
 
-    def on_write(self, write: WriteResult) -> Callable[[], None] | None:
-        """Evaluate one committed write at the clock's now; returns the follow-up that calls the hooks
-        for what it fired or resolved (None when there is nothing to call)."""
-        span = (write.first_seq, write.last_seq, self._clock())
-        return self.on_applied(write.table, [span], write.entries)[0]
-
     def on_applied(
         self,
         table: pa.Table | None,
         spans: Sequence[tuple[int, int, float]],
-        entries: Sequence[Any] | None = None,
     ) -> list[Callable[[], None] | None]:
         """Evaluate the writes of one stored commit, in seq order, each at the time it was
         acknowledged and as if it were alone: the rules are matched once over the commit's rows
@@ -224,10 +217,10 @@ class AlertEvaluator:
             return out
         started = time.perf_counter()
         try:
-            rows = table.drop_columns(["seq"]) if table is not None and "seq" in table.column_names else table
-            if rows is not None and rows.num_rows >= SQL_MATCH_ROWS:
-                rows = entries = None  # matched by one DuckDB scan (the commit is stored), off the GIL
-            matches = self._matcher.match([s.rule for s in states], first, last, entries, rows)
+            # a large commit is matched by one DuckDB scan (it is stored), off the GIL
+            small = table is not None and table.num_rows < SQL_MATCH_ROWS
+            rows = table.drop_columns(["seq"]) if small and table is not None else None
+            matches = self._matcher.match([s.rule for s in states], first, last, rows)
             lasts = np.fromiter((b for _, b, _ in spans), np.int64, len(spans))
             by_span: dict[int, list[tuple[_RuleState, np.ndarray, np.ndarray]]] = defaultdict(list)
             for state, (times, seqs) in zip(states, matches, strict=True):

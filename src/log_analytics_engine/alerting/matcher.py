@@ -116,9 +116,8 @@ class _Columns:
         return found
 
     def entries(self, rows: Sequence[int]) -> list[LogEntry]:
-        """The logs of these rows as the evaluator reads them (for writes made without entries):
-        only the candidates a prefilter left are converted (a 65k-row commit whole took ~170 ms),
-        each at most once across rules."""
+        """The logs of these rows as the evaluator reads them: only the candidates a prefilter left
+        are converted (a 65k-row commit whole took ~170 ms), each at most once across rules."""
         missing = [r for r in rows if r not in self._entries]
         if missing:
             taken = self.table.take(pa.array(missing, pa.int64()))
@@ -189,15 +188,13 @@ class BatchMatcher:
         rules: Sequence[AlertRule],
         first_seq: int,
         last_seq: int,
-        entries: Sequence[LogEntry] | None = None,
         table: pa.Table | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """The event times (int64 ns) and seqs of each rule's matches among the write's rows."""
         out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(rules)
         in_sql: list[int] = []
-        if table is not None and (entries is None or len(entries) == table.num_rows):
+        if table is not None:
             cols = _Columns(table)
-            given = entries
             ts = np.asarray(table.column("ts"), dtype=np.int64)
             seqs = np.arange(first_seq, first_seq + table.num_rows, dtype=np.int64)  # the append's order
             for i, rule in enumerate(rules):
@@ -211,7 +208,7 @@ class BatchMatcher:
                 candidates = np.flatnonzero(mask).tolist() if mask is not None else range(table.num_rows)
                 node = rest or rule.filter
                 rows = list(candidates)
-                logs = cols.entries(rows) if given is None else [given[j] for j in rows]
+                logs = cols.entries(rows)
                 hits = [j for j, log in zip(rows, logs, strict=True) if evaluate(node, log)]
                 out[i] = ts[hits], seqs[hits]
         else:

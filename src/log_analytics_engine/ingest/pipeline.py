@@ -2,7 +2,7 @@
 
 A hook is a plain callable `LogEntry -> LogEntry | None` (None drops the entry). A write is
 acknowledged once the store has it in its write-ahead log; listeners (alert evaluation) run later,
-on the store's applier thread, once per applied commit: a `Listener` gets the commit's rows and the
+on the store's listener thread, once per applied commit: a `Listener` gets the commit's rows and the
 span (first seq, last seq, time acknowledged) of each write in it, and returns each write's
 follow-up (the alert notification hooks to call, or None). A writer that must see its follow-ups
 run before it returns (`waits_for_follow_ups()`: notification hooks are registered) waits for its
@@ -116,18 +116,17 @@ class Pipeline:
         if len(kept) == 1 and _plain(kept[0]):
             row, bad = stored_row(kept[0], time.time_ns())
             chunk = self.store.append_row(row, self._clock(), evaluated=self._waits())
-            write = WriteResult(chunk.first_seq, chunk.last_seq, 1, int(bad), entries=kept, chunk=chunk)
+            write = WriteResult(chunk.first_seq, chunk.last_seq, 1, int(bad), chunk=chunk)
             self._acknowledged(write)
         else:
-            batch = to_batch(kept, time.time_ns())
-            write = dataclasses.replace(self.ingest_batch(batch), entries=kept)
+            write = self.ingest_batch(to_batch(kept, time.time_ns()))
         return EntriesResult(write, len(entries) - len(kept))
 
     def ingest_batch(self, batch: Batch) -> WriteResult:
         """Store a prebuilt Arrow batch (no hooks: the caller checks `has_hooks`); acknowledged on
         return, with the follow-ups of its evaluation run first when a writer waits for them."""
         write = self.store.append(batch.table, self._clock(), evaluated=self._waits())
-        write = dataclasses.replace(write, bad_timestamps=batch.bad_timestamps, table=batch.table)
+        write = dataclasses.replace(write, bad_timestamps=batch.bad_timestamps)
         self._acknowledged(write)
         return write
 

@@ -107,10 +107,6 @@ class Applier:
         self._thread.start()
         self._listener.start()
 
-    @property
-    def thread(self) -> threading.Thread:
-        return self._thread
-
     # -- writers --------------------------------------------------------------------------------
 
     def wait_for_room(self) -> None:

@@ -96,8 +96,6 @@ class WriteResult:
     last_seq: int
     rows: int
     bad_timestamps: int
-    entries: Sequence[LogEntry] | None = None
-    table: pa.Table | None = None
     chunk: Chunk | None = None  # the queued write, for a writer that waits for its evaluation
 
 
@@ -210,31 +208,27 @@ class EmbeddedStore:
         rows; returns the last seq stored after. A frame is applied whole or not at all."""
         assert self.wal is not None
         group: list[pa.Table] = []
-        rows = 0
-
-        def flush() -> None:
-            nonlocal rows, stored
-            if group:
-                table = pa.concat_tables(group)
-                self._insert(table)
-                stored = int(table.column("seq")[-1].as_py())
-                self.replayed_rows += table.num_rows
-                group.clear()
-                rows = 0
-
         for frame in self.wal.replay(stored):
             table = pa.Table.from_batches([frame.batch])
             if frame.first_seq <= stored:  # never written so (frames are applied whole), kept exact
                 table = table.slice(stored - frame.first_seq + 1)
             group.append(table)
-            rows += table.num_rows
-            if rows >= APPLY_ROWS:
-                flush()
-        flush()
+            self.replayed_rows += table.num_rows
+            if sum(t.num_rows for t in group) >= APPLY_ROWS:
+                stored = self._replay_group(group)
+        if group:
+            stored = self._replay_group(group)
         if self.replayed_rows:
             log.warning("replayed %d acknowledged logs from the write-ahead log", self.replayed_rows)
         self.wal.release(stored)
         return max(stored, self.wal.last_seq)
+
+    def _replay_group(self, group: list[pa.Table]) -> int:
+        """Insert replayed frames as one commit and empty `group`; the last seq stored."""
+        table = pa.concat_tables(group)
+        group.clear()
+        self._insert(table)
+        return int(table.column("seq")[-1].as_py())
 
     def _insert(self, table: pa.Table) -> None:
         """One INSERT of stored rows (seq included), one transaction, then the commit mark."""
