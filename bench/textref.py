@@ -4,7 +4,7 @@ format registry against."""
 
 from __future__ import annotations
 
-from log_analytics_engine.storage.schema import sql_level, sql_severity
+from log_analytics_engine.ingest.levelsql import sql_level, sql_severity
 from log_analytics_engine.timeparse import sql_timestamp_ns
 
 _ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"

@@ -24,8 +24,8 @@ import pyarrow as pa
 from bench.abuse import output_options, publish, run_line, section_text
 from log_analytics_engine.ingest.batch import to_batch
 from log_analytics_engine.model import STORED_SCHEMA, LogEntry
-from log_analytics_engine.storage.embedded import EmbeddedStore
-from log_analytics_engine.storage.wal import WriteAheadLog
+from log_analytics_engine.storage.embedded.store import EmbeddedStore
+from log_analytics_engine.storage.embedded.wal import WriteAheadLog
 
 SECTION = "## Write-ahead log (`python -m bench.wal`)"
 WRITERS = 8

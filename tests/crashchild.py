@@ -37,10 +37,10 @@ from log_analytics_engine import LogAnalyticsEngine, LogEntry
 
 # Kill point -> (module, class, method) wrapped so its Nth call kills the process inside it.
 PHASES = {
-    "apply": ("log_analytics_engine.storage.embedded", "EmbeddedStore", "_apply_pending"),
-    "append": ("log_analytics_engine.storage.wal", "WriteAheadLog", "append"),
-    "index": ("log_analytics_engine.storage.textindex", "TextIndex", "commit"),
-    "checkpoint": ("log_analytics_engine.storage.embedded", "EmbeddedStore", "checkpoint"),
+    "apply": ("log_analytics_engine.storage.embedded.store", "EmbeddedStore", "_apply_pending"),
+    "append": ("log_analytics_engine.storage.embedded.wal", "WriteAheadLog", "append"),
+    "index": ("log_analytics_engine.storage.embedded.textindex", "TextIndex", "commit"),
+    "checkpoint": ("log_analytics_engine.storage.embedded.store", "EmbeddedStore", "checkpoint"),
 }
 # Methods of the same class whose calls count towards a phase too, where the class has them: the
 # write-ahead log's one-log form of append.
@@ -120,9 +120,11 @@ def tune() -> None:
     """Apply CRASH_CHECKPOINT_IDLE to the indexer (its constant must exist: a rename fails loudly)."""
     idle = os.environ.get("CRASH_CHECKPOINT_IDLE")
     if idle:
-        indexer = importlib.import_module("log_analytics_engine.storage.indexer")
+        indexer = importlib.import_module("log_analytics_engine.storage.embedded.indexer")
         if not hasattr(indexer, "CHECKPOINT_IDLE_SECONDS"):
-            raise AttributeError("log_analytics_engine.storage.indexer has no CHECKPOINT_IDLE_SECONDS")
+            raise AttributeError(
+                "log_analytics_engine.storage.embedded.indexer has no CHECKPOINT_IDLE_SECONDS"
+            )
         indexer.CHECKPOINT_IDLE_SECONDS = float(idle)
 
 

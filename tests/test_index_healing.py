@@ -21,8 +21,8 @@ from log_analytics_engine import LogAnalyticsEngine, LogEntry
 from log_analytics_engine.errors import StorageError
 from log_analytics_engine.server.app import create_app
 from log_analytics_engine.server.settings import Settings
-from log_analytics_engine.storage import indexer as indexer_module
-from log_analytics_engine.storage.indexfiles import live_files
+from log_analytics_engine.storage.embedded import indexer as indexer_module
+from log_analytics_engine.storage.embedded.indexfiles import live_files
 from services import fill_disk, small_disk
 
 

@@ -19,10 +19,10 @@ import pytest
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
 from log_analytics_engine.errors import StorageError
 from log_analytics_engine.query.ast import Word
-from log_analytics_engine.storage import indexer as indexer_module
-from log_analytics_engine.storage import indexproc
-from log_analytics_engine.storage.indexproc import WriterProcess, WriterProcessError
-from log_analytics_engine.storage.textindex import TextIndex
+from log_analytics_engine.storage.embedded import indexer as indexer_module
+from log_analytics_engine.storage.embedded import indexproc
+from log_analytics_engine.storage.embedded.indexproc import WriterProcess, WriterProcessError
+from log_analytics_engine.storage.embedded.textindex import TextIndex
 
 
 def _logs(n: int, tag: str) -> list[LogEntry]:

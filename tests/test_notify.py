@@ -16,7 +16,7 @@ from conftest import Clock, entry_at
 from log_analytics_engine import Alert, AlertRule, LogAnalyticsEngine
 from log_analytics_engine.alerting.notify import DeliveryError, Dispatcher, WebhookNotifier
 from log_analytics_engine.alerting.worker import SerialWorker
-from log_analytics_engine.storage.embedded import EmbeddedStore
+from log_analytics_engine.storage.embedded.store import EmbeddedStore
 from log_analytics_engine.timeparse import format_timestamp
 
 

@@ -396,7 +396,7 @@ def test_token_mode_words_equal_regex_words() -> None:
 
     from log_analytics_engine.model import tokenize
     from log_analytics_engine.query.ast import Not, Or, Phrase, Prefix, Word
-    from log_analytics_engine.query.sql import TOKENS_SQL, compile_where
+    from log_analytics_engine.storage.embedded.sql import TOKENS_SQL, compile_where
 
     rnd = random.Random(3)
     vocab = [

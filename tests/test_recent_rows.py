@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
-from log_analytics_engine.storage.recent import RecentRows
+from log_analytics_engine.storage.embedded.recent import RecentRows
 
 NOW = datetime(2025, 7, 21, 12, 0, tzinfo=UTC)
 

@@ -20,8 +20,8 @@ import pytest
 
 from log_analytics_engine.errors import DiskFullError, StorageError
 from log_analytics_engine.model import STORED_SCHEMA
-from log_analytics_engine.storage import wal as wal_module
-from log_analytics_engine.storage.wal import HEADER, WriteAheadLog
+from log_analytics_engine.storage.embedded import wal as wal_module
+from log_analytics_engine.storage.embedded.wal import HEADER, WriteAheadLog
 from services import fill_disk, small_disk
 
 
@@ -251,7 +251,7 @@ CHILD = textwrap.dedent(
     import sys
     sys.path[:0] = [{tests!r}]
     from test_wal import batch
-    from log_analytics_engine.storage.wal import WriteAheadLog
+    from log_analytics_engine.storage.embedded.wal import WriteAheadLog
     log = WriteAheadLog(__import__("pathlib").Path({path!r}), segment_bytes=200_000)
     first = log.last_seq + 1
     while True:

@@ -19,10 +19,10 @@ from conftest import T0_S, Clock
 from log_analytics_engine import LogAnalyticsEngine, LogEntry
 from log_analytics_engine.alerting.rules import AlertRule
 from log_analytics_engine.errors import ConfigError, OverloadedError, StorageError
-from log_analytics_engine.storage import applier as applier_module
-from log_analytics_engine.storage.applier import Chunk
-from log_analytics_engine.storage.embedded import EmbeddedStore
-from log_analytics_engine.storage.wal import WriteAheadLog
+from log_analytics_engine.storage.embedded import applier as applier_module
+from log_analytics_engine.storage.embedded.applier import Chunk
+from log_analytics_engine.storage.embedded.store import EmbeddedStore
+from log_analytics_engine.storage.embedded.wal import WriteAheadLog
 
 
 def _log(i: int, word: str = "w", level: str = "INFO") -> LogEntry:
@@ -116,7 +116,7 @@ def test_closing_with_unapplied_rows_keeps_them_for_the_next_open(
     gate: Gate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A close whose commits fail leaves the rows in the WAL (logged); the next open replays them once."""
-    monkeypatch.setattr("log_analytics_engine.storage.embedded.CLOSE_APPLY_SECONDS", 0.2)
+    monkeypatch.setattr("log_analytics_engine.storage.embedded.store.CLOSE_APPLY_SECONDS", 0.2)
     gate.failures_left = 10**6
     eng = LogAnalyticsEngine(tmp_path / "d")
     eng.ingest_logs([_log(i) for i in range(7)])
@@ -142,7 +142,7 @@ def test_a_killed_process_loses_nothing_it_acknowledged(tmp_path: Path) -> None:
         f"""
         import os, threading
         from log_analytics_engine import LogAnalyticsEngine, LogEntry
-        from log_analytics_engine.storage.embedded import EmbeddedStore
+        from log_analytics_engine.storage.embedded.store import EmbeddedStore
         EmbeddedStore._apply_pending = lambda self, chunks: threading.Event().wait()  # never applies
         eng = LogAnalyticsEngine({str(data)!r})
         eng.ingest_logs([LogEntry({T0_S} + i, level="INFO", message=f"batch{{i}}") for i in range(500)])

@@ -27,18 +27,19 @@ from log_analytics_engine.ingest.records import ingest_json_array, ingest_json_l
 from log_analytics_engine.ingest.report import Decoded, IngestReport
 from log_analytics_engine.metrics import Counters, EngineCollector, prometheus_text
 from log_analytics_engine.model import LogEntry
-from log_analytics_engine.query.aggregate import StoreAggregator, aggregate_entries
+from log_analytics_engine.query.aggregate import aggregate_entries
 from log_analytics_engine.query.ast import Node, Query, TimeRange, conjoin, resolve_time
 from log_analytics_engine.query.dictfilters import compile_filters
-from log_analytics_engine.query.fields import FieldsResult, discover
-from log_analytics_engine.query.hits import HitsResult, hits
 from log_analytics_engine.query.parser import parse, parse_filter
-from log_analytics_engine.query.pipes import PipeRunner
-from log_analytics_engine.query.planner import Planner, Sort
 from log_analytics_engine.query.results import QueryResult, SearchResult, decode_cursor, encode_cursor
-from log_analytics_engine.query.timelimit import QUERY_SECONDS
 from log_analytics_engine.stats import StatsReader
-from log_analytics_engine.storage.embedded import CLOSE_APPLY_SECONDS, EmbeddedStore, WriteResult
+from log_analytics_engine.storage.embedded.aggregate import StoreAggregator
+from log_analytics_engine.storage.embedded.fields import FieldsResult, discover
+from log_analytics_engine.storage.embedded.hits import HitsResult, hits
+from log_analytics_engine.storage.embedded.pipes import PipeRunner
+from log_analytics_engine.storage.embedded.planner import Planner, Sort
+from log_analytics_engine.storage.embedded.store import CLOSE_APPLY_SECONDS, EmbeddedStore, WriteResult
+from log_analytics_engine.storage.embedded.timelimit import QUERY_SECONDS
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, seconds_ns
 
 Filters = Mapping[str, Any] | None

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from log_analytics_engine.storage.embedded import EmbeddedStore
+from log_analytics_engine.storage.embedded.store import EmbeddedStore
 
 # Counting distinct words scans every message (~1 s per 1M logs): refresh it at most this often
 # once the store is large; small stores are always exact.

@@ -44,8 +44,8 @@ from log_analytics_engine.alerting.rules import FIRING, RESOLVED, Alert, AlertRu
 from log_analytics_engine.alerting.window import EventWindow
 from log_analytics_engine.alerting.worker import SerialWorker
 from log_analytics_engine.errors import ConfigError
-from log_analytics_engine.query.sql import compile_where
-from log_analytics_engine.storage.embedded import EmbeddedStore
+from log_analytics_engine.storage.embedded.sql import compile_where
+from log_analytics_engine.storage.embedded.store import EmbeddedStore
 from log_analytics_engine.timeparse import seconds_ns as to_ns  # clock seconds -> event-time ns
 
 AlertHook = Callable[[Alert], None]

@@ -12,7 +12,7 @@ import orjson
 from log_analytics_engine.alerting.rulefile import rule_from_dict
 from log_analytics_engine.alerting.rules import AlertRule
 from log_analytics_engine.errors import ConfigError, QueryError
-from log_analytics_engine.storage.embedded import EmbeddedStore
+from log_analytics_engine.storage.embedded.store import EmbeddedStore
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from log_analytics_engine.query.ast import (
     has_text,
 )
 from log_analytics_engine.query.evaluate import evaluate
-from log_analytics_engine.query.sql import TOKENS_SQL, compile_where
-from log_analytics_engine.storage.embedded import EmbeddedStore
+from log_analytics_engine.storage.embedded.sql import TOKENS_SQL, compile_where
+from log_analytics_engine.storage.embedded.store import EmbeddedStore
 
 Mask = np.ndarray
 _STRING_COLUMNS = frozenset({"level", "source", "thread_id", "request_id", "user_id"})

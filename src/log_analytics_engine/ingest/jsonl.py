@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import orjson
 
+from log_analytics_engine.ingest.levelsql import sql_severity
 from log_analytics_engine.model import DEFAULT_LEVEL, LEVEL_ALIASES, normalize_level
-from log_analytics_engine.storage.schema import sql_severity
 from log_analytics_engine.timeparse import sql_timestamp_ns
 
 KNOWN_FIELDS = (

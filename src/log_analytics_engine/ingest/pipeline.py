@@ -24,8 +24,8 @@ import pyarrow as pa
 
 from log_analytics_engine.ingest.batch import Batch, stored_row, to_batch
 from log_analytics_engine.model import INGEST_SCHEMA, LogEntry
-from log_analytics_engine.storage.applier import Chunk
-from log_analytics_engine.storage.embedded import EmbeddedStore, WriteResult
+from log_analytics_engine.storage.embedded.applier import Chunk
+from log_analytics_engine.storage.embedded.store import EmbeddedStore, WriteResult
 
 Hook = Callable[[LogEntry], LogEntry | None]
 FollowUp = Callable[[], None]

@@ -3,16 +3,12 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import re
-import threading
 from collections.abc import Container
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
-
-import duckdb
 
 from log_analytics_engine.errors import QuerySyntaxError
 from log_analytics_engine.query import regex
@@ -218,32 +214,12 @@ def _re2_problem(pattern: str) -> str | None:
 
 
 def checked_regex(token: Token, pattern: str) -> str:
-    """The pattern, once RE2 compiles it (here and in DuckDB, which runs it in SQL); what RE2 lacks
-    (backreferences, look-around) is named as such."""
+    """The pattern, once RE2 compiles it; what RE2 lacks (backreferences, look-around) is named as
+    such. (A store whose own regex engine refuses more says so when it compiles the query.)"""
     problem = _re2_problem(pattern)
     if problem is not None:
         raise syntax_error(f"a regular expression without {problem} (RE2)", token)
     invalid = regex.refusal(pattern)
     if invalid is not None:
         raise syntax_error(f"a valid regular expression ({invalid})", token)
-    refused = _re2_refusal(pattern)
-    if refused is not None:
-        raise syntax_error(f"a regular expression RE2 accepts ({refused})", token)
     return pattern
-
-
-_re2_lock = threading.Lock()
-_re2_connection: list[duckdb.DuckDBPyConnection] = []
-
-
-@functools.lru_cache(maxsize=4096)
-def _re2_refusal(pattern: str) -> str | None:
-    """What DuckDB's RE2 says against the pattern, or None when it compiles there too."""
-    with _re2_lock:
-        if not _re2_connection:
-            _re2_connection.append(duckdb.connect())
-        try:
-            _re2_connection[0].execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
-        except duckdb.Error as exc:
-            return str(exc).removeprefix("Invalid Input Error: ")
-    return None

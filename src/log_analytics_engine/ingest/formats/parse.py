@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from log_analytics_engine.ingest.formats import Registry, detect, events, timescan
 from log_analytics_engine.ingest.formats.base import Format, q
-from log_analytics_engine.storage.schema import sql_level, sql_severity
+from log_analytics_engine.ingest.levelsql import sql_level, sql_severity
 
 BATCH_ROWS = 16_384
 # The parsed table's columns, as the store's INSERT reads them (`INSERT_SQL`).

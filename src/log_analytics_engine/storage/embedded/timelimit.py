@@ -18,7 +18,7 @@ import duckdb
 from log_analytics_engine.errors import QueryError
 
 if TYPE_CHECKING:
-    from log_analytics_engine.storage.embedded import EmbeddedStore
+    from log_analytics_engine.storage.embedded.store import EmbeddedStore
 
 __all__ = ("QUERY_SECONDS", "TimeLimit")
 

@@ -39,8 +39,8 @@ from log_analytics_engine.query.ast import (
     TimeRange,
     Word,
 )
-from log_analytics_engine.storage.indexfiles import META_FILE, file_damage, live_files, set_aside
-from log_analytics_engine.storage.indexproc import (
+from log_analytics_engine.storage.embedded.indexfiles import META_FILE, file_damage, live_files, set_aside
+from log_analytics_engine.storage.embedded.indexproc import (
     ANALYZER,
     I64_MAX,
     DocWriter,
@@ -50,7 +50,9 @@ from log_analytics_engine.storage.indexproc import (
     max_seq,
     words_analyzer,
 )
-from log_analytics_engine.storage.indexproc import MAX_TOKEN_BYTES as MAX_TOKEN_BYTES  # the planner's
+from log_analytics_engine.storage.embedded.indexproc import (
+    MAX_TOKEN_BYTES as MAX_TOKEN_BYTES,  # the planner's
+)
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")

@@ -22,9 +22,9 @@ from log_analytics_engine.query.ast import (
     Top,
     Uniq,
 )
-from log_analytics_engine.query.planner import Planner
 from log_analytics_engine.query.results import QueryResult
-from log_analytics_engine.query.sql import SqlFilter, metadata_key, metadata_path, number_sql
+from log_analytics_engine.storage.embedded.planner import Planner
+from log_analytics_engine.storage.embedded.sql import SqlFilter, metadata_key, metadata_path, number_sql
 from log_analytics_engine.timeparse import format_timestamp
 
 # Query-language field names that are stored columns (anything else is read from metadata).

@@ -16,8 +16,8 @@ from log_analytics_engine.errors import QueryError
 from log_analytics_engine.query.ast import Node, StatFunc, Stats, TimeBucket
 from log_analytics_engine.query.grammar import BUCKET_UNITS, DURATION_UNITS_NS
 from log_analytics_engine.query.lexer import MAX_DURATION_NS
-from log_analytics_engine.query.pipes import PipeRunner
-from log_analytics_engine.query.planner import Planner
+from log_analytics_engine.storage.embedded.pipes import PipeRunner
+from log_analytics_engine.storage.embedded.planner import Planner
 
 AUTO_BUCKETS = 150
 MAX_BUCKETS = 10_000

@@ -21,10 +21,10 @@ from typing import TypeVar
 from log_analytics_engine.errors import QueryError
 from log_analytics_engine.model import FIELD_COLUMNS, LogEntry
 from log_analytics_engine.query.ast import Node, TimeRange, conjoin, fields, has_text, index_only, words
-from log_analytics_engine.query.sql import SqlFilter, compile_where
-from log_analytics_engine.query.timelimit import TimeLimit
-from log_analytics_engine.storage.embedded import EmbeddedStore
-from log_analytics_engine.storage.textindex import MAX_TOKEN_BYTES
+from log_analytics_engine.storage.embedded.sql import SqlFilter, compile_where
+from log_analytics_engine.storage.embedded.store import EmbeddedStore
+from log_analytics_engine.storage.embedded.textindex import MAX_TOKEN_BYTES
+from log_analytics_engine.storage.embedded.timelimit import TimeLimit
 
 _T = TypeVar("_T")
 

@@ -28,13 +28,13 @@ import pyarrow as pa
 
 from log_analytics_engine.errors import ConfigError, DiskFullError, StorageError
 from log_analytics_engine.model import STORED_SCHEMA, LogEntry
-from log_analytics_engine.storage.applier import APPLY_ROWS, Applier, Chunk
-from log_analytics_engine.storage.commitmark import CommitMark, stored_high
-from log_analytics_engine.storage.indexer import Indexer
-from log_analytics_engine.storage.recent import RecentRows
-from log_analytics_engine.storage.schema import ALERTS_DDL, LOGS_DDL, RULES_DDL
-from log_analytics_engine.storage.textindex import TextIndex
-from log_analytics_engine.storage.wal import WriteAheadLog, stored_table
+from log_analytics_engine.storage.embedded.applier import APPLY_ROWS, Applier, Chunk
+from log_analytics_engine.storage.embedded.commitmark import CommitMark, stored_high
+from log_analytics_engine.storage.embedded.indexer import Indexer
+from log_analytics_engine.storage.embedded.recent import RecentRows
+from log_analytics_engine.storage.embedded.schema import ALERTS_DDL, LOGS_DDL, RULES_DDL
+from log_analytics_engine.storage.embedded.textindex import TextIndex
+from log_analytics_engine.storage.embedded.wal import WriteAheadLog, stored_table
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, storable
 
 log = logging.getLogger(__name__)

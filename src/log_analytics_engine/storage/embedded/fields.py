@@ -8,9 +8,9 @@ from typing import Any
 
 from log_analytics_engine import jsontext
 from log_analytics_engine.query.ast import Node
-from log_analytics_engine.query.planner import Planner
 from log_analytics_engine.query.printer import field_text
-from log_analytics_engine.query.sql import metadata_field
+from log_analytics_engine.storage.embedded.planner import Planner
+from log_analytics_engine.storage.embedded.sql import metadata_field
 
 SAMPLE_LOGS = 10_000
 TOP_VALUES = 5

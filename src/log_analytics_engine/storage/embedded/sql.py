@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import duckdb
 
 from log_analytics_engine.errors import QueryError
 from log_analytics_engine.model import FIELD_COLUMNS
@@ -169,7 +173,7 @@ class _Compiler:
         if isinstance(node, Prefix):
             return self.prefix(node.field, node.prefix)
         if isinstance(node, Regex):
-            pattern = node.pattern
+            pattern = checked_pattern(node.pattern)
             return self.matches(node.field, lambda text: f"regexp_matches({text}, {self.bind(pattern)})")
         if isinstance(node, Exists):
             return self.exists(node.field)
@@ -234,3 +238,28 @@ def compile_where(node: Node, tokens: str | None = None) -> SqlFilter:
     compiler = _Compiler(tokens)
     sql = compiler.compile(node)
     return SqlFilter(sql, compiler.params)
+
+
+_re2_lock = threading.Lock()
+_re2_connection: list[duckdb.DuckDBPyConnection] = []
+
+
+@functools.lru_cache(maxsize=4096)
+def _duckdb_refusal(pattern: str) -> str | None:
+    """What DuckDB's RE2 says against the pattern, or None when it compiles there too."""
+    with _re2_lock:
+        if not _re2_connection:
+            _re2_connection.append(duckdb.connect())
+        try:
+            _re2_connection[0].execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
+        except duckdb.Error as exc:
+            return str(exc).removeprefix("Invalid Input Error: ")
+    return None
+
+
+def checked_pattern(pattern: str) -> str:
+    """The pattern, once DuckDB's RE2 (which runs it in SQL) compiles it too; else a QueryError."""
+    refused = _duckdb_refusal(pattern)
+    if refused is not None:
+        raise QueryError(f"regular expression {pattern!r} is not one DuckDB's RE2 accepts: {refused}")
+    return pattern

@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 
 if TYPE_CHECKING:
-    from log_analytics_engine.storage.embedded import EmbeddedStore
-    from log_analytics_engine.storage.textindex import TextIndex
+    from log_analytics_engine.storage.embedded.store import EmbeddedStore
+    from log_analytics_engine.storage.embedded.textindex import TextIndex
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,36 @@
+"""The DuckDB tables of the embedded store: the logs of record, fired alerts and kept alert rules."""
+
+from __future__ import annotations
+
+LOGS_DDL = """
+CREATE TABLE IF NOT EXISTS logs (
+    seq BIGINT NOT NULL,
+    ts BIGINT,
+    ingested_at BIGINT NOT NULL,
+    level VARCHAR NOT NULL,
+    severity SMALLINT NOT NULL,
+    source VARCHAR NOT NULL,
+    message VARCHAR NOT NULL,
+    tags VARCHAR[] NOT NULL,
+    thread_id VARCHAR,
+    request_id VARCHAR,
+    user_id VARCHAR,
+    metadata VARCHAR
+)
+"""
+ALERTS_DDL = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id BIGINT NOT NULL,
+    rule_name VARCHAR NOT NULL,
+    triggered_at DOUBLE NOT NULL,
+    body JSON NOT NULL
+)
+"""
+# Alert rules added through the library, the HTTP API or the CLI (a rules file's rules are not kept here:
+# the file is read again at every start); `body` is the rule in the rules-file schema.
+RULES_DDL = """
+CREATE TABLE IF NOT EXISTS alert_rules (
+    name VARCHAR PRIMARY KEY,
+    body JSON NOT NULL
+)
+"""
