@@ -44,8 +44,8 @@ from log_analytics_engine.alerting.rules import FIRING, RESOLVED, Alert, AlertRu
 from log_analytics_engine.alerting.window import EventWindow
 from log_analytics_engine.alerting.worker import SerialWorker
 from log_analytics_engine.errors import ConfigError
-from log_analytics_engine.storage.embedded.sql import compile_where
-from log_analytics_engine.storage.embedded.store import EmbeddedStore
+from log_analytics_engine.query.ast import TimeRange, conjoin
+from log_analytics_engine.storage.base import Store
 from log_analytics_engine.timeparse import seconds_ns as to_ns  # clock seconds -> event-time ns
 
 AlertHook = Callable[[Alert], None]
@@ -109,7 +109,7 @@ class RuleState:
 class AlertEvaluator:
     """Rules, their windows and the alerts they fired."""
 
-    def __init__(self, store: EmbeddedStore, clock: Callable[[], float], max_alerts: int = 10_000) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float], max_alerts: int = 10_000) -> None:
         self._store = store
         self._clock = clock
         self._states: dict[str, _RuleState] = {}
@@ -153,15 +153,9 @@ class AlertEvaluator:
         """Put the stored matches inside the rule's window (up to `seeded_through`) into it."""
         rule = state.rule
         low = to_ns(self._clock()) - to_ns(rule.time_window)
-        flt = compile_where(rule.filter)
-        found = self._store.numpy(
-            f"SELECT ts, seq FROM logs WHERE {flt.sql} AND ts > ? AND seq <= ?",
-            [*flt.params, low, state.seeded_through],
-        )
+        found = self._store.matches(rule.filter, low, state.seeded_through)
         with self._lock:
-            state.window.add(
-                np.asarray(found["ts"], dtype=np.int64), np.asarray(found["seq"], dtype=np.int64)
-            )
+            state.window.add(found.ts, found.seqs)
 
     def remove_rule(self, name: str) -> None:
         """Remove a rule by name (no error when absent)."""
@@ -325,15 +319,9 @@ class AlertEvaluator:
         logs stored so far (up to seq `through` when given: a write is evaluated as if alone). The
         read does not wait for writes being applied (this may run under the lock, and on the
         applier's thread)."""
-        flt = compile_where(state.rule.filter)
-        upto = "AND seq <= ?" if through else ""
 
         def edge_count(lo: int, hi: int) -> int:
-            row = self._store.applied_row(
-                f"SELECT count(*) FROM logs WHERE {flt.sql} AND ts > ? AND ts <= ? {upto}",
-                [*flt.params, lo, hi, *([through] if through else [])],
-            )
-            return int(row[0]) if row else 0
+            return self._store.count_applied(state.rule.filter, lo, hi, through)
 
         with self._lock:
             return state.window.count(low, high, edge_count)
@@ -406,14 +394,12 @@ class AlertEvaluator:
             self.dispatcher.submit(job.alerts[-1])
             return
         if job.seqs is not None:
-            samples = self._store.fetch_seqs(job.seqs)  # already in (time, seq) order
+            samples = self._store.fetch(job.seqs)  # already in (time, seq) order
         else:
-            flt = compile_where(job.rule.filter)
-            samples = self._store.entries(
-                f"SELECT * FROM logs WHERE {flt.sql} AND ts > ? AND ts <= ? AND seq <= ? "
-                "ORDER BY ts, seq LIMIT ?",
-                [*flt.params, job.low, job.high, job.last_seq, MAX_SAMPLES],
-            )
+            window = conjoin([job.rule.filter, TimeRange(end=job.high)])
+            found = self._store.matches(window, job.low, job.last_seq)
+            oldest = np.lexsort((found.seqs, found.ts))[:MAX_SAMPLES]
+            samples = self._store.fetch(found.seqs[oldest].tolist())
         # in place: a resolved copy made meanwhile shares this list
         job.alert.sample_logs[:] = samples
         self._store.write_alert(job.alert.rule_name, job.alert.triggered_at.timestamp(), job.alert.to_dict())
@@ -448,13 +434,8 @@ class AlertEvaluator:
 
     def load_stored(self) -> None:
         """Read the alerts the store kept from earlier runs."""
-        rows = self._store.rows(
-            "SELECT body FROM (SELECT * FROM alerts ORDER BY triggered_at DESC, id DESC LIMIT ?) "
-            "ORDER BY triggered_at, id",
-            [self._max_alerts],
-        )
         alerts = []
-        for (body,) in rows:
+        for body in self._store.alert_bodies(self._max_alerts):
             try:
                 alerts.append(Alert.from_dict(orjson.loads(body)))
             except (ValueError, TypeError, KeyError) as exc:  # one bad body must not keep the store shut

@@ -66,7 +66,7 @@ from log_analytics_engine.errors import ConfigError
 from log_analytics_engine.ingest.formats.base import RegexFormat
 from log_analytics_engine.ingest.formats.user import load_formats
 from log_analytics_engine.ingest.formats.zones import check_zone
-from log_analytics_engine.storage.embedded.store import DURABILITY_MODES
+from log_analytics_engine.storage.base import DURABILITY_MODES
 
 SCOPES = ("ingest", "query", "admin")
 _HEX64 = re.compile(r"[0-9a-f]{64}")

@@ -17,7 +17,6 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,6 +27,7 @@ import pyarrow as pa
 
 from log_analytics_engine.errors import ConfigError, DiskFullError, StorageError
 from log_analytics_engine.model import STORED_SCHEMA, LogEntry
+from log_analytics_engine.storage.base import DURABILITY_MODES, AppliedListener, WriteResult
 from log_analytics_engine.storage.embedded.applier import APPLY_ROWS, Applier, Chunk
 from log_analytics_engine.storage.embedded.commitmark import CommitMark, stored_high
 from log_analytics_engine.storage.embedded.indexer import Indexer
@@ -56,9 +56,6 @@ DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
 }
 INDEX_DIR = "index"
 WAL_DIR = "wal"
-# What an acknowledged write survives: "os" (in the OS's page cache: a killed process, not a power
-# loss) or "fsync" (on the disk: a power loss too, for an fsync shared by the writers waiting).
-DURABILITY_MODES = ("os", "fsync")
 # Closing applies what is queued, retrying a failing commit this long (the rest is replayed at open).
 CLOSE_APPLY_SECONDS = 5.0
 _FIX_TS_SQL = """
@@ -85,18 +82,6 @@ def _disk_full_is_507(path: Path | None) -> Iterator[None]:
         raise DiskFullError(
             f"the disk holding {path} is full; nothing of this write was stored. Free space and retry"
         ) from exc
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What one committed write stored: its seq range, row count and timestamps it could not parse;
-    for a write of entries, the entries and their Arrow columns too (listeners then need no read)."""
-
-    first_seq: int
-    last_seq: int
-    rows: int
-    bad_timestamps: int
-    chunk: Chunk | None = None  # the queued write, for a writer that waits for its evaluation
 
 
 def _claim(path: Path) -> IO[str]:
@@ -184,7 +169,7 @@ class EmbeddedStore:
         self._meta_lock = threading.Lock()
         self._closed = False
         self._applier: Applier | None = None
-        self.on_applied: Callable[[Sequence[Chunk], pa.Table], None] | None = None
+        self.on_applied: AppliedListener | None = None
         self.replayed_rows = 0
         if self.wal is not None:
             try:
