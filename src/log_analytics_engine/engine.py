@@ -44,6 +44,7 @@ from log_analytics_engine.storage.base import Page, Sort, Store, WriteResult
 from log_analytics_engine.storage.embedded.backend import EmbeddedBackend
 from log_analytics_engine.storage.embedded.store import CLOSE_APPLY_SECONDS
 from log_analytics_engine.storage.embedded.timelimit import QUERY_SECONDS
+from log_analytics_engine.storage.retention import Retention, RetentionPolicy, RetentionWorker
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, seconds_ns
 
 Filters = Mapping[str, Any] | None
@@ -64,6 +65,9 @@ class LogAnalyticsEngine:
     one running longer is stopped with a QueryError naming the limit. A write is acknowledged once it
     is in the directory's write-ahead log: in the OS with `durability="os"` (survives the process
     being killed), on the disk with `"fsync"` (survives a power loss too; writers share fsyncs).
+    `retention` (`30d`, `12h`, `2w`) keeps logs by age and `max_disk` (`20GB`, `512MiB`) the
+    directory by size, whole event days (UTC) at a time, the oldest first: applied on open and
+    every minute after.
     Text is read by the built-in log formats plus `formats` and those of `format_file` (TOML,
     `[formats.NAME]` tables); naive times in text are read in `timezone` (an IANA name, UTC unless given).
     """
@@ -81,6 +85,8 @@ class LogAnalyticsEngine:
         formats: Sequence[Format] = (),
         format_file: str | Path | None = None,
         durability: str = "os",
+        retention: str | None = None,
+        max_disk: str | None = None,
     ) -> None:
         if not query_seconds > 0:
             raise ConfigError(f"query_seconds must be positive, got {query_seconds!r}")
@@ -89,10 +95,23 @@ class LogAnalyticsEngine:
         self._formats = registry(user)
         self._query_seconds = query_seconds
         where = None if path is None else Path(path)
+        policy = RetentionPolicy.of(retention, max_disk)
+        if policy.max_disk_bytes is not None and where is None:
+            raise ConfigError("max_disk needs a data directory (an in-memory engine holds no disk)")
         embedded = EmbeddedBackend(
             where, index_interval=index_interval, recover=recover, durability=durability
         )
         self._store: Store = embedded
+        self._retention = Retention(self._store, policy, clock)
+        self._retention_worker: RetentionWorker | None = None
+        if policy:
+            try:
+                self._retention.apply()  # on open, before the rules' windows are read
+            except BaseException:
+                self._store.close()
+                raise
+            self._retention_worker = RetentionWorker(self._retention)
+            self._retention_worker.start()
         self._counters = Counters()
         self._clock = clock
         self._alerting = AlertEvaluator(self._store, clock)
@@ -116,6 +135,8 @@ class LogAnalyticsEngine:
             self._store.bytes_on_disk,
             lambda: self._store.index_state,
             lambda: self._store.wal_state,
+            self._retention.status,
+            self._store.disk_usage,
         )
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -124,6 +145,8 @@ class LogAnalyticsEngine:
         """Deliver queued alert notifications, flush the text index, checkpoint, release the directory."""
         if self._ticker is not None:
             self._ticker.stop()
+        if self._retention_worker is not None:
+            self._retention_worker.stop()
         try:
             # rules see every acknowledged write first; not worth a wait while commits fail (a full
             # disk): the store's close retries them, and what it cannot apply the next open replays
@@ -567,6 +590,8 @@ class LogAnalyticsEngine:
                 **{f"index_{k}": v for k, v in self._store.index_state.items()},
                 **{f"wal_{k}": v for k, v in self._store.wal_state.items()},
                 "bytes_on_disk": self._store.bytes_on_disk(),
+                "disk_usage": self._store.disk_usage(),
+                **{f"retention_{k}": v for k, v in self._retention.status().items()},
                 "queries": counters["query_count"],
                 "write_listener_failures": self._pipeline.listener_failures,
                 **{f"alert_{k}": v for k, v in self._alerting.status().items()},
@@ -574,6 +599,11 @@ class LogAnalyticsEngine:
             }
         )
         return stats
+
+    def apply_retention(self) -> int:
+        """Run a retention pass now (the engine runs one on open and every minute after); returns how
+        many logs it dropped (0 without `retention` or `max_disk`)."""
+        return self._retention.apply()
 
     def index_status(self) -> dict[str, Any]:
         """The text index's `state` (`ok`, `catching up`, `rebuilding`, `failing`), `lag` (logs not

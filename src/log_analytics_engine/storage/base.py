@@ -24,6 +24,8 @@ INDEX_STATES = ("ok", "catching up", "rebuilding", "failing")
 # What an acknowledged write survives: "os" (in the OS's page cache: a killed process, not a power
 # loss) or "fsync" (on the disk: a power loss too, for an fsync shared by the writers waiting).
 DURABILITY_MODES = ("os", "fsync")
+# An event day (UTC): logs with ts in [day * DAY_NS, (day + 1) * DAY_NS); retention drops whole days.
+DAY_NS = 86_400 * 10**9
 
 
 class Acknowledged(Protocol):
@@ -133,6 +135,9 @@ class Store(AlertLog, Protocol):
     def delete(self, node: Node) -> int:
         """Delete every stored log matching `node` (acknowledged before the call); how many."""
 
+    def drop_days(self, days: Sequence[int]) -> int:
+        """Delete every log whose event day (ts // DAY_NS) is one of `days`; how many."""
+
     # -- reads ----------------------------------------------------------------------------------
 
     def reading(self, seconds: float) -> AbstractContextManager[None]:
@@ -214,6 +219,13 @@ class Store(AlertLog, Protocol):
 
     def bytes_on_disk(self) -> int:
         """Bytes the store holds on disk (0 in memory)."""
+
+    def disk_usage(self) -> int:
+        """Bytes the store's live data takes on disk, what `max_disk` bounds (space freed by drops
+        and reused by later writes does not count)."""
+
+    def days(self) -> list[tuple[int, int]]:
+        """Each event day holding logs (ts // DAY_NS) and how many, oldest first."""
 
     def wait_evaluated(self, timeout: float | None = None) -> None:
         """Return once every acknowledged write is applied and its listeners ran."""

@@ -13,9 +13,9 @@ import numpy as np
 import pyarrow as pa
 
 from log_analytics_engine.model import LogEntry
-from log_analytics_engine.query.ast import Node, Pipe, has_text
+from log_analytics_engine.query.ast import Node, Pipe, TimeRange, has_text
 from log_analytics_engine.query.results import FieldsResult, QueryResult
-from log_analytics_engine.storage.base import AppliedListener, Matches, Page, Sort, WriteResult
+from log_analytics_engine.storage.base import DAY_NS, AppliedListener, Matches, Page, Sort, WriteResult
 from log_analytics_engine.storage.embedded.aggregate import StoreAggregator
 from log_analytics_engine.storage.embedded.fields import discover
 from log_analytics_engine.storage.embedded.pipes import PipeRunner
@@ -63,6 +63,9 @@ class EmbeddedBackend:
 
     def delete(self, node: Node) -> int:
         raise NotImplementedError("delete by query lands with the store's delete support")
+
+    def drop_days(self, days: Sequence[int]) -> int:
+        return sum(self.delete(TimeRange(lo, hi, include_end=False)) for lo, hi in day_ranges(days))
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -195,6 +198,17 @@ class EmbeddedBackend:
     def bytes_on_disk(self) -> int:
         return self.store.bytes_on_disk()
 
+    def disk_usage(self) -> int:
+        return self.store.disk_usage()
+
+    def days(self) -> list[tuple[int, int]]:
+        # floor division, exact for times before 1970 too
+        rows = self.store.rows(
+            "SELECT (ts - ((ts % ?) + ?) % ?) // ? AS day, count(*) FROM logs GROUP BY day ORDER BY day",
+            [DAY_NS, DAY_NS, DAY_NS, DAY_NS],
+        )
+        return [(int(day), int(n)) for day, n in rows]
+
     def wait_evaluated(self, timeout: float | None = None) -> None:
         self.store.wait_evaluated(timeout)
 
@@ -203,3 +217,15 @@ class EmbeddedBackend:
 
     def close(self) -> None:
         self.store.close()
+
+
+def day_ranges(days: Sequence[int]) -> list[tuple[int, int]]:
+    """Event days as [start, end) ns ranges, consecutive days joined."""
+    ranges: list[tuple[int, int]] = []
+    for day in sorted(set(days)):
+        start, end = day * DAY_NS, (day + 1) * DAY_NS
+        if ranges and ranges[-1][1] == start:
+            ranges[-1] = (ranges[-1][0], end)
+        else:
+            ranges.append((start, end))
+    return ranges

@@ -84,6 +84,17 @@ def _disk_full_is_507(path: Path | None) -> Iterator[None]:
         ) from exc
 
 
+def _tree_bytes(path: Path) -> int:
+    """Bytes of the file `path`, or of the files under the directory `path` (0 when absent); files
+    removed meanwhile (released WAL segments, merged index segments) count as gone."""
+    total = 0
+    for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        with contextlib.suppress(FileNotFoundError):
+            if item.is_file():
+                total += item.stat().st_size
+    return total
+
+
 def _claim(path: Path) -> IO[str]:
     """Take the directory's lock file (an exclusive flock: it also excludes a second engine of this
     process, which DuckDB alone would allow) and write our pid in it."""
@@ -506,11 +517,25 @@ class EmbeddedStore:
         by_seq = {e.seq: e for e in found}
         return [by_seq[s] for s in seqs if s in by_seq]
 
-    def bytes_on_disk(self) -> int:
-        """Bytes the data directory holds (0 in memory)."""
+    def disk_usage(self) -> int:
+        """Bytes of the directory's live data: DuckDB's used blocks and its WAL (blocks freed by
+        deletes are reused by later writes, so they do not count), the text index and our WAL."""
         if self.path is None:
             return 0
-        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        [(block_size, used_blocks)] = (
+            self._thread_cursor()
+            .execute(
+                "SELECT block_size, used_blocks FROM pragma_database_size() "
+                "WHERE database_name = current_database()"
+            )
+            .fetchall()
+        )
+        side = _tree_bytes(self.path / INDEX_DIR) + _tree_bytes(self.path / WAL_DIR)
+        return int(block_size) * int(used_blocks) + side + _tree_bytes(self.path / f"{DB_FILE}.wal")
+
+    def bytes_on_disk(self) -> int:
+        """Bytes the data directory holds (0 in memory)."""
+        return 0 if self.path is None else _tree_bytes(self.path)
 
     # -- alerts table ---------------------------------------------------------------------------
 
