@@ -38,7 +38,7 @@ import pyarrow as pa
 from bench import indexsize
 from bench.abuse import output_options, publish, run_line, section_text
 from bench.chstore import DURATION, JSON_TABLE, REGION, TOKENBF_INDEX, ChBytes, ClickHouse, on_json_table
-from bench.generate import cached_jsonl
+from bench.generate import QUERY_WORD, cached_jsonl
 from bench.layouts import (
     FIXED,
     Binder,
@@ -58,6 +58,7 @@ from bench.report import fmt_ms, fmt_rate
 from bench.run import _version
 from log_analytics_engine.ingest.arrowjson import to_batch
 from log_analytics_engine.ingest.levelsql import sql_level, sql_severity
+from log_analytics_engine.storage.embedded.sql import word_pattern
 
 BENCH_DIR = Path(__file__).resolve().parent
 SECTION = "## Storage layouts (`python -m bench.storage`)"
@@ -431,6 +432,7 @@ class Rewrite:
     restore: str
 
 
+WORD = word_pattern((QUERY_WORD,))
 _HEX_ID = "regexp_full_match(request_id, '[0-9a-f]{16}')"
 REWRITES = {
     "request_id": Rewrite(
@@ -519,6 +521,8 @@ SORT_QUERIES: tuple[tuple[str, str], ...] = (
     ("level = ERROR, count", "SELECT count(*) FROM d.logs WHERE level = 'ERROR'"),
     ("page of 50 rows by seq", "SELECT seq, message FROM d.logs WHERE seq IN (SELECT unnest($seqs))"),
     ("p99(duration_ms) by source", "SELECT source, quantile_cont({duration}, 0.99) FROM d.logs GROUP BY 1"),
+    # what a text search costs where the index cannot answer (the unindexed tail, long or odd words)
+    ("word scan of message", "SELECT count(*) FROM d.logs WHERE regexp_matches(message, $w)"),
 )
 
 
@@ -606,7 +610,7 @@ def measure_disk(
         if variant.source == "promoted columns" and not variant.rewrites and variant.force == "auto":
             for label, template in SORT_QUERIES:
                 sql = template.format(duration=duration)
-                params: dict[str, object] = {"a": hour[0], "b": hour[1], "seqs": page}
+                params: dict[str, object] = {"a": hour[0], "b": hour[1], "seqs": page, "w": WORD}
                 used = {k: v for k, v in params.items() if f"${k}" in sql}
                 result.query_ms[label] = median_ms(
                     lambda sql=sql, used=used, con=con: con.execute(sql, used).fetchall(), runs, warmup=1
@@ -824,6 +828,76 @@ def totals(disk: list[DiskResult], index: IndexResult, ch: ChResult, rows: int) 
     return "\n".join(lines)
 
 
+def choices(
+    layouts: list[LayoutResult], ch: ChResult, disk: list[DiskResult], index: IndexResult, rows: int
+) -> str:
+    """Each choice with the figures of this run that decide it."""
+    lay = {r.name: r for r in layouts}
+    dsk = {d.variant.name: d for d in disk}
+    idx = {s.variant.name: s.total / rows for s in index.sizes}
+    p99 = "p99(duration_ms) by source"
+    today, promoted = lay["JSON text (today)"], lay["promoted columns"]
+    typed, as_double = lay["VARIANT, stored type"], lay["VARIANT, as DOUBLE"]
+
+    def b(name: str) -> float:
+        return dsk[name].bytes / rows
+
+    def ms(name: str, label: str) -> float:
+        return dsk[name].query_ms[label]
+
+    zstd, zstd_sorted = "message USING COMPRESSION zstd", "message zstd, sorted by level, source, ts"
+    base, engine, keep = (
+        "promoted, ingest order, auto (baseline)",
+        indexsize.ENGINE.name,
+        "basic, fieldnorms off, one segment",
+    )
+    one = indexsize.BASELINE.name
+    rec = b(RECOMMENDED)
+    ch_map = ch.bytes.total / rows if ch.bytes else 0.0
+    ch_json = ch.json_bytes.total / rows if ch.json_bytes else 0.0
+    phrase = index.phrases[0]
+    lines = [
+        f"- Typed fields: p99 by source {fmt_ms(promoted.query_ms[p99])} promoted against "
+        f"{fmt_ms(today.query_ms[p99])} today ({today.query_ms[p99] / promoted.query_ms[p99]:.0f}×), "
+        f"{promoted.query_ms[p99] / ch.query_ms[p99]:.2f}× ClickHouse with Map attributes and "
+        f"{promoted.query_ms[p99] / ch.json_query_ms[p99]:.2f}× with JSON attributes; Arrow ingest "
+        f"{today.arrow_s / promoted.arrow_s:.2f}× today's rate, read_ndjson "
+        f"{today.ndjson_s / promoted.ndjson_s:.2f}×; "
+        f"{(promoted.bytes - today.bytes) / rows:+.1f} B/log. VARIANT: {fmt_ms(typed.query_ms[p99])} cast to "
+        f"its stored type, {fmt_ms(as_double.query_ms[p99])} cast to DOUBLE, Arrow ingest "
+        f"{today.arrow_s / typed.arrow_s:.2f}× today's.",
+        f"- Sort order: with message zstd, (level, source, ts) saves {b(zstd) - b(zstd_sorted):.1f} B/log; "
+        f"newest 50 then takes {fmt_ms(ms(zstd_sorted, 'newest 50 by ts'))} against "
+        f"{fmt_ms(ms(zstd, 'newest 50 by ts'))}, a page of 50 by seq "
+        f"{fmt_ms(ms(zstd_sorted, 'page of 50 rows by seq'))} "
+        f"against {fmt_ms(ms(zstd, 'page of 50 rows by seq'))}.",
+        f"- Compression: message zstd {b(base) - b(zstd):.1f} B/log less (message "
+        f"{dsk[base].columns.get('message', 0) / rows:.1f} → "
+        f"{dsk[zstd].columns.get('message', 0) / rows:.1f}); word scan "
+        f"{fmt_ms(ms(zstd, 'word scan of message'))} against {fmt_ms(ms(base, 'word scan of message'))}; "
+        f"force_compression = zstd {b('force_compression = zstd'):.1f} B/log, fsst "
+        f"{b('force_compression = fsst'):.1f}.",
+        f"- Fixed columns: request_id as UBIGINT {b(base) - b('request_id as UBIGINT (16 hex digits)'):.1f}, "
+        f"ts as ms + rest {b(base) - b('ts as milliseconds + nanosecond rest'):.1f}, severity computed "
+        f"{b(base) - b('severity not stored'):.1f} B/log less; row groups of 491,520 "
+        f"{rec - b('recommended, row groups of 491,520'):.1f} less on the recommended copy.",
+        f"- Text index: one segment {idx[engine] - idx[one]:.1f} B/log less, fieldnorms off "
+        f"{idx[one] - idx['fieldnorms off']:.1f}, basic instead of positions "
+        f"{idx[one] - idx['message: basic (doc ids only)']:.1f} (a phrase's count "
+        f"{fmt_ms(phrase.with_positions_ms)} → "
+        f"{fmt_ms(phrase.without_positions_ms)}, its newest 50 {fmt_ms(phrase.newest_with_ms)} → "
+        f"{fmt_ms(phrase.newest_without_ms)}), filter fields out {idx[keep] - idx['+ message only']:.1f}, "
+        f"digit-only tokens out {idx[keep] - idx['+ no digit-only tokens']:.1f}; the doc store "
+        f"{index.sizes[0].files.get('store', 0) / rows:.1f} B/log whatever the options.",
+        f"- Projected: recommended DuckDB copy {rec:.1f} + index ({keep}) {idx[keep]:.1f} = "
+        f"{rec + idx[keep]:.1f} B/log; with the index of message only "
+        f"{rec + idx['+ message only']:.1f}; that "
+        f"and row groups of 491,520 {b('recommended, row groups of 491,520') + idx['+ message only']:.1f}; "
+        f"target {TARGET_BYTES:.0f}, ClickHouse {ch_map:.1f} (Map) / {ch_json:.1f} (JSON).",
+    ]
+    return "\n".join(lines)
+
+
 def promoted_line(promoted: list[Promoted], ragged: list[Promoted]) -> str:
     def show(ps: list[Promoted]) -> str:
         return ", ".join(f"`{p.key}` {p.sql_type} ({p.share:.0%})" for p in ps)
@@ -893,6 +967,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             index_table(index, rows),
             "**Totals**: DuckDB copy + text index, per log.",
             totals(disk, index, ch, rows),
+            "**The choices in this run's figures.**",
+            choices(layouts, ch, disk, index, rows),
         ]
     )
     notes = answer_checks(layouts, ch)
