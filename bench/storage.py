@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -273,11 +274,12 @@ def append_batches(con: duckdb.DuckDBPyConnection, layout: Layout, batches: Sequ
     return time.perf_counter() - started
 
 
-def measure_layouts(
-    data: Data, tmp: Path, promoted: list[Promoted], keys: Sequence[str], runs: int
-) -> tuple[list[LayoutResult], dict[str, Path]]:
-    """Every layout filled both ways and asked every question; the database file of each table."""
-    results: list[LayoutResult] = []
+def build_layouts(
+    data: Data, tmp: Path, promoted: list[Promoted], keys: Sequence[str]
+) -> tuple[list[tuple[Layout, LayoutResult]], dict[str, duckdb.DuckDBPyConnection], dict[str, Path]]:
+    """Every layout's table filled both ways (its ingest times, bytes and round trip); the layouts with
+    their results, an open connection and the database file of each table."""
+    built: list[tuple[Layout, LayoutResult]] = []
     files: dict[str, Path] = {}
     table = data.table()
     cons: dict[str, duckdb.DuckDBPyConnection] = {}
@@ -310,29 +312,60 @@ def measure_layouts(
             result.round_trip = round_trip(con, layout, table.select(["seq", "metadata"]))
             cons[owner] = con
         else:
-            first = next(r for r in results if r.table == owner)
+            first = next(r for _, r in built if r.table == owner)
             result.arrow_s, result.ndjson_s, result.bytes = first.arrow_s, first.ndjson_s, first.bytes
             result.round_trip = first.round_trip
-        con = cons[owner]
-        layout.prepare(con)
-        progress(f"  queries of {layout.name}")
-        for query in questions():
+        layout.prepare(cons[owner])
+        built.append((layout, result))
+    return built, cons, files
+
+
+Runner = tuple[dict[str, float], dict[str, list[tuple[Any, ...]]], Callable[[], list[Any]]]
+
+
+def ask_questions(
+    built: list[tuple[Layout, LayoutResult]],
+    cons: dict[str, duckdb.DuckDBPyConnection],
+    ch: ClickHouse,
+    ch_out: ChResult,
+    runs: int,
+) -> None:
+    """Every question of every layout and of ClickHouse, timed in turns: each round runs every one
+    once, starting one further along each round, so a change in the machine's load weighs on all."""
+    for query in questions():
+        progress(f"  {query.label}")
+        runners: list[Runner] = []
+        for layout, result in built:
             bind = Binder()
             sql = query.duckdb(layout.view(bind, KEYS), bind)
-            params = bind.values
 
             def run(
-                sql: str = sql, params: dict[str, object] = params, con: duckdb.DuckDBPyConnection = con
+                sql: str = sql, params: dict[str, object] = bind.values, con: Any = cons[result.table]
             ) -> list[Any]:
                 rows: list[Any] = con.execute(sql, params).fetchall()
                 return rows
 
-            result.answers[query.label] = normalized(run())
-            result.query_ms[query.label] = median_ms(run, runs, warmup=1)
-        results.append(result)
-    for con in cons.values():
-        con.close()
-    return results, files
+            runners.append((result.query_ms, result.answers, run))
+        for sql, times, answers in (
+            (query.clickhouse, ch_out.query_ms, ch_out.answers),
+            (on_json_table(query.clickhouse), ch_out.json_query_ms, ch_out.json_answers),
+        ):
+
+            def run_ch(sql: str = sql, params: dict[str, Any] = query.ch_params) -> list[Any]:
+                return ch.query(sql, params)
+
+            runners.append((times, answers, run_ch))
+        timings: list[list[float]] = [[] for _ in runners]
+        for _, answers, run_one in runners:
+            answers[query.label] = normalized(run_one())
+        for round_number in range(runs):
+            for i in range(len(runners)):
+                slot = (i + round_number) % len(runners)
+                started = time.perf_counter()
+                runners[slot][2]()
+                timings[slot].append(time.perf_counter() - started)
+        for (times, _, _), taken in zip(runners, timings, strict=True):
+            times[query.label] = statistics.median(taken) * 1000
 
 
 def ragged_round_trips(data: Data, results: list[LayoutResult], rows: int) -> list[Promoted]:
@@ -378,44 +411,29 @@ class ChResult:
     json_answers: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
 
 
-def measure_clickhouse(data: Data, tmp: Path, runs: int) -> ChResult:
-    """The ClickHouse reference, in a chdb session of its own directory."""
+def build_clickhouse(data: Data, tmp: Path) -> tuple[ChResult, ClickHouse]:
+    """The ClickHouse reference filled (a chdb session in its own directory, left open)."""
     out = ChResult()
     ch = ClickHouse(tmp / "chdb")
-    try:
-        progress("ClickHouse: Arrow appends, file insert, merge")
-        out.version = str(ch.query("SELECT version()")[0][0])
-        ch.create("otel_logs")
-        out.arrow_s = ch.append_arrow(data.batches)
-        ch.create("otel_logs_file")
-        out.file_s = ch.append_file(data.jsonl, "otel_logs_file")
-        ch.drop("otel_logs_file")
-        out.merge_s = ch.merge()
-        out.bytes = ch.bytes()
-        ch.create("otel_logs_bf", TOKENBF_INDEX)
-        ch.session.query("INSERT INTO otel_logs_bf SELECT * FROM otel_logs")
-        ch.merge("otel_logs_bf")
-        out.tokenbf_bytes = ch.bytes("otel_logs_bf")
-        ch.drop("otel_logs_bf")
-        ch.create_json()
-        out.json_arrow_s = ch.append_json(data.batches)
-        ch.merge(JSON_TABLE)
-        out.json_bytes = ch.bytes(JSON_TABLE)
-        progress("ClickHouse: queries")
-        for query in questions():
-            for sql, answers, times in (
-                (query.clickhouse, out.answers, out.query_ms),
-                (on_json_table(query.clickhouse), out.json_answers, out.json_query_ms),
-            ):
-
-                def run(sql: str = sql, params: dict[str, Any] = query.ch_params) -> list[Any]:
-                    return ch.query(sql, params)
-
-                answers[query.label] = normalized(run())
-                times[query.label] = median_ms(run, runs, warmup=1)
-    finally:
-        ch.close()
-    return out
+    progress("ClickHouse: Arrow appends, file insert, merge")
+    out.version = str(ch.query("SELECT version()")[0][0])
+    ch.create("otel_logs")
+    out.arrow_s = ch.append_arrow(data.batches)
+    ch.create("otel_logs_file")
+    out.file_s = ch.append_file(data.jsonl, "otel_logs_file")
+    ch.drop("otel_logs_file")
+    out.merge_s = ch.merge()
+    out.bytes = ch.bytes()
+    ch.create("otel_logs_bf", TOKENBF_INDEX)
+    ch.session.query("INSERT INTO otel_logs_bf SELECT * FROM otel_logs")
+    ch.merge("otel_logs_bf")
+    out.tokenbf_bytes = ch.bytes("otel_logs_bf")
+    ch.drop("otel_logs_bf")
+    ch.create_json()
+    out.json_arrow_s = ch.append_json(data.batches)
+    ch.merge(JSON_TABLE)
+    out.json_bytes = ch.bytes(JSON_TABLE)
+    return out, ch
 
 
 # -- disk --------------------------------------------------------------------------------------------
@@ -758,7 +776,11 @@ def disk_table(results: list[DiskResult], rows: int, ch: ChResult) -> str:
             + " | ".join(times)
             + " |"
         )
-    for label, b in (("Map", ch.bytes), ("JSON", ch.json_bytes)):
+    for label, b in (
+        ("Map", ch.bytes),
+        ("JSON", ch.json_bytes),
+        ("Map, tokenbf_v1 on Body,", ch.tokenbf_bytes),
+    ):
         if b is None:
             continue
         c = b.columns
@@ -772,6 +794,19 @@ def disk_table(results: list[DiskResult], rows: int, ch: ChResult) -> str:
             + " |"
         )
     return "\n".join(lines)
+
+
+def ch_index_line(ch: ChResult, rows: int) -> str:
+    """What ClickHouse's Body index takes, beside tantivy's variants."""
+    if ch.bytes is None or ch.tokenbf_bytes is None:
+        return ""
+    text = ch.bytes.indices.get("idx_body", 0) / rows
+    tokenbf = ch.tokenbf_bytes.indices.get("idx_body", 0) / rows
+    return (
+        f"ClickHouse's Body index for comparison: text(splitByNonAlpha) {text:.1f} B/log, tokenbf_v1 "
+        f"{tokenbf:.1f} B/log; its Body column (ZSTD(1), sorted by service and time) "
+        f"{ch.bytes.columns.get('Body', 0) / rows:.1f} B/log."
+    )
 
 
 def index_table(result: IndexResult, rows: int) -> str:
@@ -927,9 +962,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             ).fetchall()
         ]
         probe.close()
-        layouts, files = measure_layouts(data, tmp, promoted, keys, opts.runs)
+        built, cons, files = build_layouts(data, tmp, promoted, keys)
+        ch, clickhouse = build_clickhouse(data, tmp)
         loads.append(os.getloadavg()[0])
-        ch = measure_clickhouse(data, tmp, opts.runs)
+        progress("questions, every layout and ClickHouse in turns")
+        try:
+            ask_questions(built, cons, clickhouse, ch, opts.runs)
+        finally:
+            clickhouse.close()
+            for con in cons.values():
+                con.close()
+        layouts = [result for _, result in built]
         loads.append(os.getloadavg()[0])
         progress("ragged round trips")
         ragged = ragged_round_trips(data, layouts, min(rows, 100_000))
@@ -965,6 +1008,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "without positions: the index gives the documents holding every word, DuckDB checks their "
             "messages (the engine's phrase regex).",
             index_table(index, rows),
+            ch_index_line(ch, rows),
             "**Totals**: DuckDB copy + text index, per log.",
             totals(disk, index, ch, rows),
             "**The choices in this run's figures.**",
