@@ -26,7 +26,7 @@ import duckdb
 import pyarrow as pa
 import tantivy
 
-from bench.measure import median_ms
+from bench.measure import in_turns
 from log_analytics_engine.storage.embedded.indexproc import ANALYZER, MAX_TOKEN_BYTES, words_analyzer
 from log_analytics_engine.storage.embedded.sql import word_pattern
 
@@ -227,20 +227,18 @@ def phrase_cost(
     hits = int(with_searcher.search(phrase, 1, count=True).count)
     if checked(candidates, newest=False) != hits:
         raise AssertionError(f"the phrase {tokens} checked in DuckDB does not give the index's {hits}")
+    scan = "SELECT count(*) FROM logs WHERE regexp_matches(message, $p)"
+    count_with, count_without, scan_ms, newest_with, newest_without = in_turns(
+        [
+            lambda: with_searcher.search(phrase, 1, count=True),
+            lambda: checked(candidates, newest=False),
+            lambda: con.execute(scan, {"p": pattern}).fetchall(),
+            lambda: with_searcher.search(phrase, 50, order_by_field="ts"),
+            # 4x the page in candidates: enough when most candidates are hits (the count says how many)
+            lambda: checked(200, newest=True),
+        ],
+        runs,
+    )
     return PhraseCost(
-        " ".join(tokens),
-        hits,
-        candidates,
-        median_ms(lambda: with_searcher.search(phrase, 1, count=True), runs, warmup=1),
-        median_ms(lambda: checked(candidates, newest=False), runs, warmup=1),
-        median_ms(
-            lambda: con.execute(
-                "SELECT count(*) FROM logs WHERE regexp_matches(message, $p)", {"p": pattern}
-            ).fetchall(),
-            runs,
-            warmup=1,
-        ),
-        median_ms(lambda: with_searcher.search(phrase, 50, order_by_field="ts"), runs, warmup=1),
-        # 4x the page in candidates: enough when most candidates are hits (the count says how many)
-        median_ms(lambda: checked(200, newest=True), runs, warmup=1),
+        " ".join(tokens), hits, candidates, count_with, count_without, scan_ms, newest_with, newest_without
     )

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -54,7 +53,7 @@ from bench.layouts import (
     round_trip,
     storage_of,
 )
-from bench.measure import median_ms
+from bench.measure import in_turns
 from bench.report import fmt_ms, fmt_rate
 from bench.run import _version
 from log_analytics_engine.ingest.arrowjson import to_batch
@@ -355,17 +354,11 @@ def ask_questions(
                 return ch.query(sql, params)
 
             runners.append((times, answers, run_ch))
-        timings: list[list[float]] = [[] for _ in runners]
         for _, answers, run_one in runners:
             answers[query.label] = normalized(run_one())
-        for round_number in range(runs):
-            for i in range(len(runners)):
-                slot = (i + round_number) % len(runners)
-                started = time.perf_counter()
-                runners[slot][2]()
-                timings[slot].append(time.perf_counter() - started)
-        for (times, _, _), taken in zip(runners, timings, strict=True):
-            times[query.label] = statistics.median(taken) * 1000
+        medians = in_turns([run_one for _, _, run_one in runners], runs, warmup=0)  # the answers warmed them
+        for (times, _, _), ms in zip(runners, medians, strict=True):
+            times[query.label] = ms
 
 
 def ragged_round_trips(data: Data, results: list[LayoutResult], rows: int) -> list[Promoted]:
@@ -534,13 +527,13 @@ DISK_VARIANTS = (
 # The queries a partition's sort order helps or hurts (timed on each copy that keeps the columns as
 # they are).
 SORT_QUERIES: tuple[tuple[str, str], ...] = (
-    ("1 h time range, count", "SELECT count(*) FROM d.logs WHERE ts >= $a AND ts < $b"),
-    ("newest 50 by ts", "SELECT seq, ts, message FROM d.logs ORDER BY ts DESC LIMIT 50"),
-    ("level = ERROR, count", "SELECT count(*) FROM d.logs WHERE level = 'ERROR'"),
-    ("page of 50 rows by seq", "SELECT seq, message FROM d.logs WHERE seq IN (SELECT unnest($seqs))"),
-    ("p99(duration_ms) by source", "SELECT source, quantile_cont({duration}, 0.99) FROM d.logs GROUP BY 1"),
+    ("1 h time range, count", "SELECT count(*) FROM logs WHERE ts >= $a AND ts < $b"),
+    ("newest 50 by ts", "SELECT seq, ts, message FROM logs ORDER BY ts DESC LIMIT 50"),
+    ("level = ERROR, count", "SELECT count(*) FROM logs WHERE level = 'ERROR'"),
+    ("page of 50 rows by seq", "SELECT seq, message FROM logs WHERE seq IN (SELECT unnest($seqs))"),
+    ("p99(duration_ms) by source", "SELECT source, quantile_cont({duration}, 0.99) FROM logs GROUP BY 1"),
     # what a text search costs where the index cannot answer (the unindexed tail, long or odd words)
-    ("word scan of message", "SELECT count(*) FROM d.logs WHERE regexp_matches(message, $w)"),
+    ("word scan of message", "SELECT count(*) FROM logs WHERE regexp_matches(message, $w)"),
 )
 
 
@@ -607,6 +600,7 @@ def measure_disk(
     day = int(data.batches[0].column("ts")[0].as_py()) // 86_400_000_000_000 * 86_400_000_000_000
     hour = (day + 10 * 3_600_000_000_000, day + 11 * 3_600_000_000_000)
     page = list(range(max(1, data.rows // 2), max(1, data.rows // 2) + 50))
+    kept: list[tuple[DiskResult, Path]] = []  # the copies whose queries are timed, at the end
     for variant in DISK_VARIANTS:
         progress(f"disk: {variant.name}")
         target = tmp / "disk.db"
@@ -625,17 +619,27 @@ def measure_disk(
         con.execute("USE d")
         result.columns = column_bytes(con, "logs")
         result.lossless = _rewrites_lossless(con, variant)
-        if variant.source == "promoted columns" and not variant.rewrites and variant.force == "auto":
-            for label, template in SORT_QUERIES:
-                sql = template.format(duration=duration)
-                params: dict[str, object] = {"a": hour[0], "b": hour[1], "seqs": page, "w": WORD}
-                used = {k: v for k, v in params.items() if f"${k}" in sql}
-                result.query_ms[label] = median_ms(
-                    lambda sql=sql, used=used, con=con: con.execute(sql, used).fetchall(), runs, warmup=1
-                )
         con.close()
-        target.unlink()
+        if variant.source == "promoted columns" and not variant.rewrites and variant.force == "auto":
+            kept.append((result, target.rename(tmp / f"copy-{len(kept)}.db")))
+        else:
+            target.unlink()
         results.append(result)
+    progress("disk: the copies' queries, in turns")
+    cons = [connect(path) for _, path in kept]
+    try:
+        for label, template in SORT_QUERIES:
+            sql = template.format(duration=duration)
+            params: dict[str, object] = {"a": hour[0], "b": hour[1], "seqs": page, "w": WORD}
+            used = {k: v for k, v in params.items() if f"${k}" in sql}
+            calls = [lambda con=con, sql=sql, used=used: con.execute(sql, used).fetchall() for con in cons]
+            for (result, _), ms in zip(kept, in_turns(calls, runs), strict=True):
+                result.query_ms[label] = ms
+    finally:
+        for con in cons:
+            con.close()
+        for _, path in kept:
+            path.unlink()
     return results
 
 
