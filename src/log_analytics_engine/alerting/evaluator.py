@@ -163,6 +163,18 @@ class AlertEvaluator:
                 np.asarray(found["ts"], dtype=np.int64), np.asarray(found["seq"], dtype=np.int64)
             )
 
+    def reseed(self) -> None:
+        """Read every enabled rule's window afresh from the stored logs (after a delete, so its
+        counts drop the deleted logs; the alerts fired stay, as history). The caller holds writes
+        back and has let the listeners see every write before (EmbeddedStore.delete's `then`)."""
+        with self._lock:
+            states = [s for s in self._states.values() if s.rule.enabled]
+            for state in states:
+                state.window = EventWindow()
+                state.seeded_through = self._store.last_seq
+        for state in states:
+            self._seed(state)
+
     def remove_rule(self, name: str) -> None:
         """Remove a rule by name (no error when absent)."""
         with self._lock:
