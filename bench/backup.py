@@ -33,7 +33,7 @@ SECTION = "## Backup (`python -m bench.backup`)"
 def paused_file_copy(engine: LogAnalyticsEngine, dest: Path) -> float:
     """The alternative: every write held (the write lock, the alerts' lock, no index commit) while
     DuckDB checkpoints and its file and the index's are copied; returns how long writes were held."""
-    store = engine._store
+    store = engine._store.store
     dest.mkdir()
     started = time.perf_counter()
     with contextlib.ExitStack() as held:

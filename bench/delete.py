@@ -59,7 +59,7 @@ def run_case(built: Path, work: Path, query: str, runs_only: bool = False) -> di
             textindex.RUN_DELETE_SECONDS = math.inf
         matching = engine.search(query, limit=1).total
         total = engine.count()
-        store = engine._store
+        store = engine._store.store
         spent: dict[str, float] = {}
         found: dict[str, Any] = {}
         timed_calls(store.index, "delete_seqs", spent, found)

@@ -102,7 +102,7 @@ def index_case(jsonl: str, neighbour: str, budget: float) -> dict[str, Any]:
                 time.sleep(0.2)
             cpu = _cpu_seconds()
             started = time.perf_counter()
-            rows = engine._store._indexer.catch_up_now(deadline=time.monotonic() + budget)
+            rows = engine._store.store._indexer.catch_up_now(deadline=time.monotonic() + budget)
             seconds = time.perf_counter() - started
             main_cpu, writer_cpu = (after - before for after, before in zip(_cpu_seconds(), cpu, strict=True))
             stop.set()

@@ -85,7 +85,7 @@ def test_backup_during_ingest_holds_every_log_acknowledged_before_it(
     held = _stored(source)
     with _engine(tmp_path / "copy") as copy:
         assert copy.get_stats()["wal_replayed_rows"] == 0
-        assert copy._store.index.watermark > 0  # the index came along: not rebuilt at open
+        assert copy._store.store.index.watermark > 0  # the index came along: not rebuilt at open
         stored = _stored(copy)
         assert set(before) <= set(stored)
         assert all(held[key] == value for key, value in stored.items())

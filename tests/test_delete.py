@@ -217,7 +217,7 @@ def test_pending_logs_not_yet_applied_are_deleted(monkeypatch: pytest.MonkeyPatc
     engine = _engine()
     try:
         stored = _fill(engine, oracle_logs(100, seed=2))
-        store = engine._store
+        store = engine._store.store
         gate = threading.Event()
         real = store._apply_pending
 

@@ -409,5 +409,5 @@ def test_duckdb_memory_is_bounded(tmp_path: Path) -> None:
     """DuckDB's buffer cache is held to 512 MB (its default, 80% of RAM, kept what the abuse
     benchmark made it read: 985 MB of RSS after, 3.7x before)."""
     with LogAnalyticsEngine(tmp_path / "data") as eng:
-        limit = eng._store.rows("SELECT current_setting('memory_limit')")[0][0]
+        limit = eng._store.store.rows("SELECT current_setting('memory_limit')")[0][0]
         assert limit == "488.2 MiB"  # DuckDB reads "512MB" as 512e6 bytes

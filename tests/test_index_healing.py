@@ -107,7 +107,7 @@ HELPER_EMFILE = textwrap.dedent(
         print("engine short of descriptors: flush failed:", exc)
     resource.setrlimit(resource.RLIMIT_NOFILE, limits)
     # the writer process out of descriptors: it fails, and is replaced
-    writer = engine._store.index.writer_pid
+    writer = engine._store.store.index.writer_pid
     engine.ingest_logs(logs(3_000, "second"))
     short_of_descriptors(writer)
     try:
@@ -121,7 +121,7 @@ HELPER_EMFILE = textwrap.dedent(
         time.sleep(0.05)
     print("state while short of descriptors:", state)
     print("then:", engine.index_status()["state"], engine.search("second", limit=1).total)
-    print("writer replaced:", engine._store.index.writer_pid not in (None, writer))
+    print("writer replaced:", engine._store.store.index.writer_pid not in (None, writer))
     engine.close()
     """
 )
@@ -187,7 +187,7 @@ def test_a_catch_up_commits_as_it_goes(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(indexer_module, "COMMIT_SECONDS", 0.0)
     with LogAnalyticsEngine(tmp_path / "data", index_interval=3600) as engine:
         engine.ingest_logs(_logs(10_000, "bulk"))
-        index = engine._store.index
+        index = engine._store.store.index
         commits: list[int] = []
         real_commit = index.commit
 
@@ -304,7 +304,7 @@ def test_a_thread_whose_cursor_was_left_in_a_failed_transaction_still_catches_up
     the thread (`flush`, or close) failed on it forever ("Current transaction is aborted")."""
     with LogAnalyticsEngine(tmp_path / "data", index_interval=3600) as engine:
         engine.ingest_logs(_logs(1_000, "first"))
-        cur = engine._store.cursor()
+        cur = engine._store.store.cursor()
         cur.execute("BEGIN").fetchall()
         with pytest.raises(duckdb.Error):
             cur.execute("SELECT 'not a number'::INTEGER").fetchall()

@@ -47,7 +47,7 @@ def _gone(pid: int, seconds: float = 20.0) -> bool:
 
 def _indexed_alone(engine: LogAnalyticsEngine, tag: str, n: int) -> None:
     """The index holds every stored log once: its own counts (no table scan) are exact."""
-    index = engine._store.index
+    index = engine._store.store.index
     assert index.snapshot()[1] == engine._store.last_seq
     assert index.count(Word("request"))[0] == engine._store.last_seq
     assert index.count(Word(tag))[0] == n
@@ -58,16 +58,16 @@ def test_a_search_sees_the_documents_a_flush_indexed_in_the_writer_process(tmp_p
     """After flush the searcher of the engine's process holds what the writer process committed."""
     with LogAnalyticsEngine(tmp_path / "data", index_interval=3600) as engine:
         engine.ingest_logs(_logs(3_000, "first"))
-        assert engine._store.index.writer_pid is None  # started by the first catch-up
+        assert engine._store.store.index.writer_pid is None  # started by the first catch-up
         engine.flush()
-        pid = engine._store.index.writer_pid
+        pid = engine._store.store.index.writer_pid
         assert pid is not None
         assert pid != os.getpid()
         assert psutil.Process(pid).ppid() == os.getpid()
         _indexed_alone(engine, "first", 3_000)
         engine.ingest_logs(_logs(2_000, "second"))
         engine.flush()
-        assert engine._store.index.writer_pid == pid  # one process for the engine's life
+        assert engine._store.store.index.writer_pid == pid  # one process for the engine's life
         _indexed_alone(engine, "second", 2_000)
         assert engine.search("word3", limit=1).total == 500
 
@@ -77,7 +77,7 @@ def test_an_in_memory_engine_keeps_its_writer_in_this_process() -> None:
     with LogAnalyticsEngine(index_interval=3600) as engine:
         engine.ingest_logs(_logs(1_000, "memory"))
         engine.flush()
-        assert engine._store.index.writer_pid is None
+        assert engine._store.store.index.writer_pid is None
         _indexed_alone(engine, "memory", 1_000)
 
 
@@ -91,7 +91,7 @@ def test_a_writer_killed_mid_batch_is_replaced_and_the_index_catches_up(
     with LogAnalyticsEngine(tmp_path / "data", index_interval=3600) as engine:
         engine.ingest_logs(_logs(1_000, "first"))
         engine.flush()
-        index = engine._store.index
+        index = engine._store.store.index
         engine.ingest_logs(_logs(9_000, "second"))
         sent: list[int] = []
         real_add = index.add_docs
@@ -124,7 +124,7 @@ def test_a_commit_whose_answer_was_lost_is_not_indexed_twice(
     with LogAnalyticsEngine(tmp_path / "data", index_interval=3600) as engine:
         engine.ingest_logs(_logs(1_000, "first"))
         engine.flush()
-        index = engine._store.index
+        index = engine._store.store.index
         writer = index._writer
         assert isinstance(writer, WriterProcess)
         real_commit = writer.commit
@@ -154,7 +154,7 @@ def test_a_hung_writer_is_killed_and_replaced(tmp_path: Path, monkeypatch: pytes
     with LogAnalyticsEngine(tmp_path / "data", index_interval=3600) as engine:
         engine.ingest_logs(_logs(1_000, "first"))
         engine.flush()
-        hung = engine._store.index.writer_pid
+        hung = engine._store.store.index.writer_pid
         assert hung is not None
         os.kill(hung, signal.SIGSTOP)
         engine.ingest_logs(_logs(2_000, "second"))
@@ -162,7 +162,7 @@ def test_a_hung_writer_is_killed_and_replaced(tmp_path: Path, monkeypatch: pytes
             engine.flush()
         assert _gone(hung)
         engine.flush()
-        assert engine._store.index.writer_pid not in (None, hung)
+        assert engine._store.store.index.writer_pid not in (None, hung)
         _indexed_alone(engine, "second", 2_000)
 
 
@@ -171,7 +171,7 @@ def test_closing_leaves_no_writer_process_behind(tmp_path: Path) -> None:
     engine = LogAnalyticsEngine(tmp_path / "data", index_interval=3600)
     engine.ingest_logs(_logs(5_000, "closed"))
     engine.flush()
-    pid = engine._store.index.writer_pid
+    pid = engine._store.store.index.writer_pid
     assert pid is not None
     engine.close()
     assert not psutil.pid_exists(pid)
@@ -210,7 +210,7 @@ HELPER_ABANDON = textwrap.dedent(
     engine = LogAnalyticsEngine(sys.argv[1], index_interval=3600)
     engine.ingest_logs([LogEntry(1.7e9 + i, "INFO", f"left {i}") for i in range(2_000)])
     engine.flush()
-    print(engine._store.index.writer_pid, flush=True)
+    print(engine._store.store.index.writer_pid, flush=True)
     if how == "exit":
         os._exit(0)
     if how == "kill":
@@ -248,7 +248,7 @@ def test_an_engine_process_ending_without_close_leaves_no_writer_behind(tmp_path
             os.kill(leftover, signal.SIGKILL)
             assert _gone(leftover)
     with LogAnalyticsEngine(tmp_path / "data", index_interval=3600) as engine:
-        assert engine._store.index.snapshot()[1] == 2_000
+        assert engine._store.store.index.snapshot()[1] == 2_000
         assert engine.search("left", limit=1).total == 2_000
 
 

@@ -76,7 +76,7 @@ plain_record = st.fixed_dictionaries(
 def _stored(engine: LogAnalyticsEngine) -> list[str]:
     """The stored columns of every row, as sorted text; an event time that is the row's own ingest
     time (no usable timestamp in the record) shows as "now", since the two engines ingest apart."""
-    rows = engine._store.rows(
+    rows = engine._store.store.rows(
         "SELECT CASE WHEN ts = ingested_at THEN NULL ELSE ts END, level, severity, source, message, tags, "
         "thread_id, request_id, user_id, metadata FROM logs"
     )
@@ -194,6 +194,6 @@ def test_concurrent_bodies_share_commits_and_lose_nothing() -> None:
         for t in threads:
             t.join()
         assert counts == [50] * 160
-        rows = engine._store.rows("SELECT message, count(*) FROM logs GROUP BY message HAVING count(*) > 1")
+        rows = engine._store.store.rows("SELECT message, count(*) FROM logs GROUP BY message HAVING count(*) > 1")
         assert rows == []
         assert engine.count() == 8000

@@ -573,7 +573,7 @@ def _oracle(record: dict[str, Any]) -> tuple[int | None, str, str, str, dict[str
 
 def _stored(engine: LogAnalyticsEngine) -> list[tuple[Any, ...]]:
     """Every row's columns sorted, metadata as data and an ingest-time event time as None."""
-    rows = engine._store.rows(
+    rows = engine._store.store.rows(
         "SELECT CASE WHEN ts = ingested_at THEN NULL ELSE ts END, level, source, message, metadata FROM logs"
     )
     out = [

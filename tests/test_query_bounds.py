@@ -268,7 +268,7 @@ def test_a_text_index_lookup_past_the_limit_stops_the_query(monkeypatch: pytest.
     engine = LogAnalyticsEngine(alert_interval=None, query_seconds=LIMIT)
     engine.ingest_logs([LogEntry(T0 * NS, "INFO", "disk full")])
     engine.flush()
-    index = engine._store.index
+    index = engine._store.store.index
     lookup = index.count
 
     def slow_count(node: Any) -> tuple[int, int]:
@@ -293,9 +293,9 @@ def test_an_interrupt_never_reaches_a_statement_after_the_query() -> None:
             engine.run("* | stats count() as n")
         except QueryError:
             stopped += 1
-        assert engine._store.rows("SELECT count(*) FROM logs") == [(2000,)]
+        assert engine._store.store.rows("SELECT count(*) FROM logs") == [(2000,)]
     engine.ingest_logs([LogEntry(T0 * NS, "INFO", "after")])
-    assert engine._store.rows("SELECT count(*) FROM logs") == [(2001,)]
+    assert engine._store.store.rows("SELECT count(*) FROM logs") == [(2001,)]
 
 
 def test_the_time_limit_must_be_positive() -> None:

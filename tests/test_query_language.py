@@ -223,7 +223,7 @@ def test_result_size_is_bounded() -> None:
     """A query returning more rows than the bound is refused with advice, not truncated silently."""
     engine = LogAnalyticsEngine()
     engine.ingest_logs(_logs(50))
-    engine._runner.max_rows = 10
+    engine._store._runner.max_rows = 10  # the embedded backend's pipe runner
     with pytest.raises(QueryError, match="more than 10 rows"):
         engine.run("*")
     assert len(engine.run("* | limit 10").rows) == 10
@@ -439,7 +439,7 @@ def test_token_mode_words_equal_regex_words() -> None:
         want = {log.request_id for log in logs if evaluate(node, log)}
         by_tokens = compile_where(node, tokens="_tokens")
         sql = f"SELECT request_id FROM (SELECT *, {TOKENS_SQL} AS _tokens FROM logs) WHERE {by_tokens.sql}"
-        assert {r[0] for r in engine._store.rows(sql, by_tokens.params)} == want, node
+        assert {r[0] for r in engine._store.store.rows(sql, by_tokens.params)} == want, node
         by_regex = compile_where(node)
-        got = engine._store.rows(f"SELECT request_id FROM logs WHERE {by_regex.sql}", by_regex.params)
+        got = engine._store.store.rows(f"SELECT request_id FROM logs WHERE {by_regex.sql}", by_regex.params)
         assert {r[0] for r in got} == want, node

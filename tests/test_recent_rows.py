@@ -77,7 +77,7 @@ def test_point_reads_from_the_copy_equal_duckdb(tmp_path: Path) -> None:
         )
         engine.ingest_ndjson(body.encode())
         engine.ingest_logs([LogEntry(NOW, "debug", "entry", metadata={"k": [1, 2]}, thread_id="t1")])
-        store = engine._store
+        store = engine._store.store
         store.wait_evaluated()  # the copy is filled as the applier stores the writes
         assert store._recent.rows([1, 6]) is not None  # both writes are held
         engine.ingest_logs_from_file(path, "jsonl")

@@ -103,7 +103,7 @@ def test_a_read_names_the_failure_when_applying_keeps_failing(
     try:
         eng.ingest_logs([_log(i) for i in range(5)])
         with pytest.raises(StorageError, match=r"logs 1-5 are not in the database.*injected"):
-            eng._store.rows("SELECT count(*) FROM logs")
+            eng._store.store.rows("SELECT count(*) FROM logs")
     finally:
         gate.failures_left = 0
         gate.open.set()
@@ -195,7 +195,7 @@ def test_rows_and_batches_interleaved_keep_their_order_and_values(tmp_path: Path
                 batch = [_log(100 * i + j) for j in range(5)]
                 eng.ingest_logs(batch)
                 sent.extend(batch)
-        stored = eng._store.entries("SELECT * FROM logs ORDER BY seq")
+        stored = eng._store.store.entries("SELECT * FROM logs ORDER BY seq")
         assert [e.message for e in stored] == [e.message for e in sent]
         assert [e.tags for e in stored] == [e.tags for e in sent]
         assert [e.metadata for e in stored] == [e.metadata for e in sent]
@@ -218,8 +218,8 @@ def test_durability_modes(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="durability must be one of os, fsync"):
         LogAnalyticsEngine(tmp_path / "x", durability="sometimes")
     with LogAnalyticsEngine(tmp_path / "f", durability="fsync") as eng:
-        assert eng._store.wal is not None
-        assert eng._store.wal.fsync
+        assert eng._store.store.wal is not None
+        assert eng._store.store.wal.fsync
         eng.ingest_logs([_log(i) for i in range(3)])
         eng.ingest_log(_log(3))
         assert eng.count() == 4
@@ -229,8 +229,8 @@ def test_durability_modes(tmp_path: Path) -> None:
 def test_applied_segments_are_released(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Once applied, full WAL segments are deleted: the WAL stays near one segment."""
     with LogAnalyticsEngine(tmp_path / "d") as eng:
-        assert eng._store.wal is not None
-        eng._store.wal.segment_bytes = 64 << 10
+        assert eng._store.store.wal is not None
+        eng._store.store.wal.segment_bytes = 64 << 10
         for k in range(40):
             eng.ingest_logs([_log(1000 * k + i) for i in range(200)])
         assert eng.count() == 8000
@@ -326,7 +326,7 @@ def test_one_query_waits_once_for_the_writes_acknowledged_before_it(gate: Gate, 
     gate.open.set()
     with LogAnalyticsEngine(tmp_path / "d") as eng:
         eng.ingest_logs([_log(i) for i in range(3)])
-        store = eng._store
+        store = eng._store.store
         with store.read_snapshot():
             assert store.rows("SELECT count(*) FROM logs") == [(3,)]
             gate.open.clear()

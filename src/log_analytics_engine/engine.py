@@ -31,17 +31,22 @@ from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.aggregate import aggregate_entries
 from log_analytics_engine.query.ast import MatchAll, Node, Query, TimeRange, conjoin, resolve_time
 from log_analytics_engine.query.dictfilters import compile_filters
+from log_analytics_engine.query.hits import hits
 from log_analytics_engine.query.parser import parse, parse_filter
 from log_analytics_engine.query.printer import to_text
-from log_analytics_engine.query.results import QueryResult, SearchResult, decode_cursor, encode_cursor
-from log_analytics_engine.stats import StatsReader
-from log_analytics_engine.storage.embedded.aggregate import StoreAggregator
-from log_analytics_engine.storage.embedded.fields import FieldsResult, discover
-from log_analytics_engine.storage.embedded.hits import HitsResult, hits
-from log_analytics_engine.storage.embedded.pipes import PipeRunner
-from log_analytics_engine.storage.embedded.planner import Planner, Sort
-from log_analytics_engine.storage.embedded.store import CLOSE_APPLY_SECONDS, EmbeddedStore, WriteResult
+from log_analytics_engine.query.results import (
+    FieldsResult,
+    HitsResult,
+    QueryResult,
+    SearchResult,
+    decode_cursor,
+    encode_cursor,
+)
+from log_analytics_engine.storage.base import Page, Sort, Store, WriteResult
+from log_analytics_engine.storage.embedded.backend import EmbeddedBackend
+from log_analytics_engine.storage.embedded.store import CLOSE_APPLY_SECONDS
 from log_analytics_engine.storage.embedded.timelimit import QUERY_SECONDS
+from log_analytics_engine.storage.retention import Retention, RetentionPolicy, RetentionWorker
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, seconds_ns
 
 Filters = Mapping[str, Any] | None
@@ -62,6 +67,9 @@ class LogAnalyticsEngine:
     one running longer is stopped with a QueryError naming the limit. A write is acknowledged once it
     is in the directory's write-ahead log: in the OS with `durability="os"` (survives the process
     being killed), on the disk with `"fsync"` (survives a power loss too; writers share fsyncs).
+    `retention` (`30d`, `12h`, `2w`) keeps logs by age and `max_disk` (`20GB`, `512MiB`) the
+    directory by size, whole event days (UTC) at a time, the oldest first: applied on open and
+    every minute after.
     Text is read by the built-in log formats plus `formats` and those of `format_file` (TOML,
     `[formats.NAME]` tables); naive times in text are read in `timezone` (an IANA name, UTC unless given).
     """
@@ -79,6 +87,8 @@ class LogAnalyticsEngine:
         formats: Sequence[Format] = (),
         format_file: str | Path | None = None,
         durability: str = "os",
+        retention: str | None = None,
+        max_disk: str | None = None,
     ) -> None:
         if not query_seconds > 0:
             raise ConfigError(f"query_seconds must be positive, got {query_seconds!r}")
@@ -87,17 +97,29 @@ class LogAnalyticsEngine:
         self._formats = registry(user)
         self._query_seconds = query_seconds
         where = None if path is None else Path(path)
-        self._store = EmbeddedStore(
+        policy = RetentionPolicy.of(retention, max_disk)
+        if policy.max_disk_bytes is not None and where is None:
+            raise ConfigError("max_disk needs a data directory (an in-memory engine holds no disk)")
+        embedded = EmbeddedBackend(
             where, index_interval=index_interval, recover=recover, durability=durability
         )
-        self._planner = Planner(self._store)
-        self._aggregator = StoreAggregator(self._planner)
-        self._stats = StatsReader(self._store)
+        self._store: Store = embedded
+        self._retention = Retention(self._store, policy, clock)
+        self._retention_worker: RetentionWorker | None = None
+        if policy:
+            try:
+                self._retention.apply()  # on open, before the rules' windows are read
+            except BaseException:
+                self._store.close()
+                raise
+            self._retention_worker = RetentionWorker(self._retention)
+            self._retention_worker.start()
         self._counters = Counters()
         self._clock = clock
-        self._runner = PipeRunner(self._planner)
         self._alerting = AlertEvaluator(self._store, clock)
-        self._pipeline = Pipeline(self._store, clock, self._count_write, self._alerting.hooks.__bool__)
+        self._pipeline = Pipeline(
+            self._store, clock, self._count_write, self._alerting.hooks.__bool__, bulk=embedded.store
+        )
         self._alerting.load_stored()
         self._kept_rules = KeptRules(self._store)
         for rule in self._kept_rules.stored():
@@ -108,13 +130,15 @@ class LogAnalyticsEngine:
             self._start_ticker()
         self._pipeline.add_listener(self._alerting.on_applied)
         self._collector = EngineCollector(
-            self._stats.summary,
+            self._store.summary,
             self._counters,
             lambda: dict(self._alerting.fired_total),
             self._alerting.status,
             self._store.bytes_on_disk,
             lambda: self._store.index_state,
             lambda: self._store.wal_state,
+            self._retention.status,
+            self._store.disk_usage,
         )
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -123,6 +147,8 @@ class LogAnalyticsEngine:
         """Deliver queued alert notifications, flush the text index, checkpoint, release the directory."""
         if self._ticker is not None:
             self._ticker.stop()
+        if self._retention_worker is not None:
+            self._retention_worker.stop()
         try:
             # rules see every acknowledged write first; not worth a wait while commits fail (a full
             # disk): the store's close retries them, and what it cannot apply the next open replays
@@ -279,7 +305,7 @@ class LogAnalyticsEngine:
         """Run one query's store work within the time limit, counting its duration."""
         started = time.perf_counter()
         try:
-            with self._store.read_snapshot(), self._planner.time_limit(self._query_seconds):
+            with self._store.reading(self._query_seconds):
                 return fn()
         finally:
             self._counters.observe_query(time.perf_counter() - started)
@@ -303,13 +329,13 @@ class LogAnalyticsEngine:
             offset = (page or 0) * page_size
         elif page is not None:
             raise QueryError("page needs page_size")
-        result: list[LogEntry] = self._timed(lambda: self._planner.find(node, sort, offset, limit))
+        result: list[LogEntry] = self._timed(lambda: self._store.select(node, sort, offset, limit))
         return result
 
     def count(self, filters: Filters = None) -> int:
         """How many stored logs match the filters (the total behind a page of `query_logs`)."""
         node = compile_filters(filters)
-        result: int = self._timed(lambda: self._planner.count(node))
+        result: int = self._timed(lambda: self._store.count(node))
         return result
 
     def aggregate(
@@ -323,7 +349,7 @@ class LogAnalyticsEngine:
         """`aggregate_logs` shapes computed in the store over the logs the filters select."""
         node = compile_filters(filters)
         result: dict[str, Any] = self._timed(
-            lambda: self._aggregator.aggregate(node, group_by, histogram, top_n, interval)
+            lambda: self._store.aggregate(node, group_by, histogram, top_n, interval)
         )
         return result
 
@@ -376,9 +402,8 @@ class LogAnalyticsEngine:
             raise QueryError(f"limit must be positive, got {limit}")
         node = self._filter(query, start, end)
         before = None if cursor is None else decode_cursor(cursor)
-        logs, total = self._timed(
-            lambda: (self._planner.page_before(node, limit, before), self._planner.count(node))
-        )
+        page: Page = self._timed(lambda: self._store.search(node, limit, before))
+        logs, total = page.logs, page.total
         last = logs[-1] if len(logs) == limit else None
         next_cursor = None if last is None else encode_cursor(last.timestamp_ns or 0, last.seq or 0)
         return SearchResult(logs, total, next_cursor)
@@ -392,7 +417,7 @@ class LogAnalyticsEngine:
         if after is None or after >= high:
             return [], high if after is None else after
         node = self._filter(query)
-        logs: list[LogEntry] = self._timed(lambda: self._planner.after(node, after, high, limit))
+        logs: list[LogEntry] = self._timed(lambda: self._store.after(node, after, high, limit))
         return logs, (logs[-1].seq or high) if len(logs) == limit else high
 
     def run(self, query: str | Query, start: object = None, end: object = None) -> QueryResult:
@@ -400,7 +425,7 @@ class LogAnalyticsEngine:
         `start`/`end` bound the event time of the logs the pipes see."""
         parsed = parse(query) if isinstance(query, str) else query
         node = self._filter(parsed.filter, start, end)
-        result: QueryResult = self._timed(lambda: self._runner.run(node, parsed.pipes))
+        result: QueryResult = self._timed(lambda: self._store.run(node, parsed.pipes))
         return result
 
     def hits(
@@ -415,7 +440,7 @@ class LogAnalyticsEngine:
         `start`..`end`, or over the matching logs' span), one row per value of `field` when given."""
         span = self._bounds(start, end)
         node = self._within(query, span)
-        result: HitsResult = self._timed(lambda: hits(self._planner, self._runner, node, span, step, field))
+        result: HitsResult = self._timed(lambda: hits(self._store, node, span, step, field))
         return result
 
     def around(
@@ -424,7 +449,7 @@ class LogAnalyticsEngine:
         """The log stored as `seq` (a `LogEntry.seq`) with up to `before` and `after` logs of its
         source just older and newer, both oldest first; None when no log has that seq."""
         found: tuple[LogEntry, list[LogEntry], list[LogEntry]] | None = self._timed(
-            lambda: self._planner.around(seq, before, after)
+            lambda: self._store.around(seq, before, after)
         )
         return found
 
@@ -454,8 +479,10 @@ class LogAnalyticsEngine:
                 "delete: the filter matches every stored log; pass all=True (`--all`, `all=true`) "
                 "to delete them all"
             )
-        deleted = self._store.delete(node, then=self._alerting.reseed)
+        deleted = self._store.delete(node)
         if deleted and self._alerting.rules():
+            self._store.wait_evaluated()  # the writes before it are in the windows: then re-read them
+            self._alerting.reseed()
             self._alerting.tick()  # a rule whose window lost its matches resolves now
         return deleted
 
@@ -472,7 +499,7 @@ class LogAnalyticsEngine:
     def fields(self, query: str | Node = "*", start: object = None, end: object = None) -> FieldsResult:
         """The fields of the newest matching logs (up to 10,000): counts and top values, metadata too."""
         node = self._filter(query, start, end)
-        result: FieldsResult = self._timed(lambda: discover(self._planner, node))
+        result: FieldsResult = self._timed(lambda: self._store.fields(node))
         return result
 
     # -- alerting -------------------------------------------------------------------------------
@@ -596,7 +623,7 @@ class LogAnalyticsEngine:
 
     def get_stats(self) -> dict[str, Any]:
         """Totals by level, source and tag, distinct words, plus ingest, index and alerting figures."""
-        stats = self._stats.summary()
+        stats = self._store.summary()
         counters = self._counters.snapshot()
         stats.update(
             {
@@ -608,6 +635,8 @@ class LogAnalyticsEngine:
                 **{f"index_{k}": v for k, v in self._store.index_state.items()},
                 **{f"wal_{k}": v for k, v in self._store.wal_state.items()},
                 "bytes_on_disk": self._store.bytes_on_disk(),
+                "disk_usage": self._store.disk_usage(),
+                **{f"retention_{k}": v for k, v in self._retention.status().items()},
                 "queries": counters["query_count"],
                 "write_listener_failures": self._pipeline.listener_failures,
                 **{f"alert_{k}": v for k, v in self._alerting.status().items()},
@@ -615,6 +644,11 @@ class LogAnalyticsEngine:
             }
         )
         return stats
+
+    def apply_retention(self) -> int:
+        """Run a retention pass now (the engine runs one on open and every minute after); returns how
+        many logs it dropped (0 without `retention` or `max_disk`)."""
+        return self._retention.apply()
 
     def index_status(self) -> dict[str, Any]:
         """The text index's `state` (`ok`, `catching up`, `rebuilding`, `failing`), `lag` (logs not

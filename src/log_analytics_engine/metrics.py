@@ -11,7 +11,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from log_analytics_engine.storage.embedded.indexer import INDEX_STATES
+from log_analytics_engine.storage.base import INDEX_STATES
 
 QUERY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -107,6 +107,8 @@ class EngineCollector:
         bytes_on_disk: Callable[[], int],
         index: Callable[[], Mapping[str, Any]],
         wal: Callable[[], Mapping[str, Any]],
+        retention: Callable[[], Mapping[str, Any]] | None = None,
+        disk_usage: Callable[[], int] | None = None,
     ) -> None:
         self._stats = stats
         self._counters = counters
@@ -115,6 +117,8 @@ class EngineCollector:
         self._bytes = bytes_on_disk
         self._index = index
         self._wal = wal
+        self._retention = retention
+        self._disk_usage = disk_usage
 
     def collect(self) -> Iterator[Metric]:
         stats = self._stats()
@@ -130,6 +134,7 @@ class EngineCollector:
         )
         yield from self._index_families()
         yield from self._wal_families()
+        yield from self._retention_families()
         yield CounterMetricFamily(
             "loganalytics_deleted_logs",
             "Logs deleted by delete requests (engine.delete, DELETE /api/v1/logs), in all.",
@@ -248,6 +253,30 @@ class EngineCollector:
 
     def _wal_families(self) -> Iterator[Metric]:
         return _wal_families(self._wal())
+
+    def _retention_families(self) -> Iterator[Metric]:
+        if self._disk_usage is not None:
+            yield GaugeMetricFamily(
+                "loganalytics_disk_usage_bytes",
+                "Bytes of live data on disk (what max_disk bounds; freed space is reused).",
+                value=self._disk_usage(),
+            )
+        if self._retention is None:
+            return
+        retention = self._retention()
+        yield CounterMetricFamily(
+            "loganalytics_retention_dropped_logs",
+            "Logs retention dropped (by age or by size).",
+            value=retention["dropped_logs"],
+        )
+        yield CounterMetricFamily(
+            "loganalytics_retention_dropped_days",
+            "Event days retention dropped.",
+            value=retention["dropped_days"],
+        )
+        yield CounterMetricFamily(
+            "loganalytics_retention_runs", "Retention passes run.", value=retention["runs"]
+        )
 
     def _index_families(self) -> Iterator[Metric]:
         index = self._index()

@@ -44,8 +44,8 @@ from log_analytics_engine.alerting.rules import FIRING, RESOLVED, Alert, AlertRu
 from log_analytics_engine.alerting.window import EventWindow
 from log_analytics_engine.alerting.worker import SerialWorker
 from log_analytics_engine.errors import ConfigError
-from log_analytics_engine.storage.embedded.sql import compile_where
-from log_analytics_engine.storage.embedded.store import EmbeddedStore
+from log_analytics_engine.query.ast import TimeRange, conjoin
+from log_analytics_engine.storage.base import Store
 from log_analytics_engine.timeparse import seconds_ns as to_ns  # clock seconds -> event-time ns
 
 AlertHook = Callable[[Alert], None]
@@ -109,7 +109,7 @@ class RuleState:
 class AlertEvaluator:
     """Rules, their windows and the alerts they fired."""
 
-    def __init__(self, store: EmbeddedStore, clock: Callable[[], float], max_alerts: int = 10_000) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float], max_alerts: int = 10_000) -> None:
         self._store = store
         self._clock = clock
         self._states: dict[str, _RuleState] = {}
@@ -153,20 +153,14 @@ class AlertEvaluator:
         """Put the stored matches inside the rule's window (up to `seeded_through`) into it."""
         rule = state.rule
         low = to_ns(self._clock()) - to_ns(rule.time_window)
-        flt = compile_where(rule.filter)
-        found = self._store.numpy(
-            f"SELECT ts, seq FROM logs WHERE {flt.sql} AND ts > ? AND seq <= ?",
-            [*flt.params, low, state.seeded_through],
-        )
+        found = self._store.matches(rule.filter, low, state.seeded_through)
         with self._lock:
-            state.window.add(
-                np.asarray(found["ts"], dtype=np.int64), np.asarray(found["seq"], dtype=np.int64)
-            )
+            state.window.add(found.ts, found.seqs)
 
     def reseed(self) -> None:
         """Read every enabled rule's window afresh from the stored logs (after a delete, so its
-        counts drop the deleted logs; the alerts fired stay, as history). The caller holds writes
-        back and has let the listeners see every write before (EmbeddedStore.delete's `then`)."""
+        counts drop the deleted logs; the alerts fired stay, as history). Writes evaluated
+        meanwhile count once: those up to the new `seeded_through` only through the read."""
         with self._lock:
             states = [s for s in self._states.values() if s.rule.enabled]
             for state in states:
@@ -293,8 +287,9 @@ class AlertEvaluator:
         due = []
         with self._lock:
             for state, times, seqs in matches:
-                # logs already older than the window never count (the clock does not go back)
-                recent = times > high - to_ns(state.rule.time_window)
+                # logs already older than the window never count (the clock does not go back), nor
+                # those a (re)seed read in since this write was matched
+                recent = (times > high - to_ns(state.rule.time_window)) & (seqs > state.seeded_through)
                 if not recent.any():
                     continue
                 state.window.add(times[recent], seqs[recent])
@@ -337,15 +332,9 @@ class AlertEvaluator:
         logs stored so far (up to seq `through` when given: a write is evaluated as if alone). The
         read does not wait for writes being applied (this may run under the lock, and on the
         applier's thread)."""
-        flt = compile_where(state.rule.filter)
-        upto = "AND seq <= ?" if through else ""
 
         def edge_count(lo: int, hi: int) -> int:
-            row = self._store.applied_row(
-                f"SELECT count(*) FROM logs WHERE {flt.sql} AND ts > ? AND ts <= ? {upto}",
-                [*flt.params, lo, hi, *([through] if through else [])],
-            )
-            return int(row[0]) if row else 0
+            return self._store.count_applied(state.rule.filter, lo, hi, through)
 
         with self._lock:
             return state.window.count(low, high, edge_count)
@@ -418,14 +407,12 @@ class AlertEvaluator:
             self.dispatcher.submit(job.alerts[-1])
             return
         if job.seqs is not None:
-            samples = self._store.fetch_seqs(job.seqs)  # already in (time, seq) order
+            samples = self._store.fetch(job.seqs)  # already in (time, seq) order
         else:
-            flt = compile_where(job.rule.filter)
-            samples = self._store.entries(
-                f"SELECT * FROM logs WHERE {flt.sql} AND ts > ? AND ts <= ? AND seq <= ? "
-                "ORDER BY ts, seq LIMIT ?",
-                [*flt.params, job.low, job.high, job.last_seq, MAX_SAMPLES],
-            )
+            window = conjoin([job.rule.filter, TimeRange(end=job.high)])
+            found = self._store.matches(window, job.low, job.last_seq)
+            oldest = np.lexsort((found.seqs, found.ts))[:MAX_SAMPLES]
+            samples = self._store.fetch(found.seqs[oldest].tolist())
         # in place: a resolved copy made meanwhile shares this list
         job.alert.sample_logs[:] = samples
         self._store.write_alert(job.alert.rule_name, job.alert.triggered_at.timestamp(), job.alert.to_dict())
@@ -460,13 +447,8 @@ class AlertEvaluator:
 
     def load_stored(self) -> None:
         """Read the alerts the store kept from earlier runs."""
-        rows = self._store.rows(
-            "SELECT body FROM (SELECT * FROM alerts ORDER BY triggered_at DESC, id DESC LIMIT ?) "
-            "ORDER BY triggered_at, id",
-            [self._max_alerts],
-        )
         alerts = []
-        for (body,) in rows:
+        for body in self._store.alert_bodies(self._max_alerts):
             try:
                 alerts.append(Alert.from_dict(orjson.loads(body)))
             except (ValueError, TypeError, KeyError) as exc:  # one bad body must not keep the store shut

@@ -12,7 +12,7 @@ import orjson
 from log_analytics_engine.alerting.rulefile import rule_from_dict
 from log_analytics_engine.alerting.rules import AlertRule
 from log_analytics_engine.errors import ConfigError, QueryError
-from log_analytics_engine.storage.embedded.store import EmbeddedStore
+from log_analytics_engine.storage.base import AlertLog
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 class KeptRules:
     """Keeps the store's `alert_rules` table in step with the rules added, changed and removed."""
 
-    def __init__(self, store: EmbeddedStore) -> None:
+    def __init__(self, store: AlertLog) -> None:
         self._store = store
         self._from_file: set[str] = set()
         self._lock = threading.Lock()

@@ -31,11 +31,9 @@ from log_analytics_engine.query.ast import (
     Prefix,
     TimeRange,
     Word,
-    has_text,
 )
 from log_analytics_engine.query.evaluate import evaluate
-from log_analytics_engine.storage.embedded.sql import TOKENS_SQL, compile_where
-from log_analytics_engine.storage.embedded.store import EmbeddedStore
+from log_analytics_engine.storage.base import Store
 
 Mask = np.ndarray
 _STRING_COLUMNS = frozenset({"level", "source", "thread_id", "request_id", "user_id"})
@@ -180,7 +178,7 @@ def prefilter(node: Node, cols: _Columns) -> tuple[Mask | None, Node | None]:
 class BatchMatcher:
     """Match one write against a set of rules; `match` gives each rule's matching event times."""
 
-    def __init__(self, store: EmbeddedStore) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
 
     def match(
@@ -214,29 +212,8 @@ class BatchMatcher:
         else:
             in_sql = list(range(len(rules)))
         if in_sql:
-            for i, times in zip(
-                in_sql, self._match_sql([rules[i] for i in in_sql], first_seq, last_seq), strict=True
-            ):
-                out[i] = times
+            found = self._store.match_rows([rules[i].filter for i in in_sql], first_seq, last_seq)
+            for i, matched in zip(in_sql, found, strict=True):
+                out[i] = matched.ts, matched.seqs
         none = np.empty(0, np.int64)
         return [o if o is not None else (none, none) for o in out]
-
-    def _match_sql(
-        self, rules: Sequence[AlertRule], first_seq: int, last_seq: int
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        # the write's messages are tokenized once for every rule's words (see compile_where)
-        text = any(has_text(rule.filter) for rule in rules)
-        parts, params = [], []
-        for i, rule in enumerate(rules):
-            flt = compile_where(rule.filter, tokens="_tokens" if text else None)
-            parts.append(f"coalesce({flt.sql}, false) AS m{i}")
-            params.extend(flt.params)
-        tokens = f", {TOKENS_SQL} AS _tokens" if text else ""
-        found = self._store.numpy(
-            f"SELECT ts, seq, {', '.join(parts)} FROM (SELECT *{tokens} FROM logs WHERE seq BETWEEN ? AND ?)",
-            [*params, first_seq, last_seq],
-        )
-        ts = np.asarray(found["ts"], dtype=np.int64)
-        seqs = np.asarray(found["seq"], dtype=np.int64)
-        masks = [np.asarray(found[f"m{i}"], dtype=bool) for i in range(len(rules))]
-        return [(ts[m], seqs[m]) for m in masks]

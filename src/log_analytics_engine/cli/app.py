@@ -503,6 +503,16 @@ def serve(
             'or "fsync" (on the disk: survives a power loss) [default: os].'
         ),
     ] = None,
+    retention: Annotated[
+        str | None,
+        typer.Option(help="Keep logs this long: 30d, 12h, 2w, whole UTC days ([server] retention)."),
+    ] = None,
+    max_disk: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep the data's size under this: 20GB, 512MiB, the oldest days first ([server] max_disk)."
+        ),
+    ] = None,
     syslog_udp: Annotated[
         str | None, typer.Option(help="Listen for syslog over UDP on HOST:PORT ([syslog] udp).")
     ] = None,
@@ -541,6 +551,8 @@ def serve(
             data=data,
             insecure=insecure or None,
             durability=durability,
+            retention=retention,
+            max_disk=max_disk,
             syslog_udp=syslog_udp,
             syslog_tcp=syslog_tcp,
             syslog_tls=syslog_tls,
@@ -561,6 +573,8 @@ def serve(
                 path=path,
                 recover=recover,
                 durability=settings.durability,
+                retention=settings.retention,
+                max_disk=settings.max_disk,
                 timezone=settings.timezone,
                 formats=settings.formats,
                 format_file=settings.format_file,

@@ -574,7 +574,7 @@ class FileIngest:
     def _store_text(self, parser: TextParser, lines: pa.StringArray, report: FileReport, final: bool) -> None:
         """Parse a chunk of text lines by its formats and store its events."""
         now = time.time_ns()
-        parsed = parser.parse(self.pipeline.store.cursor(), lines, now, final)
+        parsed = parser.parse(self.pipeline.bulk_store.cursor(), lines, now, final)
         report.no_timestamp += parsed.no_timestamp
         report.formats.update(parsed.formats)
         if parsed.table.num_rows:
@@ -642,7 +642,7 @@ class FileIngest:
 
     def _query(self, table: pa.Table, sql: str) -> list[tuple[Any, ...]]:
         """Rows of read-only SQL over the chunk (registered as `chunk`)."""
-        cur = self.pipeline.store.cursor()
+        cur = self.pipeline.bulk_store.cursor()
         cur.register("chunk", table)
         try:
             rows: list[tuple[Any, ...]] = cur.execute(sql).fetchall()
@@ -673,7 +673,7 @@ class FileIngest:
         """With pre-ingest hooks: the SELECT's rows as an Arrow table (times the SQL could not read
         given a second try; hooks see None where that fails too, and the ingest time is given after
         them), stored by the pipeline's one entry, which runs the hooks."""
-        cur = self.pipeline.store.cursor()
+        cur = self.pipeline.bulk_store.cursor()
         cur.register("chunk", table)
         now = time.time_ns()
         try:

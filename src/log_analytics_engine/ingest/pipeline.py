@@ -22,10 +22,11 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from log_analytics_engine.errors import IngestError
 from log_analytics_engine.ingest.batch import Batch, stored_row, to_batch
 from log_analytics_engine.model import INGEST_SCHEMA, LogEntry
-from log_analytics_engine.storage.embedded.applier import Chunk
-from log_analytics_engine.storage.embedded.store import EmbeddedStore, WriteResult
+from log_analytics_engine.storage.base import Acknowledged, Store, WriteResult
+from log_analytics_engine.storage.embedded.store import EmbeddedStore
 
 Hook = Callable[[LogEntry], LogEntry | None]
 FollowUp = Callable[[], None]
@@ -50,12 +51,16 @@ class Pipeline:
 
     def __init__(
         self,
-        store: EmbeddedStore,
+        store: Store,
         clock: Callable[[], float] = time.time,
         on_write: Callable[[WriteResult], None] | None = None,
         waits_for_follow_ups: Callable[[], bool] = lambda: False,
+        bulk: EmbeddedStore | None = None,
     ) -> None:
         self.store = store
+        # file ingest parses and inserts chunks by SQL on the embedded store's own DuckDB (one
+        # 122,880-line commit each, never materialised in Python); None for another backend
+        self.bulk = bulk
         self._clock = clock
         self._on_write = on_write
         self._waits = waits_for_follow_ups
@@ -115,8 +120,8 @@ class Pipeline:
         kept = self.apply_hooks(entries)
         if len(kept) == 1 and _plain(kept[0]):
             row, bad = stored_row(kept[0], time.time_ns())
-            chunk = self.store.append_row(row, self._clock(), evaluated=self._waits())
-            write = WriteResult(chunk.first_seq, chunk.last_seq, 1, int(bad), chunk=chunk)
+            write = self.store.append_row(row, self._clock(), evaluated=self._waits())
+            write = dataclasses.replace(write, bad_timestamps=int(bad))
             self._acknowledged(write)
         else:
             write = self.ingest_batch(to_batch(kept, time.time_ns()))
@@ -145,13 +150,22 @@ class Pipeline:
         seq (by default the ingest time twice). Stored in DuckDB when this returns; its listeners run
         here, on the caller's thread."""
         now = time.time_ns()
-        write = self.store.append_select(select_sql, [now, now] if params is None else list(params), chunk)
+        write = self.bulk_store.append_select(
+            select_sql, [now, now] if params is None else list(params), chunk
+        )
         if write.rows:
             if self._on_write is not None:
                 self._on_write(write)
             later = self._listen(None, [(write.first_seq, write.last_seq, self._clock())])
             self._follow_up([f for f in later if f is not None])
         return write
+
+    @property
+    def bulk_store(self) -> EmbeddedStore:
+        """The embedded store file ingest writes to by SQL (an IngestError for another backend)."""
+        if self.bulk is None:
+            raise IngestError("file ingest by SQL needs the embedded store")
+        return self.bulk
 
     def _listen(self, table: pa.Table | None, spans: Sequence[Span]) -> list[FollowUp | None]:
         """Each listener over one commit; returns each write's follow-ups, combined. A listener that
@@ -169,7 +183,7 @@ class Pipeline:
                     calls.append(result)
         return [_chain(calls) for calls in out]
 
-    def _applied(self, chunks: Sequence[Chunk], table: pa.Table) -> None:
+    def _applied(self, chunks: Sequence[Acknowledged], table: pa.Table) -> None:
         """The store's applier ran a commit: the listeners over it; each write's follow-ups go to
         its waiting writer, or to the helper thread when none waits."""
         later = self._listen(table, [(c.first_seq, c.last_seq, c.stamp) for c in chunks])

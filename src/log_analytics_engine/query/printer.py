@@ -255,3 +255,10 @@ def _stat_func_text(func: StatFunc) -> str:
         return text
     alias = func.alias if FIELD_NAME_RE.fullmatch(func.alias) else _quote(func.alias)
     return f"{text} as {alias}"
+
+
+def func_label(func: StatFunc) -> str:
+    """The column name of a stats function: its alias, or its text (`count()`, `quantile(0.99, x)`)."""
+    if func.alias:
+        return func.alias
+    return f"{func.name}({', '.join(str(a) for a in func.args)})"

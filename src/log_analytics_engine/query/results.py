@@ -1,4 +1,4 @@
-"""What `engine.search` and `engine.run` return."""
+"""What the engine's queries return (search, run, fields, hits), whichever store answered."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from typing import Any
 
 from log_analytics_engine.errors import QueryError
 from log_analytics_engine.model import LogEntry
+from log_analytics_engine.query.printer import field_text
+
+# The most rows a query with pipes returns (a larger answer is refused, naming `| limit`).
+MAX_RESULT_ROWS = 10_000
 
 
 @dataclass
@@ -42,3 +46,35 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
         return int(ts), int(seq)
     except (ValueError, UnicodeDecodeError) as exc:
         raise QueryError(f"invalid cursor {cursor!r}") from exc
+
+
+@dataclass
+class FieldSummary:
+    """One field: in how many of the sampled logs it has a value, its most frequent values, and
+    `query`, the field as query text (`region`, `"k8s/pod"`, `metadata.level` for a metadata key
+    named as a column): pasted before `:value`, it selects this field."""
+
+    name: str
+    count: int
+    top: list[tuple[Any, int]] = field(default_factory=list)
+    query: str = ""
+
+    def __post_init__(self) -> None:
+        self.query = self.query or field_text(self.name)
+
+
+@dataclass
+class FieldsResult:
+    """The fields of the newest `sampled` matching logs (at most SAMPLE_LOGS), by name."""
+
+    sampled: int
+    fields: list[FieldSummary]
+
+
+@dataclass
+class HitsResult:
+    """The step used and one row per non-empty bucket (and field value): `_time` (RFC 3339, the
+    bucket's start), `hits`, and the field's value under its name when split by one."""
+
+    step: str
+    buckets: list[dict[str, Any]]

@@ -10,6 +10,8 @@ rules = "rules.yaml"        # alert rules file loaded at start (optional)
 insecure = false            # allow binding beyond loopback without API keys
 durability = "os"           # an ingest is answered once in the WAL: "os" (survives a killed server)
                             # or "fsync" (on the disk: survives a power loss; writers share fsyncs)
+retention = "30d"           # keep logs this long (h, d or w), whole UTC days; absent: forever
+max_disk = "20GB"           # and the data directory's live data this small, the oldest days first
 
 [limits]
 max_body_bytes = 16777216   # larger request bodies get 413
@@ -43,6 +45,7 @@ scopes = ["ingest"]         # ingest, query, admin (admin may do everything)
 ```
 
 Environment: `LOG_ANALYTICS_HOST`, `_PORT`, `_DATA`, `_RULES`, `_INSECURE` (1/true), `_DURABILITY`,
+`_RETENTION`, `_MAX_DISK`,
 `_MAX_BODY_BYTES`, `_MAX_PENDING_INGEST`, `_MAX_SEARCH_LIMIT`, `_TIMEZONE`, `_FORMAT_FILE`, `_ES_PREFIX`,
 `_ES_SOURCE_FIELDS`, `_SYSLOG_UDP`, `_SYSLOG_TCP`, `_SYSLOG_TLS`, `_SYSLOG_TLS_CERT`, `_SYSLOG_TLS_KEY`,
 `_SYSLOG_MAX_CONNECTIONS`, and `LOG_ANALYTICS_API_KEYS`:
@@ -66,7 +69,8 @@ from log_analytics_engine.errors import ConfigError
 from log_analytics_engine.ingest.formats.base import RegexFormat
 from log_analytics_engine.ingest.formats.user import load_formats
 from log_analytics_engine.ingest.formats.zones import check_zone
-from log_analytics_engine.storage.embedded.store import DURABILITY_MODES
+from log_analytics_engine.storage.base import DURABILITY_MODES
+from log_analytics_engine.storage.retention import RetentionPolicy
 
 SCOPES = ("ingest", "query", "admin")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -101,6 +105,8 @@ class Settings:
     rules: Path | None = None
     insecure: bool = False
     durability: str = "os"
+    retention: str | None = None
+    max_disk: str | None = None
     max_body_bytes: int = 16 * 1024 * 1024
     max_pending_ingest: int = 8
     max_search_limit: int = 1000
@@ -123,6 +129,7 @@ class Settings:
             raise ConfigError(
                 f"durability must be one of {', '.join(DURABILITY_MODES)}, got {self.durability!r}"
             )
+        RetentionPolicy.of(self.retention, self.max_disk)  # a bad value is named before the store opens
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be 1-65535, got {self.port}")
         if self.es_prefix and not (self.es_prefix.startswith("/") and len(self.es_prefix) > 1):
@@ -169,7 +176,16 @@ def _key(item: Mapping[str, Any], where: str) -> ApiKey:
 
 
 _SECTIONS: dict[str, dict[str, type]] = {
-    "server": {"host": str, "port": int, "data": str, "rules": str, "insecure": bool, "durability": str},
+    "server": {
+        "host": str,
+        "port": int,
+        "data": str,
+        "rules": str,
+        "insecure": bool,
+        "durability": str,
+        "retention": str,
+        "max_disk": str,
+    },
     "limits": {"max_body_bytes": int, "max_pending_ingest": int, "max_search_limit": int},
     "ingest": {"timezone": str, "format_file": str},
     "protocols": {"es_prefix": str, "es_source_fields": str},

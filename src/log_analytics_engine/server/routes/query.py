@@ -14,7 +14,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from log_analytics_engine.errors import QueryError, QuerySyntaxError
 from log_analytics_engine.query.ast import Stats, TimeBucket
 from log_analytics_engine.query.parser import parse, parse_filter
-from log_analytics_engine.query.printer import step_text, to_text
+from log_analytics_engine.query.printer import func_label, step_text, to_text
 from log_analytics_engine.server.answers import (
     ContextAnswer,
     FieldsAnswer,
@@ -28,7 +28,6 @@ from log_analytics_engine.server.answers import (
     log_json,
 )
 from log_analytics_engine.server.context import Context
-from log_analytics_engine.storage.embedded.pipes import func_label
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 TAIL_POLL_SECONDS = 0.2

@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -33,20 +32,6 @@ PARTIAL_DIR = ".backup-partial"
 # tantivy's list of the files it manages (it deletes those no commit uses any more); the copy's own
 MANAGED_FILE = ".managed.json"
 _COPY_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class BackupReport:
-    """What a backup copied: logs, fired alerts and kept rules, whether the text index came along
-    (otherwise the copy indexes its logs when first opened), the bytes written and the seconds."""
-
-    dest: Path
-    rows: int
-    alerts: int
-    rules: int
-    index_copied: bool
-    bytes: int
-    seconds: float
 
 
 def prepare(dest: Path, store_dir: Path | None) -> Path:

@@ -3,12 +3,12 @@ their most frequent values, computed in SQL over the newest matching logs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from log_analytics_engine import jsontext
 from log_analytics_engine.query.ast import Node
 from log_analytics_engine.query.printer import field_text
+from log_analytics_engine.query.results import FieldsResult, FieldSummary
 from log_analytics_engine.storage.embedded.planner import Planner
 from log_analytics_engine.storage.embedded.sql import metadata_field
 
@@ -24,29 +24,6 @@ _COLUMNS = {
     "user_id": "user_id",
     "thread_id": "thread_id",
 }
-
-
-@dataclass
-class FieldSummary:
-    """One field: in how many of the sampled logs it has a value, its most frequent values, and
-    `query`, the field as query text (`region`, `"k8s/pod"`, `metadata.level` for a metadata key
-    named as a column): pasted before `:value`, it selects this field."""
-
-    name: str
-    count: int
-    top: list[tuple[Any, int]] = field(default_factory=list)
-    query: str = ""
-
-    def __post_init__(self) -> None:
-        self.query = self.query or field_text(self.name)
-
-
-@dataclass
-class FieldsResult:
-    """The fields of the newest `sampled` matching logs (at most SAMPLE_LOGS), by name."""
-
-    sampled: int
-    fields: list[FieldSummary]
 
 
 def discover(planner: Planner, node: Node) -> FieldsResult:

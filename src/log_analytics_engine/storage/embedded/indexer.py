@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # What `Indexer.state` can be.
-INDEX_STATES = ("ok", "catching up", "rebuilding", "failing")
 # Rows read from DuckDB per round trip, and the most queued in tantivy before a commit.
 FETCH_ROWS = 65_536
 COMMIT_ROWS = 1_000_000

@@ -22,7 +22,8 @@ from log_analytics_engine.query.ast import (
     Top,
     Uniq,
 )
-from log_analytics_engine.query.results import QueryResult
+from log_analytics_engine.query.printer import func_label
+from log_analytics_engine.query.results import MAX_RESULT_ROWS, QueryResult
 from log_analytics_engine.storage.embedded.planner import Planner
 from log_analytics_engine.storage.embedded.sql import SqlFilter, metadata_key, metadata_path, number_sql
 from log_analytics_engine.timeparse import format_timestamp
@@ -174,13 +175,6 @@ def number_of(rel: Relation, name: str) -> str:
     if kind == TEXT:
         return number_sql(column)
     return "CAST(NULL AS DOUBLE)"  # tags and the metadata object are not numbers
-
-
-def func_label(func: StatFunc) -> str:
-    """The column name of a stats function: its alias, or its text (`count()`, `quantile(0.99, x)`)."""
-    if func.alias:
-        return func.alias
-    return f"{func.name}({', '.join(str(a) for a in func.args)})"
 
 
 def _keeps_time(func: StatFunc, rel: Relation) -> bool:
@@ -341,7 +335,7 @@ class PipeRunner:
     """Runs filter + pipes for `engine.run`, bounded to `max_rows` rows (and, as every query of
     the engine, to its time limit: `query.timelimit`)."""
 
-    def __init__(self, planner: Planner, max_rows: int = 10_000) -> None:
+    def __init__(self, planner: Planner, max_rows: int = MAX_RESULT_ROWS) -> None:
         self.planner = planner
         self.max_rows = max_rows
 

@@ -15,45 +15,30 @@ import contextlib
 import heapq
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from log_analytics_engine.errors import QueryError
-from log_analytics_engine.model import FIELD_COLUMNS, LogEntry
+from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.ast import Node, TimeRange, conjoin, fields, has_text, index_only, words
+from log_analytics_engine.storage.base import Sort
 from log_analytics_engine.storage.embedded.sql import SqlFilter, compile_where
-from log_analytics_engine.storage.embedded.store import EmbeddedStore
 from log_analytics_engine.storage.embedded.textindex import MAX_TOKEN_BYTES
 from log_analytics_engine.storage.embedded.timelimit import TimeLimit
+
+if TYPE_CHECKING:
+    from log_analytics_engine.storage.embedded.store import EmbeddedStore
 
 _T = TypeVar("_T")
 
 SEQ_SET_LIMIT = 50_000
 # Raw fast fields of the index that terms aggregations can count.
 INDEX_TERM_FIELDS = frozenset({"level", "source"})
-SORTABLE = tuple(sorted(FIELD_COLUMNS))
 
 
-@dataclass(frozen=True)
-class Sort:
-    """An ORDER BY on one stored column, ties broken by seq in the same direction."""
-
-    column: str = "ts"
-    descending: bool = False
-
-    @classmethod
-    def of(cls, field: str | None, descending: bool) -> Sort:
-        """The sort for a user field name; unknown names are a QueryError naming the choices."""
-        if field is None:
-            return cls("ts", descending)
-        column = FIELD_COLUMNS.get(field)
-        if column is None:
-            raise QueryError(f"cannot sort by {field!r}; sortable fields: {', '.join(SORTABLE)}")
-        return cls(column, descending)
-
-    def sql(self) -> str:
-        direction = "DESC" if self.descending else "ASC"
-        return f"{self.column} {direction}, seq {direction}"
+def order_sql(sort: Sort) -> str:
+    """The ORDER BY of a sort: its column, then seq, both in its direction."""
+    direction = "DESC" if sort.descending else "ASC"
+    return f"{sort.column} {direction}, seq {direction}"
 
 
 class Planner:
@@ -149,12 +134,12 @@ class Planner:
             # Pick the page's seqs from the few columns the sort reads; when they are all among the
             # store's recent writes, read them from there (DuckDB would carry every column of every
             # match through the sort: ~5x slower), else fall through to that plain query.
-            page = f"SELECT seq FROM logs WHERE {flt.sql} ORDER BY {sort.sql()} LIMIT ? OFFSET ?"
+            page = f"SELECT seq FROM logs WHERE {flt.sql} ORDER BY {order_sql(sort)} LIMIT ? OFFSET ?"
             seqs = [int(row[0]) for row in self.store.rows(page, [*params, limit, offset])]
             recent = self.store.recent_entries(seqs)
             if recent is not None:
                 return recent
-        sql = f"SELECT * FROM logs WHERE {flt.sql} ORDER BY {sort.sql()}"
+        sql = f"SELECT * FROM logs WHERE {flt.sql} ORDER BY {order_sql(sort)}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
@@ -207,26 +192,43 @@ class Planner:
         )
         return anchor, older[::-1], newer
 
+    def search(self, node: Node, limit: int, before: tuple[int, int] | None) -> tuple[list[LogEntry], int]:
+        """A search page (as `page_before`) and the total matching `node`, from one plan: a first
+        page the text index answers takes its total from the same index search and the tail's from
+        the same SQL (a window count), instead of a second index count and a second scan."""
+        if before is None and self._index_first(node):
+            return self._index_page(node, Sort("ts", descending=True), 0, limit)
+        return self.page_before(node, limit, before), self.count(node)
+
     def _find_via_index(self, node: Node, sort: Sort, offset: int, limit: int | None) -> list[LogEntry]:
-        want = offset + limit if limit is not None else None
-        if want is None:
-            want = self.count(node)
+        if limit is None:
+            limit = self.count(node) - offset
+            if limit <= 0:
+                return []
+        return self._index_page(node, sort, offset, limit)[0]
+
+    def _index_page(self, node: Node, sort: Sort, offset: int, limit: int) -> tuple[list[LogEntry], int]:
+        """The page offset..offset+limit in (ts, seq) order of what the index holds merged with the
+        unindexed tail's matches, and the total matching."""
+        want = offset + limit
         if want == 0:
-            return []
-        hits, _, watermark = self._looked_up(
+            return [], self.count(node)
+        hits, total, watermark = self._looked_up(
             self.store.index.search(node, limit=want, newest_first=sort.descending)
         )
-        tail_rows: list[tuple[int, int]] = []
+        tail_rows: list[tuple[int, int, int]] = []
         if self._has_tail(watermark):
             tail = compile_where(node)
             direction = "DESC" if sort.descending else "ASC"
             tail_rows = self.store.rows(
-                f"SELECT ts, seq FROM logs WHERE seq > ? AND {tail.sql} "
+                f"SELECT ts, seq, count(*) OVER () FROM logs WHERE seq > ? AND {tail.sql} "
                 f"ORDER BY ts {direction}, seq {direction} LIMIT ?",
                 [watermark, *tail.params, want],
             )
-        keyed = [(h.ts, h.seq) for h in hits] + [(int(t), int(s)) for t, s in tail_rows]
+            if tail_rows:
+                total += int(tail_rows[0][2])
+        keyed = [(h.ts, h.seq) for h in hits] + [(int(t), int(s)) for t, s, _ in tail_rows]
         pick = heapq.nlargest if sort.descending else heapq.nsmallest
         ordered = pick(want, keyed)
         page = ordered[offset:want]
-        return self.store.fetch_seqs([seq for _, seq in page])
+        return self.store.fetch_seqs([seq for _, seq in page]), total

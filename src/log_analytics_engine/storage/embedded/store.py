@@ -19,7 +19,6 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,14 +30,9 @@ import pyarrow as pa
 from log_analytics_engine.errors import ConfigError, DiskFullError, StorageError
 from log_analytics_engine.model import STORED_SCHEMA, LogEntry
 from log_analytics_engine.query.ast import Node
+from log_analytics_engine.storage.base import DURABILITY_MODES, AppliedListener, BackupReport, WriteResult
 from log_analytics_engine.storage.embedded.applier import APPLY_ROWS, Applier, Chunk
-from log_analytics_engine.storage.embedded.backup import (
-    BackupReport,
-    copy_database,
-    copy_index,
-    finish,
-    prepare,
-)
+from log_analytics_engine.storage.embedded.backup import copy_database, copy_index, finish, prepare
 from log_analytics_engine.storage.embedded.commitmark import CommitMark, stored_high
 from log_analytics_engine.storage.embedded.deletes import DeleteIntent, delete_rows, deleted_total
 from log_analytics_engine.storage.embedded.indexer import Indexer
@@ -70,9 +64,6 @@ DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
 }
 INDEX_DIR = "index"
 WAL_DIR = "wal"
-# What an acknowledged write survives: "os" (in the OS's page cache: a killed process, not a power
-# loss) or "fsync" (on the disk: a power loss too, for an fsync shared by the writers waiting).
-DURABILITY_MODES = ("os", "fsync")
 # Closing applies what is queued, retrying a failing commit this long (the rest is replayed at open).
 CLOSE_APPLY_SECONDS = 5.0
 _FIX_TS_SQL = """
@@ -101,16 +92,15 @@ def _disk_full_is_507(path: Path | None) -> Iterator[None]:
         ) from exc
 
 
-@dataclass(frozen=True)
-class WriteResult:
-    """What one committed write stored: its seq range, row count and timestamps it could not parse;
-    for a write of entries, the entries and their Arrow columns too (listeners then need no read)."""
-
-    first_seq: int
-    last_seq: int
-    rows: int
-    bad_timestamps: int
-    chunk: Chunk | None = None  # the queued write, for a writer that waits for its evaluation
+def _tree_bytes(path: Path) -> int:
+    """Bytes of the file `path`, or of the files under the directory `path` (0 when absent); files
+    removed meanwhile (released WAL segments, merged index segments) count as gone."""
+    total = 0
+    for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        with contextlib.suppress(FileNotFoundError):
+            if item.is_file():
+                total += item.stat().st_size
+    return total
 
 
 def _claim(path: Path) -> IO[str]:
@@ -202,7 +192,7 @@ class EmbeddedStore:
         self._meta_lock = threading.Lock()
         self._closed = False
         self._applier: Applier | None = None
-        self.on_applied: Callable[[Sequence[Chunk], pa.Table], None] | None = None
+        self.on_applied: AppliedListener | None = None
         self.replayed_rows = 0
         if self.wal is not None:
             try:
@@ -508,13 +498,11 @@ class EmbeddedStore:
 
     # -- deletes --------------------------------------------------------------------------------
 
-    def delete(self, node: Node, then: Callable[[], None] | None = None) -> int:
+    def delete(self, node: Node) -> int:
         """Delete every stored row `node` matches among those acknowledged before this call, from the
         table, the text index and the copy of recent writes; writes wait meanwhile, so none after it
-        is touched. `then` runs once the listeners have seen every write before it, still ahead of
-        any later write (alert windows are re-seeded there). Returns how many rows went."""
+        is touched. Returns how many rows went."""
         where = compile_where(node)
-        assert self._applier is not None
         with self._admin_lock, self._indexer.paused(), self._write_lock:
             if self._closed:
                 raise StorageError("the store is closed")
@@ -529,9 +517,6 @@ class EmbeddedStore:
                     self._delete_rows(seqs)
                     self._delete_docs(seqs, node)
                 self._intent.clear()
-            self._applier.wait_listened()
-            if then is not None:
-                then()
         self._indexer.poke()  # a delete that re-adds documents wants the indexer now
         return int(seqs.size)
 
@@ -636,11 +621,25 @@ class EmbeddedStore:
         by_seq = {e.seq: e for e in found}
         return [by_seq[s] for s in seqs if s in by_seq]
 
-    def bytes_on_disk(self) -> int:
-        """Bytes the data directory holds (0 in memory)."""
+    def disk_usage(self) -> int:
+        """Bytes of the directory's live data: DuckDB's used blocks and its WAL (blocks freed by
+        deletes are reused by later writes, so they do not count), the text index and our WAL."""
         if self.path is None:
             return 0
-        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        [(block_size, used_blocks)] = (
+            self._thread_cursor()
+            .execute(
+                "SELECT block_size, used_blocks FROM pragma_database_size() "
+                "WHERE database_name = current_database()"
+            )
+            .fetchall()
+        )
+        side = _tree_bytes(self.path / INDEX_DIR) + _tree_bytes(self.path / WAL_DIR)
+        return int(block_size) * int(used_blocks) + side + _tree_bytes(self.path / f"{DB_FILE}.wal")
+
+    def bytes_on_disk(self) -> int:
+        """Bytes the data directory holds (0 in memory)."""
+        return 0 if self.path is None else _tree_bytes(self.path)
 
     # -- alerts table ---------------------------------------------------------------------------
 

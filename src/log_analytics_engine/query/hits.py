@@ -9,29 +9,18 @@ zoom. A step giving more than MAX_BUCKETS over the range is refused: 1s over 30 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from log_analytics_engine.errors import QueryError
 from log_analytics_engine.query.ast import Node, StatFunc, Stats, TimeBucket
 from log_analytics_engine.query.grammar import BUCKET_UNITS, DURATION_UNITS_NS
 from log_analytics_engine.query.lexer import MAX_DURATION_NS
-from log_analytics_engine.storage.embedded.pipes import PipeRunner
-from log_analytics_engine.storage.embedded.planner import Planner
+from log_analytics_engine.query.results import MAX_RESULT_ROWS, HitsResult
+from log_analytics_engine.storage.base import Store
+from log_analytics_engine.timeparse import parse_timestamp
 
 AUTO_BUCKETS = 150
 MAX_BUCKETS = 10_000
 # The steps `auto` chooses from, as the language writes them.
 STEPS = ("1s", "5s", "10s", "30s", "1m", "5m", "10m", "30m", "1h", "3h", "6h", "12h", "1d", "7d", "30d")
-
-
-@dataclass
-class HitsResult:
-    """The step used and one row per non-empty bucket (and field value): `_time` (RFC 3339, the
-    bucket's start), `hits`, and the field's value under its name when split by one."""
-
-    step: str
-    buckets: list[dict[str, Any]]
 
 
 def step_ns(step: str) -> int:
@@ -47,8 +36,7 @@ def step_ns(step: str) -> int:
 
 
 def hits(
-    planner: Planner,
-    runner: PipeRunner,
+    store: Store,
     node: Node,
     span: tuple[int | None, int | None],
     step: str = "auto",
@@ -60,12 +48,12 @@ def hits(
         step_ns(step)  # a bad step is refused whatever the data
     low, high = span
     if low is None or high is None:
-        where = planner.where(node)
-        row = planner.store.row(f"SELECT min(ts), max(ts) FROM logs WHERE {where.sql}", where.params)
-        if row is None or row[0] is None:
+        bounds = (StatFunc("min", ("_time",), "low"), StatFunc("max", ("_time",), "high"))
+        found = store.run(node, (Stats((), bounds),)).rows
+        if not found or found[0]["low"] is None:
             return HitsResult(step if step != "auto" else STEPS[0], [])
-        low = row[0] if low is None else low
-        high = row[1] if high is None else high
+        low = parse_timestamp(found[0]["low"]) if low is None else low
+        high = parse_timestamp(found[0]["high"]) if high is None else high
     width = max(int(high) - int(low), 1)
     if step == "auto":
         step = next((s for s in STEPS if width / step_ns(s) <= AUTO_BUCKETS), STEPS[-1])
@@ -78,12 +66,12 @@ def hits(
         )
     keys: tuple[str | TimeBucket, ...] = (TimeBucket(size),) + ((field,) if field else ())
     try:
-        result = runner.run(node, (Stats(keys, (StatFunc("count", (), "hits"),)),))
+        result = store.run(node, (Stats(keys, (StatFunc("count", (), "hits"),)),))
     except QueryError as exc:
         if not str(exc).startswith("the query returns more than"):
             raise
         raise QueryError(
-            f"hits by {field}: more than {runner.max_rows:,} (bucket, value) rows; use a larger step "
+            f"hits by {field}: more than {MAX_RESULT_ROWS:,} (bucket, value) rows; use a larger step "
             "or a field with fewer values"
         ) from exc
     return HitsResult(step, result.rows)

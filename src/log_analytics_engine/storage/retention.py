@@ -1,0 +1,172 @@
+"""Retention: logs are kept by age (`retention = "30d"`) and the store by size (`max_disk = "20GB"`),
+whole event days at a time (UTC), the oldest first; applied when the engine opens and then every
+RETENTION_SECONDS on a background thread, for any Store (`days`, `drop_days`, `disk_usage`).
+
+A day goes once all of it is older than the age: with 30d, a log stays 30 to 31 days. The size bound
+drops the oldest days until the store's live data fits, but never the newest day holding logs (a
+single day larger than the bound is reported, not emptied). Logs with future times count as their
+own days and go last.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from log_analytics_engine.errors import ConfigError, LogAnalyticsError
+from log_analytics_engine.storage.base import DAY_NS, Store
+
+log = logging.getLogger(__name__)
+RETENTION_SECONDS = 60.0
+_AGE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
+_AGE_NS = {"h": 3_600 * 10**9, "d": DAY_NS, "w": 7 * DAY_NS}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_SIZE_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_age(text: str, setting: str = "retention") -> int:
+    """An age like `30d`, `12h` or `2w` in ns; a ConfigError naming `setting` otherwise."""
+    match = _AGE.match(text)
+    if match is None or int(match.group(1)) <= 0:
+        raise ConfigError(f"{setting} must be a positive number of h, d or w (like 30d), got {text!r}")
+    return int(match.group(1)) * _AGE_NS[match.group(2)]
+
+
+def parse_size(text: str, setting: str = "max_disk") -> int:
+    """A size like `20GB`, `500MiB` or `1000000` (bytes) in bytes; a ConfigError naming `setting`."""
+    match = _SIZE.match(text)
+    if match is None:
+        raise ConfigError(f"{setting} must be a size like 20GB, 512MiB or a number of bytes, got {text!r}")
+    size = math.floor(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+    if size <= 0:
+        raise ConfigError(f"{setting} must be positive, got {text!r}")
+    return size
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How long logs are kept (ns) and how many bytes the store may hold; None: no bound."""
+
+    max_age_ns: int | None = None
+    max_disk_bytes: int | None = None
+
+    @classmethod
+    def of(cls, retention: str | None, max_disk: str | None) -> RetentionPolicy:
+        """The policy of the settings' texts (None: that bound is off)."""
+        return cls(
+            None if retention is None else parse_age(retention),
+            None if max_disk is None else parse_size(max_disk),
+        )
+
+    def __bool__(self) -> bool:
+        return self.max_age_ns is not None or self.max_disk_bytes is not None
+
+
+class Retention:
+    """Applies a policy to a store and counts what it dropped."""
+
+    def __init__(self, store: Store, policy: RetentionPolicy, clock: Callable[[], float]) -> None:
+        self._store = store
+        self.policy = policy
+        self._clock = clock
+        self._lock = threading.Lock()  # one pass at a time
+        self.runs = 0
+        self.dropped_days = 0
+        self.dropped_logs = 0
+        self.last_run: float | None = None
+        self.last_seconds = 0.0
+        self.last_error: str | None = None
+        self.over_disk = False
+
+    def apply(self) -> int:
+        """One pass: drop the days past the age, then the oldest days while the store is over its
+        size; how many logs went."""
+        if not self.policy:
+            return 0
+        with self._lock:
+            started = time.perf_counter()
+            days = self._store.days()  # (day, logs), oldest first
+            doomed: list[int] = []
+            if self.policy.max_age_ns is not None:
+                horizon = int(self._clock() * 10**9) - self.policy.max_age_ns
+                doomed = [day for day, _ in days if (day + 1) * DAY_NS <= horizon]
+            gone = set(doomed)
+            kept = [(day, n) for day, n in days if day not in gone]
+            self.over_disk = False
+            if self.policy.max_disk_bytes is not None and kept:
+                used = self._store.disk_usage()
+                total = sum(n for _, n in days) or 1
+                per_log = used / total
+                live = used - per_log * sum(n for day, n in days if day in gone)
+                while live > self.policy.max_disk_bytes and len(kept) > 1:
+                    day, n = kept.pop(0)
+                    doomed.append(day)
+                    live -= per_log * n
+                self.over_disk = live > self.policy.max_disk_bytes
+            dropped = self._store.drop_days(sorted(doomed)) if doomed else 0
+            self.runs += 1
+            self.dropped_days += len(doomed)
+            self.dropped_logs += dropped
+            self.last_run = self._clock()
+            self.last_seconds = time.perf_counter() - started
+            self.last_error = None
+        if doomed:
+            log.info("retention dropped %d logs of %d days", dropped, len(doomed))
+        return dropped
+
+    def status(self) -> dict[str, Any]:
+        """The policy and what it did: runs, days and logs dropped, the last run's time (epoch
+        seconds) and duration, the last error while failing, and whether the newest day alone
+        is over the size bound."""
+        return {
+            "max_age_seconds": None if self.policy.max_age_ns is None else self.policy.max_age_ns / 10**9,
+            "max_disk_bytes": self.policy.max_disk_bytes,
+            "runs": self.runs,
+            "dropped_days": self.dropped_days,
+            "dropped_logs": self.dropped_logs,
+            "last_run": self.last_run,
+            "last_seconds": self.last_seconds,
+            "last_error": self.last_error,
+            "over_disk": self.over_disk,
+        }
+
+
+class RetentionWorker:
+    """Runs `retention.apply()` every `interval` seconds on a daemon thread until stopped (it holds
+    only a weak reference, so a forgotten engine does not live on for it)."""
+
+    def __init__(self, retention: Retention, interval: float | None = None) -> None:
+        self._retention = weakref.ref(retention)
+        self._interval = RETENTION_SECONDS if interval is None else interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="log-analytics-retention", daemon=True)
+
+    def start(self) -> None:
+        """Start the passes."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop, waiting for a pass in progress."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            retention = self._retention()
+            if retention is None:
+                return
+            try:
+                retention.apply()
+            except LogAnalyticsError as exc:  # the store refused (full disk, closed): next pass retries
+                retention.last_error = str(exc)
+                log.error("retention pass failed: %s", exc)
+            del retention
