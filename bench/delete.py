@@ -16,12 +16,12 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bench.abuse import publish, run_line, section_text
-from bench.stored import Writer, built_store, fresh_copy, progress, store_options
+from bench.stored import Writer, built_store, fresh_copy, progress, store_options, timed_calls
 from log_analytics_engine import LogAnalyticsEngine
 from log_analytics_engine.storage.embedded import textindex
 
@@ -33,21 +33,6 @@ CASES = (
     ("_time:[2025-07-21T03:00:00Z, 2025-07-21T03:14:24Z)", "a time range"),
     ("user_id:u49*", "a field the index lacks, scattered"),
 )
-
-
-def timed_calls(owner: Any, name: str, spent: dict[str, float], found: dict[str, Any]) -> None:
-    """Wrap `owner.name` (on the instance) to add its wall time to `spent[name]` and keep its result."""
-    real: Callable[..., Any] = getattr(owner, name)
-
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            found[name] = real(*args, **kwargs)
-            return found[name]
-        finally:
-            spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
-
-    setattr(owner, name, wrapped)
 
 
 def run_case(built: Path, work: Path, query: str, runs_only: bool = False) -> dict[str, Any]:

@@ -9,8 +9,9 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench.abuse import output_options
 from bench.generate import cached_jsonl
@@ -54,6 +55,21 @@ def fresh_copy(built: Path, where: Path) -> Path:
     shutil.rmtree(where, ignore_errors=True)
     shutil.copytree(built, where)
     return where
+
+
+def timed_calls(owner: Any, name: str, spent: dict[str, float], found: dict[str, Any]) -> None:
+    """Wrap `owner.name` (on the instance) to add its wall time to `spent[name]` and keep its result."""
+    real: Callable[..., Any] = getattr(owner, name)
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            found[name] = real(*args, **kwargs)
+            return found[name]
+        finally:
+            spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
+
+    setattr(owner, name, wrapped)
 
 
 class Writer:

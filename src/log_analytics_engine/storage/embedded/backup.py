@@ -8,9 +8,10 @@ row the database copy lacks; the rows it lacks are indexed when the copy is open
 hidden directory inside the destination first and are moved into place at the end, so a copy cut
 short by a crash is never taken for a store.
 
-Measured on 1M bench logs (2 shared cores): `COPY FROM DATABASE` 1.9 s for a 58 MB database; the
-index's 41 MB copied in well under a second; rebuilding that index at open instead costs ~7-10 s of
-background indexing, during which text searches scan the table.
+Measured on 1M bench logs (bench/backup.py, 2 cores shared at a load average of 8-9): 3.9-7.9 s in
+all, the index's 41 MB of it 0.8 s, no write held (the longest writer call 48-426 ms), against 0.94-1.11
+s of every write held for a CHECKPOINT and a copy of the files; rebuilding the index at open instead
+of copying it costs 9-21 s of background indexing, during which text searches scan the table.
 """
 
 from __future__ import annotations
