@@ -15,7 +15,15 @@ import pyarrow as pa
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.ast import Node, Pipe, TimeRange, has_text
 from log_analytics_engine.query.results import FieldsResult, QueryResult
-from log_analytics_engine.storage.base import DAY_NS, AppliedListener, Matches, Page, Sort, WriteResult
+from log_analytics_engine.storage.base import (
+    DAY_NS,
+    AppliedListener,
+    BackupReport,
+    Matches,
+    Page,
+    Sort,
+    WriteResult,
+)
 from log_analytics_engine.storage.embedded.aggregate import StoreAggregator
 from log_analytics_engine.storage.embedded.fields import discover
 from log_analytics_engine.storage.embedded.pipes import PipeRunner
@@ -62,7 +70,10 @@ class EmbeddedBackend:
         return WriteResult(chunk.first_seq, chunk.last_seq, 1, 0, chunk=chunk)
 
     def delete(self, node: Node) -> int:
-        raise NotImplementedError("delete by query lands with the store's delete support")
+        return self.store.delete(node)
+
+    def backup(self, dest: Path) -> BackupReport:
+        return self.store.backup(dest)
 
     def drop_days(self, days: Sequence[int]) -> int:
         return sum(self.delete(TimeRange(lo, hi, include_end=False)) for lo, hi in day_ranges(days))

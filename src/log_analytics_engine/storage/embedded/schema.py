@@ -1,4 +1,5 @@
-"""The DuckDB tables of the embedded store: the logs of record, fired alerts and kept alert rules."""
+"""The DuckDB tables of the embedded store: the logs of record, fired alerts, kept alert rules and the
+store's marks."""
 
 from __future__ import annotations
 
@@ -32,5 +33,14 @@ RULES_DDL = """
 CREATE TABLE IF NOT EXISTS alert_rules (
     name VARCHAR PRIMARY KEY,
     body JSON NOT NULL
+)
+"""
+# At most one row, written by deletes: the highest seq ever stored (deleting the newest logs must not
+# let an open replay them from the write-ahead log, nor give their seqs out again) and how many logs
+# were deleted in all.
+MARKS_DDL = """
+CREATE TABLE IF NOT EXISTS store_marks (
+    high_seq BIGINT NOT NULL,
+    deleted_logs BIGINT NOT NULL
 )
 """

@@ -15,7 +15,9 @@ import contextlib
 import fcntl
 import logging
 import os
+import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -27,13 +29,19 @@ import pyarrow as pa
 
 from log_analytics_engine.errors import ConfigError, DiskFullError, StorageError
 from log_analytics_engine.model import STORED_SCHEMA, LogEntry
-from log_analytics_engine.storage.base import DURABILITY_MODES, AppliedListener, WriteResult
+from log_analytics_engine.query.ast import Node
+from log_analytics_engine.storage.base import DURABILITY_MODES, AppliedListener, BackupReport, WriteResult
 from log_analytics_engine.storage.embedded.applier import APPLY_ROWS, Applier, Chunk
+from log_analytics_engine.storage.embedded.backup import copy_database, copy_index, finish, prepare
 from log_analytics_engine.storage.embedded.commitmark import CommitMark, stored_high
+from log_analytics_engine.storage.embedded.deletes import DeleteIntent, delete_rows, deleted_total
 from log_analytics_engine.storage.embedded.indexer import Indexer
+from log_analytics_engine.storage.embedded.indexproc import is_index_failure
 from log_analytics_engine.storage.embedded.recent import RecentRows
-from log_analytics_engine.storage.embedded.schema import ALERTS_DDL, LOGS_DDL, RULES_DDL
+from log_analytics_engine.storage.embedded.schema import ALERTS_DDL, LOGS_DDL, MARKS_DDL, RULES_DDL
+from log_analytics_engine.storage.embedded.sql import compile_where
 from log_analytics_engine.storage.embedded.textindex import TextIndex
+from log_analytics_engine.storage.embedded.transaction import transaction
 from log_analytics_engine.storage.embedded.wal import WriteAheadLog, stored_table
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, storable
 
@@ -171,10 +179,14 @@ class EmbeddedStore:
         self._db.execute(LOGS_DDL)
         self._db.execute(ALERTS_DDL)
         self._db.execute(RULES_DDL)
+        self._db.execute(MARKS_DDL)
+        self.deleted_logs = deleted_total(self._db)  # by deletes, in all
+        self._intent = DeleteIntent(path)
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._admin_lock = threading.Lock()  # one delete or backup at a time
         # the alerts and rules tables: their writes wait for no log write (the alert recorder,
         # which the applier may wait for, writes them)
         self._meta_lock = threading.Lock()
@@ -193,9 +205,16 @@ class EmbeddedStore:
         self.index = TextIndex(None if path is None else path / INDEX_DIR)
         if self.index.watermark >= self._next_seq:
             self.index.rollback_above(self._next_seq - 1)
+        self._recent = RecentRows()
+        try:
+            self._finish_delete()
+        except BaseException:
+            self.index.close()
+            self._db.close()
+            self._release()
+            raise
         self._indexer = Indexer(self, self.index, index_interval)
         self._indexer.start()
-        self._recent = RecentRows()
         self._applier = Applier(self._apply_pending, self._after_apply, self._listen, stored)
         self._applier.start()
 
@@ -419,16 +438,8 @@ class EmbeddedStore:
         cur = self.cursor()
         cur.register(name, table)
         try:
-            cur.execute("BEGIN").fetchall()
-            try:
+            with transaction(cur):
                 yield cur
-                cur.execute("COMMIT").fetchall()
-            except BaseException:
-                # whatever failed, COMMIT included: a cursor left in an aborted transaction failed
-                # every later statement of its thread (the indexer's catch-ups among them)
-                with contextlib.suppress(duckdb.Error):
-                    cur.execute("ROLLBACK").fetchall()
-                raise
         finally:
             cur.unregister(name)
 
@@ -484,6 +495,99 @@ class EmbeddedStore:
         finally:
             cur.unregister("fix")
         return sum(1 for p in parsed if p is None)
+
+    # -- deletes --------------------------------------------------------------------------------
+
+    def delete(self, node: Node) -> int:
+        """Delete every stored row `node` matches among those acknowledged before this call, from the
+        table, the text index and the copy of recent writes; writes wait meanwhile, so none after it
+        is touched. Returns how many rows went."""
+        where = compile_where(node)
+        with self._admin_lock, self._indexer.paused(), self._write_lock:
+            if self._closed:
+                raise StorageError("the store is closed")
+            found = self.numpy(
+                f"SELECT seq FROM logs WHERE seq <= ? AND {where.sql} ORDER BY seq",
+                [self._next_seq - 1, *where.params],
+            )
+            seqs = np.asarray(found["seq"], dtype=np.int64)
+            if seqs.size:
+                self._intent.write(seqs, fsync=self.durability == "fsync")
+                with self.index.fenced(int(seqs[0]) - 1):
+                    self._delete_rows(seqs)
+                    self._delete_docs(seqs, node)
+                self._intent.clear()
+        self._indexer.poke()  # a delete that re-adds documents wants the indexer now
+        return int(seqs.size)
+
+    def _delete_rows(self, seqs: np.ndarray) -> None:
+        """The table's part of a delete: one commit (the intent is cleared when it fails)."""
+        self._recent.clear()
+        try:
+            with _disk_full_is_507(self.path), self._transaction("doomed", pa.table({"seq": seqs})) as cur:
+                gone = delete_rows(cur, "doomed", int(seqs[0]), int(seqs[-1]))
+        except BaseException:
+            self._intent.clear()  # nothing was deleted
+            raise
+        self.deleted_logs += gone
+
+    def _delete_docs(self, seqs: np.ndarray, node: Node | None) -> None:
+        """The text index's part of a delete (it is derived data: when it fails, it is set aside and
+        rebuilt from the table, and searches scan the table until then)."""
+        try:
+            how = self.index.delete_seqs(seqs, node)
+        except Exception as exc:
+            if not is_index_failure(exc):
+                raise
+            log.error("text index: a delete could not drop its documents (%s); rebuilding it", str(exc))
+            try:
+                self.index.rebuild()
+            except Exception as again:
+                if not is_index_failure(again):
+                    raise
+                # kept damaged, and the intent kept: the next open drops the documents again
+                self.index.mark_damaged(f"a delete could not drop its documents: {again}")
+                raise StorageError(
+                    f"the logs were deleted, but the text index could not follow ({again}); searches "
+                    "scan the table until it is rebuilt"
+                ) from again
+            return
+        log.info("deleted %d logs (text index: by %s)", seqs.size, how)
+
+    def _finish_delete(self) -> None:
+        """At open, before the indexer starts: complete the delete a crash interrupted."""
+        seqs = self._intent.read()
+        if seqs is None:
+            return
+        if seqs.size:
+            log.warning("completing a delete of %d logs that a crash interrupted", seqs.size)
+            self._delete_rows(seqs)
+            self._delete_docs(seqs, None)
+        self._intent.clear()
+
+    # -- backup ---------------------------------------------------------------------------------
+
+    def backup(self, dest: Path) -> BackupReport:
+        """Copy the store into the new (or empty) directory `dest` while it runs: every row
+        acknowledged before this call and the alerts and kept rules, with the text index at a
+        committed state; writes go on meanwhile (see backup.py). Opening `dest` restores it."""
+        started = time.perf_counter()
+        with self._admin_lock:  # no delete meanwhile: the index copy and the table copy agree
+            staging = prepare(dest, self.path)
+            try:
+                self.cursor()  # once the writes acknowledged before are in the table
+                copied = False
+                if self.path is not None and not self.index.damaged:
+                    with self._indexer.paused():
+                        copied = copy_index(self.path / INDEX_DIR, staging / INDEX_DIR)
+                with _disk_full_is_507(dest):
+                    rows, alerts, rules = copy_database(self._thread_cursor(), staging / DB_FILE)
+                size = finish(staging)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        seconds = time.perf_counter() - started
+        return BackupReport(dest.resolve(), rows, alerts, rules, copied, size, seconds)
 
     # -- reads ----------------------------------------------------------------------------------
 
