@@ -47,9 +47,13 @@ EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "40"))
 QUERY_SECONDS = 30.0
 
 # name -> a function making an empty store in a temporary directory
+# (the typed variants promote the frequent metadata keys to columns: from the first write on, and
+# from the second write on, the first write's rows then read from the JSON as before)
 STORES: dict[str, Callable[[Path], Store]] = {
-    "embedded-memory": lambda _: EmbeddedBackend(None, index_interval=3600),
-    "embedded-disk": lambda path: EmbeddedBackend(path / "store", index_interval=3600),
+    "embedded-memory": lambda _: EmbeddedBackend(None, index_interval=3600, promote_after=None),
+    "embedded-disk": lambda path: EmbeddedBackend(path / "store", index_interval=3600, promote_after=None),
+    "embedded-typed": lambda path: EmbeddedBackend(path / "store", index_interval=3600, promote_after=1),
+    "embedded-typed-late": lambda _: EmbeddedBackend(None, index_interval=3600, promote_after=200),
 }
 _relaxed = settings(
     max_examples=EXAMPLES,

@@ -104,7 +104,10 @@ class LogAnalyticsEngine:
             where, index_interval=index_interval, recover=recover, durability=durability
         )
         self._store: Store = embedded
-        self._retention = Retention(self._store, policy, clock)
+        self._counters = Counters()
+        self._clock = clock
+        self._alerting = AlertEvaluator(self._store, clock)
+        self._retention = Retention(self._store, policy, clock, lambda n: self._after_delete(n))
         self._retention_worker: RetentionWorker | None = None
         if policy:
             try:
@@ -114,9 +117,6 @@ class LogAnalyticsEngine:
                 raise
             self._retention_worker = RetentionWorker(self._retention)
             self._retention_worker.start()
-        self._counters = Counters()
-        self._clock = clock
-        self._alerting = AlertEvaluator(self._store, clock)
         self._pipeline = Pipeline(
             self._store, clock, self._count_write, self._alerting.hooks.__bool__, bulk=embedded.store
         )
@@ -480,11 +480,15 @@ class LogAnalyticsEngine:
                 "to delete them all"
             )
         deleted = self._store.delete(node)
+        self._after_delete(deleted)
+        return deleted
+
+    def _after_delete(self, deleted: int) -> None:
+        """Alert rules' windows read again once logs were deleted (by query or by retention)."""
         if deleted and self._alerting.rules():
             self._store.wait_evaluated()  # the writes before it are in the windows: then re-read them
             self._alerting.reseed()
             self._alerting.tick()  # a rule whose window lost its matches resolves now
-        return deleted
 
     def backup(self, dest: str | Path) -> dict[str, Any]:
         """Copy the store into `dest` (a new or empty directory; a BackupError otherwise) while it

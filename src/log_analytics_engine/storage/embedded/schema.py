@@ -3,6 +3,8 @@ store's marks."""
 
 from __future__ import annotations
 
+from log_analytics_engine.model import STORED_SCHEMA
+
 LOGS_DDL = """
 CREATE TABLE IF NOT EXISTS logs (
     seq BIGINT NOT NULL,
@@ -44,3 +46,6 @@ CREATE TABLE IF NOT EXISTS store_marks (
     deleted_logs BIGINT NOT NULL
 )
 """
+# The stored columns, in order, as a SELECT list: what `SELECT *` was before promoted metadata keys
+# (typed.py) added columns of their own after them.
+STORED_COLUMNS = ", ".join(STORED_SCHEMA.names)
