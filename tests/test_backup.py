@@ -191,3 +191,20 @@ def test_cli_backup_of_a_data_directory_and_through_a_server(
     for name, count in (("copy1", 40), ("copy2", 25)):
         with _engine(tmp_path / name) as copy:
             assert copy.count() == count
+
+
+def test_a_backup_after_a_delete_holds_no_deleted_log(source: LogAnalyticsEngine, tmp_path: Path) -> None:
+    """The copy of a store whose logs were deleted (their documents marked deleted in the index's
+    segments) finds none of them, through its copied index or its table."""
+    node = parse_filter("timeout")
+    gone = source.delete("timeout")
+    assert gone > 0
+    left = [e for e in source.query_logs({}, sort_by="seq") if not evaluate(node, e)]
+    source.backup(tmp_path / "copy")
+    with _engine(tmp_path / "copy") as copy:
+        assert copy._store.store.index.watermark > 0
+        for _ in range(2):  # as opened (the copied index), then caught up
+            assert copy.search("timeout").total == 0
+            assert copy.run("timeout | stats by (level) count() as n").rows == []
+            assert copy.count() == len(left)
+            copy.flush()
