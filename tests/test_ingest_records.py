@@ -194,6 +194,8 @@ def test_concurrent_bodies_share_commits_and_lose_nothing() -> None:
         for t in threads:
             t.join()
         assert counts == [50] * 160
-        rows = engine._store.store.rows("SELECT message, count(*) FROM logs GROUP BY message HAVING count(*) > 1")
+        rows = engine._store.store.rows(
+            "SELECT message, count(*) FROM logs GROUP BY message HAVING count(*) > 1"
+        )
         assert rows == []
         assert engine.count() == 8000

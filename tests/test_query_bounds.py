@@ -269,16 +269,16 @@ def test_a_text_index_lookup_past_the_limit_stops_the_query(monkeypatch: pytest.
     engine.ingest_logs([LogEntry(T0 * NS, "INFO", "disk full")])
     engine.flush()
     index = engine._store.store.index
-    lookup = index.count
+    lookup = index.search
 
-    def slow_count(node: Any) -> tuple[int, int]:
+    def slow_search(node: Any, *args: Any, **kwargs: Any) -> Any:
         time.sleep(3 * LIMIT)
-        return lookup(node)
+        return lookup(node, *args, **kwargs)
 
-    monkeypatch.setattr(index, "count", slow_count)
+    monkeypatch.setattr(index, "search", slow_search)  # a search's page and total: one index search
     with pytest.raises(QueryError, match=r"limit of 0\.1 s"):
         engine.search("disk")
-    monkeypatch.setattr(index, "count", lookup)
+    monkeypatch.setattr(index, "search", lookup)
     assert engine.search("disk").total == 1
 
 

@@ -47,9 +47,13 @@ EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "40"))
 QUERY_SECONDS = 30.0
 
 # name -> a function making an empty store in a temporary directory
+# (the typed variants promote the frequent metadata keys to columns: from the first write on, and
+# from the second write on, the first write's rows then read from the JSON as before)
 STORES: dict[str, Callable[[Path], Store]] = {
-    "embedded-memory": lambda _: EmbeddedBackend(None, index_interval=3600),
-    "embedded-disk": lambda path: EmbeddedBackend(path / "store", index_interval=3600),
+    "embedded-memory": lambda _: EmbeddedBackend(None, index_interval=3600, promote_after=None),
+    "embedded-disk": lambda path: EmbeddedBackend(path / "store", index_interval=3600, promote_after=None),
+    "embedded-typed": lambda path: EmbeddedBackend(path / "store", index_interval=3600, promote_after=1),
+    "embedded-typed-late": lambda _: EmbeddedBackend(None, index_interval=3600, promote_after=200),
 }
 _relaxed = settings(
     max_examples=EXAMPLES,
@@ -344,3 +348,52 @@ def test_time_ranges_bound_every_form(store: Store, logs: list[LogEntry]) -> Non
         assert store.search(node, 1000).total == len(want)
         assert sorted(_ids(store.select(node, Sort()))) == sorted(_ids(want))
         assert store.run(node, parse("* | stats count() as n").pipes).rows == [{"n": len(want)}]
+
+
+def _filled(make: Callable[[Path], Store], where: Path, logs: list[LogEntry]) -> Store:
+    """A new store holding the logs as the `store` fixture's does (half indexed, half in the tail)."""
+    made = make(where)
+    now = (T0 + 1000) * NS
+    made.append(to_batch(logs[:150], now).table)
+    made.wait_evaluated()
+    made.flush_index()
+    made.append(to_batch(logs[150:], now).table)
+    made.wait_evaluated()
+    return made
+
+
+DELETE_PROBES = ("*", "timeout", "timeout level:ERROR", "tags:blue", "region:eu", "NOT disk")
+
+
+@settings(
+    max_examples=max(1, EXAMPLES // 4),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(text=filters)
+def test_delete_removes_exactly_the_matching_logs(
+    tmp_path_factory: pytest.TempPathFactory, logs: list[LogEntry], text: str
+) -> None:
+    """delete removes exactly the logs the reference matches, indexed or in the tail, and says how
+    many; count, search, stats by level and a seq fetch then answer as the reference does over the
+    logs left (each store new for the filter: a delete changes it)."""
+    node = _node(text)
+    doomed = {e.seq for e in _want(logs, node)}
+    left = [e for e in logs if e.seq not in doomed]
+    for name, make in STORES.items():
+        store = _filled(make, tmp_path_factory.mktemp(name), logs)
+        try:
+            assert store.delete(node) == len(doomed), (name, text)
+            with store.reading(QUERY_SECONDS):
+                for probe in DELETE_PROBES:
+                    at = (name, text, probe)
+                    want = _want(left, _node(probe))
+                    assert store.count(_node(probe)) == len(want), at
+                    page = store.search(_node(probe), 1000)
+                    assert page.total == len(want), at
+                    assert sorted(_ids(page.logs)) == sorted(_ids(want)), at
+                    rows = store.run(_node(probe), parse("* | stats by (level) count() as n").pipes).rows
+                    assert {r["level"]: r["n"] for r in rows} == Counter(e.level for e in want), at
+                assert _ids(store.fetch([e.seq or 0 for e in logs])) == _ids(left), at
+        finally:
+            store.close()

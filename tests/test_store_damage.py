@@ -189,7 +189,9 @@ def test_a_cut_duckdb_wal_is_filled_from_the_engines_own_wal(
     _cut(wal)
     with caplog.at_level(logging.WARNING), LogAnalyticsEngine(data_dir) as engine:
         assert engine.count() == COMMITTED
-        assert engine._store.store.rows("SELECT count(DISTINCT message) FROM logs") == [(COMMITTED,)]  # once each
+        assert engine._store.store.rows("SELECT count(DISTINCT message) FROM logs") == [
+            (COMMITTED,)
+        ]  # once each
         assert engine.get_stats()["store_recoveries"] == 0
         assert engine._store.wal_state["replayed_rows"] == COMMITTED - _stored_high_of_log(caplog.text)
     assert "the engine's write-ahead log holds the rest" in caplog.text

@@ -3,6 +3,7 @@ alerting and metrics together and holds no logic of its own beyond argument shap
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -28,10 +29,11 @@ from log_analytics_engine.ingest.report import Decoded, IngestReport
 from log_analytics_engine.metrics import Counters, EngineCollector, prometheus_text
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.aggregate import aggregate_entries
-from log_analytics_engine.query.ast import Node, Query, TimeRange, conjoin, resolve_time
+from log_analytics_engine.query.ast import MatchAll, Node, Query, TimeRange, conjoin, resolve_time
 from log_analytics_engine.query.dictfilters import compile_filters
 from log_analytics_engine.query.hits import hits
 from log_analytics_engine.query.parser import parse, parse_filter
+from log_analytics_engine.query.printer import to_text
 from log_analytics_engine.query.results import (
     FieldsResult,
     HitsResult,
@@ -102,7 +104,10 @@ class LogAnalyticsEngine:
             where, index_interval=index_interval, recover=recover, durability=durability
         )
         self._store: Store = embedded
-        self._retention = Retention(self._store, policy, clock)
+        self._counters = Counters()
+        self._clock = clock
+        self._alerting = AlertEvaluator(self._store, clock)
+        self._retention = Retention(self._store, policy, clock, lambda n: self._after_delete(n))
         self._retention_worker: RetentionWorker | None = None
         if policy:
             try:
@@ -112,9 +117,6 @@ class LogAnalyticsEngine:
                 raise
             self._retention_worker = RetentionWorker(self._retention)
             self._retention_worker.start()
-        self._counters = Counters()
-        self._clock = clock
-        self._alerting = AlertEvaluator(self._store, clock)
         self._pipeline = Pipeline(
             self._store, clock, self._count_write, self._alerting.hooks.__bool__, bulk=embedded.store
         )
@@ -450,6 +452,53 @@ class LogAnalyticsEngine:
             lambda: self._store.around(seq, before, after)
         )
         return found
+
+    def delete(
+        self,
+        query: str | Node,
+        *,
+        start: object = None,
+        end: object = None,
+        all: bool = False,
+    ) -> int:
+        """Delete every stored log the filter (query text without pipes, or an AST) matches within
+        `start`/`end`, from the table and the text index alike, so no query finds it again; returns
+        how many. It applies to every log acknowledged before the call and to none after (writes
+        wait meanwhile). A filter that matches every log (`""`, `"*"` without bounds) is a
+        QueryError unless `all=True`. Alert rules' windows are read again from the logs left (a
+        rule firing on deleted logs resolves); the alerts fired stay."""
+        if isinstance(query, str):
+            parsed = parse(query)
+            if parsed.pipes:
+                pipes = to_text(Query(MatchAll(), parsed.pipes)).removeprefix("* ")
+                raise QueryError(f"delete takes a filter without pipes; {query!r} has `{pipes}`")
+            query = parsed.filter
+        node = self._filter(query, start, end)
+        if isinstance(node, MatchAll) and not all:
+            raise QueryError(
+                "delete: the filter matches every stored log; pass all=True (`--all`, `all=true`) "
+                "to delete them all"
+            )
+        deleted = self._store.delete(node)
+        self._after_delete(deleted)
+        return deleted
+
+    def _after_delete(self, deleted: int) -> None:
+        """Alert rules' windows read again once logs were deleted (by query or by retention)."""
+        if deleted and self._alerting.rules():
+            self._store.wait_evaluated()  # the writes before it are in the windows: then re-read them
+            self._alerting.reseed()
+            self._alerting.tick()  # a rule whose window lost its matches resolves now
+
+    def backup(self, dest: str | Path) -> dict[str, Any]:
+        """Copy the store into `dest` (a new or empty directory; a BackupError otherwise) while it
+        runs, writes going on: every log acknowledged before the call, the fired alerts and the kept
+        rules, and the text index as last committed; `LogAnalyticsEngine(dest)` opens the copy.
+        Returns `dest`, `rows`, `alerts`, `rules`, `index_copied`, `bytes` and `seconds`."""
+        self._store.wait_evaluated()  # the alerts fired by the logs acknowledged so far are stored
+        self._alerting.drain()
+        report = self._store.backup(Path(dest))
+        return {**dataclasses.asdict(report), "dest": str(report.dest)}
 
     def fields(self, query: str | Node = "*", start: object = None, end: object = None) -> FieldsResult:
         """The fields of the newest matching logs (up to 10,000): counts and top values, metadata too."""

@@ -6,6 +6,7 @@ LogAnalyticsError (500)
 ├── IngestError (400)         input that cannot be ingested at all (missing file, unknown type, not a log)
 │   └── DamagedGzipError (400)  gzip data that stops decompressing at a byte offset (truncated, corrupt)
 ├── ConfigError (400)         an invalid setting or rule definition
+├── BackupError (400)         a backup destination that cannot be used (exists and is not empty)
 └── StorageError (503)        the store cannot be opened or written (e.g. locked by another process)
     ├── DiskFullError (507)     the disk holding the store is full: nothing of the write was stored
     └── DamagedStoreError (503)  the store holds fewer committed logs than it acknowledged (a damaged WAL)
@@ -72,6 +73,13 @@ class DamagedGzipError(IngestError):
 
 class ConfigError(LogAnalyticsError):
     """An invalid setting or rule definition."""
+
+    status = 400
+
+
+class BackupError(LogAnalyticsError):
+    """A backup destination that cannot be used as given: it exists and is not empty, or lies inside
+    the store it would copy."""
 
     status = 400
 

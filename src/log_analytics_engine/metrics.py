@@ -136,6 +136,11 @@ class EngineCollector:
         yield from self._wal_families()
         yield from self._retention_families()
         yield CounterMetricFamily(
+            "loganalytics_deleted_logs",
+            "Logs deleted by delete requests (engine.delete, DELETE /api/v1/logs), in all.",
+            value=stats["deleted_logs"],
+        )
+        yield CounterMetricFamily(
             "loganalytics_store_recoveries",
             "Opens that accepted missing committed logs (--recover after a damaged write-ahead log).",
             value=stats["store_recoveries"],

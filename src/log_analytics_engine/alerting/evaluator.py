@@ -157,6 +157,18 @@ class AlertEvaluator:
         with self._lock:
             state.window.add(found.ts, found.seqs)
 
+    def reseed(self) -> None:
+        """Read every enabled rule's window afresh from the stored logs (after a delete, so its
+        counts drop the deleted logs; the alerts fired stay, as history). Writes evaluated
+        meanwhile count once: those up to the new `seeded_through` only through the read."""
+        with self._lock:
+            states = [s for s in self._states.values() if s.rule.enabled]
+            for state in states:
+                state.window = EventWindow()
+                state.seeded_through = self._store.last_seq
+        for state in states:
+            self._seed(state)
+
     def remove_rule(self, name: str) -> None:
         """Remove a rule by name (no error when absent)."""
         with self._lock:
@@ -275,8 +287,9 @@ class AlertEvaluator:
         due = []
         with self._lock:
             for state, times, seqs in matches:
-                # logs already older than the window never count (the clock does not go back)
-                recent = times > high - to_ns(state.rule.time_window)
+                # logs already older than the window never count (the clock does not go back), nor
+                # those a (re)seed read in since this write was matched
+                recent = (times > high - to_ns(state.rule.time_window)) & (seqs > state.seeded_through)
                 if not recent.any():
                     continue
                 state.window.add(times[recent], seqs[recent])

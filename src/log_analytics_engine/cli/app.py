@@ -1,6 +1,6 @@
-"""`log-analytics`: ingest, query, tail, stats, alert rules and alerts — on the embedded store in a data
-directory (`--data`), or on a running server (`--url`, with `--api-key` when it needs one) — plus
-`serve`, `keygen` and `demo`."""
+"""`log-analytics`: ingest, query, tail, stats, alert rules and alerts, delete and backup — on the
+embedded store in a data directory (`--data`), or on a running server (`--url`, with `--api-key` when
+it needs one) — plus `serve`, `keygen` and `demo`."""
 
 from __future__ import annotations
 
@@ -411,6 +411,63 @@ def alerts(
         return
     columns = ["triggered_at", "rule_name", "severity", "count", "status", "message"]
     _console().print(_rows_table(columns, found))  # times are RFC 3339 text (Alert.to_dict)
+
+
+def _on_a_terminal() -> bool:
+    """Whether a person may be typing (stdin is a terminal): destructive commands ask first."""
+    return sys.stdin.isatty()
+
+
+@app.command()
+def delete(
+    text: Annotated[str, typer.Argument(help="The logs to delete: a filter (query language, no pipes).")],
+    data: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
+    recover: Recover = False,
+    start: Annotated[str | None, typer.Option(help="Only logs with an event time at or after this.")] = None,
+    end: Annotated[str | None, typer.Option(help="Only logs with an event time at or before this.")] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Allow a filter that matches every log ('' or '*').")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete the stored logs a query matches, from the table and the text index alike (no query
+    finds them again); prints how many. On a terminal it first says how many match and asks,
+    unless --yes; a server needs an admin key."""
+    with _backend(data, url, api_key, recover=recover) as backend:
+        if not yes and _on_a_terminal():
+            matching = backend.count(text, start, end)
+            if not matching:
+                _console().print(f"no log matches {text!r} on {backend.where}; nothing deleted")
+                return
+            if not typer.confirm(f"delete {matching:,} logs matching {text!r} from {backend.where}?"):
+                typer.echo("nothing deleted", err=True)
+                raise typer.Exit(1)
+        deleted = backend.delete(text, start, end, everything)
+    _console().print(f"deleted {deleted:,} logs from {backend.where}")
+
+
+@app.command()
+def backup(
+    dest: Annotated[
+        Path, typer.Argument(help="A new or empty directory (with --url: on the server's machine).")
+    ],
+    data: DataDir = None,
+    url: Url = None,
+    api_key: ApiKeyOpt = None,
+    recover: Recover = False,
+) -> None:
+    """Copy a store, consistently, into DEST while it runs: every log stored before, the alerts and
+    kept rules, the text index. Restore by opening the copy (`serve --data DEST`, `--data DEST`).
+    With --url the server writes the copy (an admin key); --data copies a directory no server owns."""
+    with _backend(data, url, api_key, recover=recover) as backend:
+        done = backend.backup(dest)
+    index = "with its text index" if done["index_copied"] else "its text index is built when first opened"
+    _console().print(
+        f"backed up {done['rows']:,} logs, {done['alerts']:,} alerts and {done['rules']:,} rules to "
+        f"{done['dest']} ({done['bytes'] / 1e6:,.1f} MB, {index}) in {done['seconds']:.2f} s"
+    )
 
 
 @app.command()

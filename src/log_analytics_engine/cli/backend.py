@@ -67,6 +67,9 @@ class Backend(Protocol):
     def put_rule(self, rule: dict[str, Any]) -> dict[str, Any]: ...
     def delete_rule(self, name: str) -> None: ...
     def alerts(self, rule: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def count(self, query: str, start: str | None, end: str | None) -> int: ...
+    def delete(self, query: str, start: str | None, end: str | None, everything: bool) -> int: ...
+    def backup(self, dest: Path) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -166,6 +169,15 @@ class Embedded:
     def alerts(self, rule: str | None, limit: int) -> list[dict[str, Any]]:
         return [a.to_dict() for a in self.engine.get_alerts(rule=rule, limit=limit)]
 
+    def count(self, query: str, start: str | None, end: str | None) -> int:
+        return self.engine.search(query, start=start, end=end, limit=1).total
+
+    def delete(self, query: str, start: str | None, end: str | None, everything: bool) -> int:
+        return self.engine.delete(query, start=start, end=end, all=everything)
+
+    def backup(self, dest: Path) -> dict[str, Any]:
+        return self.engine.backup(dest)
+
     def close(self) -> None:
         self.engine.close()  # a no-op when already closed
 
@@ -210,7 +222,7 @@ class Remote:
             except ValueError:
                 detail = answer.text
             raise LogAnalyticsError(f"{self.where} answered {answer.status_code}: {detail}")
-        return answer.json() if answer.content and method != "DELETE" else None
+        return answer.json() if answer.content else None
 
     def ingest(
         self, path: Path, file_type: str, progress: Progress, dead_letter: Path | None = None
@@ -329,8 +341,27 @@ class Remote:
         result: list[dict[str, Any]] = self._call("GET", "/api/v1/alerts", params=params)
         return result
 
+    def count(self, query: str, start: str | None, end: str | None) -> int:
+        params = _bounded({"q": query, "limit": 1}, start, end)
+        return int(self._call("GET", "/api/v1/search", params=params)["total"])
+
+    def delete(self, query: str, start: str | None, end: str | None, everything: bool) -> int:
+        params = _bounded({"q": query, "all": "true" if everything else "false"}, start, end)
+        return int(self._call("DELETE", "/api/v1/logs", params=params)["deleted"])
+
+    def backup(self, dest: Path) -> dict[str, Any]:
+        """A backup into `dest` on the server's machine (as the server resolves it)."""
+        body = {"dest": str(dest)}
+        result: dict[str, Any] = self._call("POST", "/api/v1/admin/backup", json=body, timeout=None)
+        return result
+
     def close(self) -> None:
         self.client.close()
+
+
+def _bounded(params: dict[str, Any], start: str | None, end: str | None) -> dict[str, Any]:
+    """Query parameters with the time bounds given."""
+    return {**params, **({"start": start} if start else {}), **({"end": end} if end else {})}
 
 
 _NDJSON = {"Content-Type": "application/x-ndjson"}

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -96,6 +97,20 @@ class Matches:
     seqs: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
 
+@dataclass(frozen=True)
+class BackupReport:
+    """What a backup copied: logs, fired alerts and kept rules, whether the text index came along
+    (otherwise the copy builds it when first opened), the bytes written and the seconds it took."""
+
+    dest: Path
+    rows: int
+    alerts: int
+    rules: int
+    index_copied: bool
+    bytes: int
+    seconds: float
+
+
 class AlertLog(Protocol):
     """Fired alerts and kept alert rules, stored beside the logs (they survive restarts)."""
 
@@ -137,6 +152,10 @@ class Store(AlertLog, Protocol):
 
     def drop_days(self, days: Sequence[int]) -> int:
         """Delete every log whose event day (ts // DAY_NS) is one of `days`; how many."""
+
+    def backup(self, dest: Path) -> BackupReport:
+        """Copy the store while writes go on into `dest` (a new or empty directory; BackupError
+        otherwise): every log acknowledged before the call and the alert log; opening it restores."""
 
     # -- reads ----------------------------------------------------------------------------------
 

@@ -71,10 +71,18 @@ class RetentionPolicy:
 
 
 class Retention:
-    """Applies a policy to a store and counts what it dropped."""
+    """Applies a policy to a store and counts what it dropped; `after_drop(logs)` follows each drop
+    (the engine re-reads its alert windows)."""
 
-    def __init__(self, store: Store, policy: RetentionPolicy, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        policy: RetentionPolicy,
+        clock: Callable[[], float],
+        after_drop: Callable[[int], None] = lambda dropped: None,
+    ) -> None:
         self._store = store
+        self._after_drop = after_drop
         self.policy = policy
         self._clock = clock
         self._lock = threading.Lock()  # one pass at a time
@@ -120,6 +128,7 @@ class Retention:
             self.last_error = None
         if doomed:
             log.info("retention dropped %d logs of %d days", dropped, len(doomed))
+            self._after_drop(dropped)
         return dropped
 
     def status(self) -> dict[str, Any]:

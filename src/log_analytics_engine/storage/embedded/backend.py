@@ -15,7 +15,15 @@ import pyarrow as pa
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.ast import Node, Pipe, TimeRange, has_text
 from log_analytics_engine.query.results import FieldsResult, QueryResult
-from log_analytics_engine.storage.base import DAY_NS, AppliedListener, Matches, Page, Sort, WriteResult
+from log_analytics_engine.storage.base import (
+    DAY_NS,
+    AppliedListener,
+    BackupReport,
+    Matches,
+    Page,
+    Sort,
+    WriteResult,
+)
 from log_analytics_engine.storage.embedded.aggregate import StoreAggregator
 from log_analytics_engine.storage.embedded.fields import discover
 from log_analytics_engine.storage.embedded.pipes import PipeRunner
@@ -23,6 +31,7 @@ from log_analytics_engine.storage.embedded.planner import Planner
 from log_analytics_engine.storage.embedded.sql import TOKENS_SQL, compile_where
 from log_analytics_engine.storage.embedded.stats import StatsReader
 from log_analytics_engine.storage.embedded.store import EmbeddedStore
+from log_analytics_engine.storage.embedded.typed import SAMPLE_ROWS
 
 
 class EmbeddedBackend:
@@ -35,9 +44,14 @@ class EmbeddedBackend:
         index_interval: float = 1.0,
         recover: bool = False,
         durability: str = "os",
+        promote_after: int | None = SAMPLE_ROWS,
     ) -> None:
         self.store = EmbeddedStore(
-            path, index_interval=index_interval, recover=recover, durability=durability
+            path,
+            index_interval=index_interval,
+            recover=recover,
+            durability=durability,
+            promote_after=promote_after,
         )
         self._planner = Planner(self.store)
         self._runner = PipeRunner(self._planner)
@@ -62,7 +76,10 @@ class EmbeddedBackend:
         return WriteResult(chunk.first_seq, chunk.last_seq, 1, 0, chunk=chunk)
 
     def delete(self, node: Node) -> int:
-        raise NotImplementedError("delete by query lands with the store's delete support")
+        return self.store.delete(node)
+
+    def backup(self, dest: Path) -> BackupReport:
+        return self.store.backup(dest)
 
     def drop_days(self, days: Sequence[int]) -> int:
         return sum(self.delete(TimeRange(lo, hi, include_end=False)) for lo, hi in day_ranges(days))
@@ -115,7 +132,7 @@ class EmbeddedBackend:
         return discover(self._planner, node)
 
     def matches(self, node: Node, ts_after: int, seq_through: int) -> Matches:
-        flt = compile_where(node)
+        flt = compile_where(node, typed=self.store.typed)
         found = self.store.numpy(
             f"SELECT ts, seq FROM logs WHERE {flt.sql} AND ts > ? AND seq <= ?",
             [*flt.params, ts_after, seq_through],
@@ -123,7 +140,7 @@ class EmbeddedBackend:
         return Matches(np.asarray(found["ts"], dtype=np.int64), np.asarray(found["seq"], dtype=np.int64))
 
     def count_applied(self, node: Node, ts_after: int, ts_through: int, seq_through: int = 0) -> int:
-        flt = compile_where(node)
+        flt = compile_where(node, typed=self.store.typed)
         upto = "AND seq <= ?" if seq_through else ""
         row = self.store.applied_row(
             f"SELECT count(*) FROM logs WHERE {flt.sql} AND ts > ? AND ts <= ? {upto}",
@@ -136,7 +153,7 @@ class EmbeddedBackend:
         text = any(has_text(node) for node in nodes)
         parts, params = [], []
         for i, node in enumerate(nodes):
-            flt = compile_where(node, tokens="_tokens" if text else None)
+            flt = compile_where(node, tokens="_tokens" if text else None, typed=self.store.typed)
             parts.append(f"coalesce({flt.sql}, false) AS m{i}")
             params.extend(flt.params)
         tokens = f", {TOKENS_SQL} AS _tokens" if text else ""

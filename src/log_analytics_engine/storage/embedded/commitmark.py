@@ -34,12 +34,18 @@ DAMAGED_INFIX = ".damaged-"
 
 
 def stored_high(db: duckdb.DuckDBPyConnection) -> int:
-    """The highest seq the `logs` table holds (0 when empty or not made yet); reads only."""
+    """The highest seq the store has held (0 when empty or not made yet): the `logs` table's, or the
+    one `store_marks` keeps when the newest logs were deleted; reads only."""
     try:
         row = db.execute("SELECT coalesce(max(seq), 0) FROM logs").fetchall()
     except duckdb.CatalogException:
         return 0
-    return int(row[0][0]) if row else 0
+    high = int(row[0][0]) if row else 0
+    try:
+        marked = db.execute("SELECT coalesce(max(high_seq), 0) FROM store_marks").fetchall()
+    except duckdb.CatalogException:  # made before deletes were: nothing was deleted
+        return high
+    return max(high, int(marked[0][0]) if marked else 0)
 
 
 def wal_of(db_file: Path) -> Path:

@@ -8,12 +8,15 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+
+from log_analytics_engine.storage.embedded.commitmark import stored_high
 
 if TYPE_CHECKING:
     from log_analytics_engine.storage.embedded.store import EmbeddedStore
@@ -149,6 +152,12 @@ class Indexer:
         self.lag_waits += 1
         self.lag_wait_seconds += time.monotonic() - started
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """No catch-up runs within (a delete owns the index writer meanwhile)."""
+        with self._lock:
+            yield
+
     def _commit(self, seq: int) -> None:
         self._index.commit(seq)
         with self._room:
@@ -266,7 +275,8 @@ class Indexer:
             cur.execute("ROLLBACK").fetchall()  # a transaction its thread left open (or aborted)
         cur.execute("BEGIN TRANSACTION").fetchall()
         try:
-            top = int(cur.execute("SELECT coalesce(max(seq), 0) FROM logs").fetchall()[0][0])
+            # up to the highest seq ever stored: rows deleted at the top are passed, not waited for
+            top = stored_high(cur)
             done = self._index.resume()
             queued = total = 0
             last_commit = time.monotonic()

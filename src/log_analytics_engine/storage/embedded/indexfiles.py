@@ -61,9 +61,10 @@ def file_damage(path: Path) -> str | None:
     return None
 
 
-def live_files(path: Path) -> list[Path]:
-    """The files the index's committed segments are made of (meta.json lists the segments)."""
-    meta = json.loads((path / META_FILE).read_text())
+def live_files(path: Path, meta_text: str | None = None) -> list[Path]:
+    """The files the index's committed segments are made of (meta.json, or `meta_text` read from
+    it, lists the segments)."""
+    meta = json.loads((path / META_FILE).read_text() if meta_text is None else meta_text)
     files: list[Path] = []
     for segment in meta["segments"]:
         stem = str(segment["segment_id"]).replace("-", "")

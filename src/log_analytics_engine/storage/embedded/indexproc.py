@@ -12,10 +12,11 @@ buffers) and waits only for commits: 0.05-0.08 s of the engine's CPU per 100k do
 
 The pipe protocol: every message, both ways, is a header (`_HEADER`: an op byte, a signed 64-bit
 value, the payload's length) and the payload. The parent sends `ADD` (documents; no answer, so
-batches stream), `COMMIT`, `DELETE_ABOVE` (value: the seq) and `CLOSE`; the child answers each of
-the others with `OK` or `FAILED` (payload: the error's text). Started, it answers `OK` with the
-watermark of the index it opened, which the parent resumes from. A failure in an `ADD` is answered
-at the next `COMMIT` (the documents after it are dropped: the parent resends from the last commit).
+batches stream), `COMMIT`, `DELETE_ABOVE` (value: the seq), `DELETE` (payload: a query spec as
+JSON, see `build_query`) and `CLOSE`; the child answers each of the others with `OK` or `FAILED`
+(payload: the error's text). Started, it answers `OK` with the watermark of the index it opened,
+which the parent resumes from. A failure in an `ADD` is answered at the next `COMMIT` (the
+documents after it are dropped: the parent resends from the last commit).
 
 The child's lifetime is the parent's: it reads requests from its stdin and ends when that pipe
 reaches its end (the parent closed it, or died: the kernel closes a dead process's pipes), or when
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import select
 import signal
@@ -39,6 +41,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import tantivy
 
@@ -51,7 +54,10 @@ I64_MAX = 2**63 - 1
 Pieces = Sequence[bytes | bytearray | memoryview]
 # op byte, value (a seq), payload bytes
 _HEADER = struct.Struct("<Bqq")
-ADD, COMMIT, DELETE_ABOVE, CLOSE, OK, FAILED = b"acdqkf"
+ADD, COMMIT, DELETE_ABOVE, DELETE, CLOSE, OK, FAILED = b"acdxqkf"
+# A query as plain data, which the parent can hand to the writer process (tantivy's Query objects do
+# not pickle): nested lists, the first item naming the kind (see `build_query`).
+Spec = list[Any]
 # The child checks this often that its parent is still the process that started it.
 PARENT_CHECK_SECONDS = 1.0
 # How long a new writer waits for the directory's lock (held by a child that has not ended yet).
@@ -91,6 +97,37 @@ def max_seq(searcher: tantivy.Searcher) -> int:
     # the newest document by seq: its order key is the seq itself, exact (an aggregate is a float)
     top = searcher.search(tantivy.Query.all_query(), 1, count=False, order_by_field="seq")
     return int(top.hits[0][0]) if top.hits else 0
+
+
+def build_query(schema: tantivy.Schema, spec: Spec) -> tantivy.Query:
+    """The tantivy query a spec describes: `["all"]`, `["none"]`, `["term", field, value]`,
+    `["phrase", field, tokens]`, `["regex", field, pattern]`, `["range", field, low, high,
+    include_low, include_high]` (an integer field), `["and", specs]`, `["or", specs]`, `["not", spec]`."""
+    q, kind = tantivy.Query, spec[0]
+    if kind == "all":
+        return q.all_query()
+    if kind == "none":
+        return q.empty_query()
+    if kind == "term":
+        return q.term_query(schema, spec[1], spec[2])
+    if kind == "phrase":
+        return q.phrase_query(schema, spec[1], list(spec[2]))
+    if kind == "regex":
+        return q.regex_query(schema, spec[1], spec[2])
+    if kind == "range":
+        _, field, low, high, include_low, include_high = spec
+        kind_of = tantivy.FieldType.Integer
+        return q.range_query(
+            schema, field, kind_of, low, high, include_lower=include_low, include_upper=include_high
+        )
+    if kind in ("and", "or"):
+        occur = tantivy.Occur.Must if kind == "and" else tantivy.Occur.Should
+        return q.boolean_query([(occur, build_query(schema, item)) for item in spec[1]])
+    if kind == "not":
+        return q.boolean_query(
+            [(tantivy.Occur.Must, q.all_query()), (tantivy.Occur.MustNot, build_query(schema, spec[1]))]
+        )
+    raise ValueError(f"not a query spec: {spec!r}")
 
 
 def split_lines(payload: bytes | bytearray) -> list[str]:
@@ -157,8 +194,11 @@ class DocWriter:
 
     def delete_above(self, seq: int) -> None:
         """Delete documents with a seq above `seq`, and commit."""
-        above = tantivy.Query.range_query
-        query = above(self._index().schema, "seq", tantivy.FieldType.Integer, seq + 1, I64_MAX)
+        self.delete_matching(["range", "seq", seq + 1, I64_MAX, True, True])
+
+    def delete_matching(self, spec: Spec) -> None:
+        """Delete the documents the query `spec` matches, and commit."""
+        query = build_query(self._index().schema, spec)
         with self._failing_drops():
             writer = self._writer()
             writer.delete_documents_by_query(query)
@@ -240,6 +280,8 @@ def serve(argv: Sequence[str]) -> int:
                 writer.commit()
             elif op == DELETE_ABOVE:
                 writer.delete_above(value)
+            elif op == DELETE:
+                writer.delete_matching(json.loads(payload))
             elif op == CLOSE:
                 writer.close()
                 _send(answers, OK)
@@ -300,6 +342,11 @@ class WriterProcess:
     def delete_above(self, seq: int) -> None:
         """Delete documents with a seq above `seq` and commit."""
         self._request(DELETE_ABOVE, seq, ())
+        self._answer(ANSWER_SECONDS, "deleting")
+
+    def delete_matching(self, spec: Spec) -> None:
+        """Delete the documents the query `spec` matches and commit."""
+        self._request(DELETE, 0, (json.dumps(spec).encode(),))
         self._answer(ANSWER_SECONDS, "deleting")
 
     def close(self, seconds: float) -> None:

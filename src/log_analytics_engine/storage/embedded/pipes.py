@@ -26,6 +26,7 @@ from log_analytics_engine.query.printer import func_label
 from log_analytics_engine.query.results import MAX_RESULT_ROWS, QueryResult
 from log_analytics_engine.storage.embedded.planner import Planner
 from log_analytics_engine.storage.embedded.sql import SqlFilter, metadata_key, metadata_path, number_sql
+from log_analytics_engine.storage.embedded.typed import TypedFields, json_sql, number_from_metadata
 from log_analytics_engine.timeparse import format_timestamp
 
 # Query-language field names that are stored columns (anything else is read from metadata).
@@ -37,6 +38,8 @@ _NUMERIC_FUNCS = {"sum": "sum", "avg": "avg", "min": "min", "max": "max"}
 NUMERIC_FUNCS = frozenset({*_NUMERIC_FUNCS, "quantile"})
 # Hidden columns counting the non-numeric values a numeric function skipped; reported as warnings.
 SKIPPED_PREFIX = "__skipped:"
+# Hidden columns holding a promoted metadata key's number view beside its JSON value.
+NUMBER_PREFIX = "__number:"
 
 # What a relation's column holds, which decides how it is read as a number, ordered and returned:
 # a metadata value (JSON: numbers stay numbers), a time (int ns, returned as RFC 3339 text), the
@@ -64,6 +67,8 @@ class Relation:
     params: list[object] = field(default_factory=list)
     columns: tuple[str, ...] = ()
     kinds: dict[str, str] = field(default_factory=dict)
+    # a metadata column's hidden companion holding its number view (a promoted key: typed.py)
+    numbers: dict[str, str] = field(default_factory=dict)
 
     def kind(self, name: str) -> str:
         return self.kinds.get(name, TEXT)
@@ -78,11 +83,14 @@ def _column_kind(name: str) -> str:
     return LIST if column == "tags" else TEXT
 
 
-def _base(where: SqlFilter, names: set[str]) -> Relation:
+def _base(where: SqlFilter, names: set[str], typed: TypedFields | None = None) -> Relation:
     """The matching logs with every field the pipes name as a column (metadata values extracted as
-    JSON, a JSON null as absent)."""
+    JSON, a JSON null as absent; a promoted key's from its columns, with its number view beside)."""
     wanted = set(LOG_FIELDS) | names | {"seq"}
-    parts, params, kinds = [], [], {}
+    parts: list[str] = []
+    params: list[object] = []
+    kinds: dict[str, str] = {}
+    numbers: dict[str, str] = {}
     for name in sorted(wanted):
         if name == "metadata":
             parts.append("metadata AS metadata")
@@ -91,11 +99,27 @@ def _base(where: SqlFilter, names: set[str]) -> Relation:
             parts.append(f"{COLUMN_FIELDS[name]} AS {quote(name)}")
             kinds[name] = _column_kind(name)
         else:
-            parts.append(f"nullif(json_extract(metadata, ?), 'null') AS {quote(name)}")
-            params.append(metadata_path(metadata_key(name)))
             kinds[name] = JSON
+            path = metadata_path(metadata_key(name))
+            promoted = None if typed is None else typed.get(metadata_key(name))
+            if promoted is None:
+                parts.append(f"{json_sql('?')} AS {quote(name)}")
+                params.append(path)
+                continue
+            numbers[name] = NUMBER_PREFIX + name
+            if promoted.since <= 1:
+                parts.append(f"{promoted.json} AS {quote(name)}")
+                parts.append(f"{promoted.number} AS {quote(numbers[name])}")
+                continue
+            since = f"seq >= {promoted.since:d}"  # an int of ours, not input
+            parts.append(f"CASE WHEN {since} THEN {promoted.json} ELSE {json_sql('?')} END AS {quote(name)}")
+            parts.append(
+                f"CASE WHEN {since} THEN {promoted.number} ELSE {number_from_metadata('?', '?')} END "
+                f"AS {quote(numbers[name])}"
+            )
+            params += [path, path, path]
     sql = f"SELECT {', '.join(parts)} FROM logs WHERE {where.sql}"
-    return Relation(sql, [*params, *where.params], tuple(sorted(wanted)), kinds)
+    return Relation(sql, [*params, *where.params], tuple(sorted(wanted)), kinds, numbers)
 
 
 def _named(pipes: tuple[Pipe, ...]) -> set[str]:
@@ -162,6 +186,8 @@ def number_of(rel: Relation, name: str) -> str:
     """SQL reading a column as a DOUBLE, as filters do (`sql.Compiler.number`): a number, or text
     in the number syntax; anything else NULL. For metadata a CASE, not coalesce, so that only the
     strings pay for the regex (avg over 300k numbers: 13.5 ms, against 28.7 ms with coalesce)."""
+    if name in rel.numbers:
+        return quote(rel.numbers[name])
     column = quote(name)
     kind = rel.kind(name)
     if kind in (NUMBER, TIME):
@@ -208,11 +234,14 @@ def _apply(rel: Relation, pipe: Pipe) -> Relation:
         _require(rel, [k for k, _ in pipe.keys], "sort")
         keys = ", ".join(order_sql(rel, k, d) for k, d in pipe.keys)
         tie = ", seq DESC" if "seq" in rel.columns else ""
-        return Relation(f"SELECT * FROM {src} ORDER BY {keys}{tie}", rel.params, rel.columns, rel.kinds)
+        sql = f"SELECT * FROM {src} ORDER BY {keys}{tie}"
+        return Relation(sql, rel.params, rel.columns, rel.kinds, rel.numbers)
     if isinstance(pipe, Limit):
-        return Relation(f"SELECT * FROM {src} LIMIT ?", [*rel.params, pipe.n], rel.columns, rel.kinds)
+        params = [*rel.params, pipe.n]
+        return Relation(f"SELECT * FROM {src} LIMIT ?", params, rel.columns, rel.kinds, rel.numbers)
     if isinstance(pipe, Offset):
-        return Relation(f"SELECT * FROM {src} OFFSET ?", [*rel.params, pipe.n], rel.columns, rel.kinds)
+        params = [*rel.params, pipe.n]
+        return Relation(f"SELECT * FROM {src} OFFSET ?", params, rel.columns, rel.kinds, rel.numbers)
     if isinstance(pipe, Fields):
         _require(rel, pipe.names, "fields")
         _distinct(list(pipe.names), "fields")
@@ -293,9 +322,9 @@ def _stats(rel: Relation, pipe: Stats) -> Relation:
     return out
 
 
-def build(where: SqlFilter, pipes: tuple[Pipe, ...]) -> Relation:
+def build(where: SqlFilter, pipes: tuple[Pipe, ...], typed: TypedFields | None = None) -> Relation:
     """The SQL of a filter plus its pipes; with no pipe, the matching logs newest first."""
-    rel = _base(where, _named(pipes))
+    rel = _base(where, _named(pipes), typed)
     if not any(isinstance(p, Sort | Stats | Top | Uniq) for p in pipes):
         rel = _apply(rel, Sort((("_time", True),)))  # logs come newest first unless sorted otherwise
     for pipe in pipes:
@@ -344,7 +373,7 @@ class PipeRunner:
         from_index = _from_index(self.planner, node, pipes)
         if from_index is not None:
             return from_index
-        rel = build(self.planner.where(node), pipes)
+        rel = build(self.planner.where(node), pipes, self.planner.store.typed)
         sql = f"SELECT * FROM ({rel.sql}) LIMIT ?"
         rows = self.planner.store.rows(sql, [*rel.params, self.max_rows + 1])
         if len(rows) > self.max_rows:

@@ -21,6 +21,7 @@ from log_analytics_engine.errors import QueryError
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.ast import Node, TimeRange, conjoin, fields, has_text, index_only, words
 from log_analytics_engine.storage.base import Sort
+from log_analytics_engine.storage.embedded.schema import STORED_COLUMNS
 from log_analytics_engine.storage.embedded.sql import SqlFilter, compile_where
 from log_analytics_engine.storage.embedded.textindex import MAX_TOKEN_BYTES
 from log_analytics_engine.storage.embedded.timelimit import TimeLimit
@@ -75,7 +76,7 @@ class Planner:
 
     def where(self, node: Node) -> SqlFilter:
         """A SQL filter for the node; index-answerable text goes in as a seq set when that set is small."""
-        base = compile_where(node)
+        base = compile_where(node, typed=self.store.typed)
         if not self._index_first(node):
             return base
         count, watermark = self._looked_up(self.store.index.count(node))
@@ -113,12 +114,12 @@ class Planner:
             indexed, watermark = self._looked_up(self.store.index.count(node))
             if not self._has_tail(watermark):
                 return indexed
-            tail = compile_where(node)
+            tail = compile_where(node, typed=self.store.typed)
             row = self.store.row(
                 f"SELECT count(*) FROM logs WHERE seq > ? AND {tail.sql}", [watermark, *tail.params]
             )
             return indexed + int(row[0] if row else 0)
-        flt = compile_where(node)
+        flt = compile_where(node, typed=self.store.typed)
         row = self.store.row(f"SELECT count(*) FROM logs WHERE {flt.sql}", flt.params)
         return int(row[0] if row else 0)
 
@@ -139,7 +140,7 @@ class Planner:
             recent = self.store.recent_entries(seqs)
             if recent is not None:
                 return recent
-        sql = f"SELECT * FROM logs WHERE {flt.sql} ORDER BY {order_sql(sort)}"
+        sql = f"SELECT {STORED_COLUMNS} FROM logs WHERE {flt.sql} ORDER BY {order_sql(sort)}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
@@ -150,9 +151,12 @@ class Planner:
 
     def after(self, node: Node, low: int, high: int, limit: int) -> list[LogEntry]:
         """Up to `limit` matching logs with low < seq <= high, in storing order (for live tails)."""
-        where = compile_where(node)  # new rows are not indexed yet: SQL over the seq range
+        where = compile_where(
+            node, typed=self.store.typed
+        )  # new rows are not indexed yet: SQL over the seq range
         return self.store.entries(
-            f"SELECT * FROM logs WHERE seq > ? AND seq <= ? AND {where.sql} ORDER BY seq LIMIT ?",
+            f"SELECT {STORED_COLUMNS} FROM logs WHERE seq > ? AND seq <= ? AND {where.sql} "
+            "ORDER BY seq LIMIT ?",
             [low, high, *where.params, limit],
         )
 
@@ -175,18 +179,18 @@ class Planner:
     ) -> tuple[LogEntry, list[LogEntry], list[LogEntry]] | None:
         """The log stored as `seq` and up to `before`/`after` logs of its source just older and newer
         by (ts, seq), both oldest first (a log view's "surrounding logs"); None when there is none."""
-        found = self.store.entries("SELECT * FROM logs WHERE seq = ?", [seq])
+        found = self.store.entries(f"SELECT {STORED_COLUMNS} FROM logs WHERE seq = ?", [seq])
         if not found:
             return None
         anchor = found[0]
         key = [anchor.source, anchor.timestamp_ns or 0, anchor.timestamp_ns or 0, seq]
         older = self.store.entries(
-            "SELECT * FROM logs WHERE source = ? AND (ts < ? OR (ts = ? AND seq < ?)) "
+            f"SELECT {STORED_COLUMNS} FROM logs WHERE source = ? AND (ts < ? OR (ts = ? AND seq < ?)) "
             "ORDER BY ts DESC, seq DESC LIMIT ?",
             [*key, before],
         )
         newer = self.store.entries(
-            "SELECT * FROM logs WHERE source = ? AND (ts > ? OR (ts = ? AND seq > ?)) "
+            f"SELECT {STORED_COLUMNS} FROM logs WHERE source = ? AND (ts > ? OR (ts = ? AND seq > ?)) "
             "ORDER BY ts, seq LIMIT ?",
             [*key, after],
         )
@@ -218,7 +222,7 @@ class Planner:
         )
         tail_rows: list[tuple[int, int, int]] = []
         if self._has_tail(watermark):
-            tail = compile_where(node)
+            tail = compile_where(node, typed=self.store.typed)
             direction = "DESC" if sort.descending else "ASC"
             tail_rows = self.store.rows(
                 f"SELECT ts, seq, count(*) OVER () FROM logs WHERE seq > ? AND {tail.sql} "

@@ -43,6 +43,11 @@ class RecentRows:
                 rows -= kept.pop(0)[1].num_rows
             self._chunks = tuple(kept)
 
+    def clear(self) -> None:
+        """Forget every row (a delete went through the table; the next write starts afresh)."""
+        with self._lock:
+            self._chunks = ()
+
     def __bool__(self) -> bool:
         return bool(self._chunks)
 

@@ -7,6 +7,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -30,6 +31,9 @@ from log_analytics_engine.query.ast import (
     Word,
 )
 from log_analytics_engine.query.grammar import FIELD_ALIASES, METADATA_PREFIX, NUMBER_RE
+
+if TYPE_CHECKING:
+    from log_analytics_engine.storage.embedded.typed import TypedField, TypedFields
 
 # A word boundary exactly where the tokenizer splits: anything that is not a letter or a digit.
 _EDGE_L = r"(?i)(^|[^\pL\pN])"
@@ -87,9 +91,24 @@ class SqlFilter:
 
 
 class _Compiler:
-    def __init__(self, tokens: str | None = None) -> None:
+    def __init__(self, tokens: str | None = None, typed: TypedFields | None = None) -> None:
         self.params: list[object] = []
         self.tokens = tokens
+        self.typed = typed
+
+    def promoted(
+        self, name: str, column: Callable[[TypedField], str], fallback: Callable[[], str]
+    ) -> str | None:
+        """A promoted metadata key's column (`column` of its TypedField), read from `metadata`
+        (`fallback`) for rows stored before its promotion; None when the key is not promoted."""
+        if self.typed is None or name in _COLUMNS:
+            return None
+        typed = self.typed.get(metadata_key(name))
+        if typed is None:
+            return None
+        if typed.since <= 1:
+            return column(typed)
+        return f"(CASE WHEN seq >= {self.bind(typed.since)} THEN {column(typed)} ELSE {fallback()} END)"
 
     def bind(self, value: object) -> str:
         self.params.append(value)
@@ -101,7 +120,11 @@ class _Compiler:
         if name in _COLUMNS:
             return name
         # `metadata.key`, and a bare unknown field, are looked up in metadata
-        return f"json_extract_string(metadata, {self.bind(metadata_path(metadata_key(name)))})"
+        path = metadata_path(metadata_key(name))
+        promoted = self.promoted(
+            name, lambda t: t.text, lambda: f"json_extract_string(metadata, {self.bind(path)})"
+        )
+        return promoted or f"json_extract_string(metadata, {self.bind(path)})"
 
     def number(self, name: str) -> str:
         """The field as a DOUBLE: a JSON number, or text that reads as one (NUMBER_TEXT); else NULL.
@@ -116,9 +139,13 @@ class _Compiler:
         if name in _COLUMNS:
             return number_sql(name)
         path = metadata_path(metadata_key(name))
-        as_json = f"TRY_CAST(CAST(json_extract(metadata, {self.bind(path)}) AS VARCHAR) AS DOUBLE)"
-        text = f"json_extract_string(metadata, {self.bind(path)})"
-        return f"coalesce({as_json}, {number_sql(text)})"
+
+        def from_metadata() -> str:
+            as_json = f"TRY_CAST(CAST(json_extract(metadata, {self.bind(path)}) AS VARCHAR) AS DOUBLE)"
+            text = f"json_extract_string(metadata, {self.bind(path)})"
+            return f"coalesce({as_json}, {number_sql(text)})"
+
+        return self.promoted(name, lambda t: t.number, from_metadata) or from_metadata()
 
     def equals(self, name: str, value: Scalar) -> str:
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
@@ -228,14 +255,15 @@ def _text(value: Scalar) -> str:
 TOKENS_SQL = r"regexp_split_to_array(lower(message), '[^\pL\pN]+')"
 
 
-def compile_where(node: Node, tokens: str | None = None) -> SqlFilter:
+def compile_where(node: Node, tokens: str | None = None, typed: TypedFields | None = None) -> SqlFilter:
     """The WHERE clause (without the keyword) selecting the logs the node matches.
 
     With `tokens` naming a column that holds TOKENS_SQL, words and phrases test that list instead
     of each compiling a Unicode word-boundary regex (~4-5 ms per boundary class per query), so
     many text predicates over one relation (alert rules over a batch) share one tokenization.
+    With `typed` (the store's promoted keys), their columns are read instead of `metadata`.
     """
-    compiler = _Compiler(tokens)
+    compiler = _Compiler(tokens, typed)
     sql = compiler.compile(node)
     return SqlFilter(sql, compiler.params)
 

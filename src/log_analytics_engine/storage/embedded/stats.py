@@ -48,7 +48,8 @@ class StatsReader:
 
     def summary(self) -> dict[str, Any]:
         """`total_logs`, `levels`, `sources`, `tags`, `keywords` (the original keys) plus time bounds, and
-        the opens that accepted missing committed logs (`recover`) with how many seqs they gave up."""
+        the logs deleted in all, and the opens that accepted missing committed logs (`recover`) with how
+        many seqs they gave up."""
         row = self._store.row("SELECT count(*), min(ts), max(ts) FROM logs")
         total = int(row[0]) if row else 0
         mark = self._store.commit_mark
@@ -62,6 +63,7 @@ class StatsReader:
             "keywords": self.keywords(total),
             "oldest_ns": None if row is None or row[1] is None else int(row[1]),
             "newest_ns": None if row is None or row[2] is None else int(row[2]),
+            "deleted_logs": self._store.deleted_logs,
             "store_recoveries": 0 if mark is None else mark.recoveries,
             "store_lost_seqs": 0 if mark is None else mark.lost,
         }

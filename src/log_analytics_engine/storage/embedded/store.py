@@ -15,7 +15,9 @@ import contextlib
 import fcntl
 import logging
 import os
+import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -27,13 +29,26 @@ import pyarrow as pa
 
 from log_analytics_engine.errors import ConfigError, DiskFullError, StorageError
 from log_analytics_engine.model import STORED_SCHEMA, LogEntry
-from log_analytics_engine.storage.base import DURABILITY_MODES, AppliedListener, WriteResult
+from log_analytics_engine.query.ast import Node
+from log_analytics_engine.storage.base import DURABILITY_MODES, AppliedListener, BackupReport, WriteResult
 from log_analytics_engine.storage.embedded.applier import APPLY_ROWS, Applier, Chunk
+from log_analytics_engine.storage.embedded.backup import copy_database, copy_index, finish, prepare
 from log_analytics_engine.storage.embedded.commitmark import CommitMark, stored_high
+from log_analytics_engine.storage.embedded.deletes import DeleteIntent, delete_rows, deleted_total
 from log_analytics_engine.storage.embedded.indexer import Indexer
+from log_analytics_engine.storage.embedded.indexproc import is_index_failure
 from log_analytics_engine.storage.embedded.recent import RecentRows
-from log_analytics_engine.storage.embedded.schema import ALERTS_DDL, LOGS_DDL, RULES_DDL
+from log_analytics_engine.storage.embedded.schema import (
+    ALERTS_DDL,
+    LOGS_DDL,
+    MARKS_DDL,
+    RULES_DDL,
+    STORED_COLUMNS,
+)
+from log_analytics_engine.storage.embedded.sql import compile_where
 from log_analytics_engine.storage.embedded.textindex import TextIndex
+from log_analytics_engine.storage.embedded.transaction import transaction
+from log_analytics_engine.storage.embedded.typed import SAMPLE_ROWS, Promoter, TypedFields, load, promote
 from log_analytics_engine.storage.embedded.wal import WriteAheadLog, stored_table
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, storable
 
@@ -126,7 +141,9 @@ class EmbeddedStore:
         index_interval: float = 1.0,
         recover: bool = False,
         durability: str = "os",
+        promote_after: int | None = SAMPLE_ROWS,
     ) -> None:
+        """`promote_after`: sampled rows per round of metadata-key promotion (typed.py; None: never)."""
         if durability not in DURABILITY_MODES:
             raise ConfigError(f"durability must be one of {', '.join(DURABILITY_MODES)}, got {durability!r}")
         self.path = path
@@ -171,10 +188,16 @@ class EmbeddedStore:
         self._db.execute(LOGS_DDL)
         self._db.execute(ALERTS_DDL)
         self._db.execute(RULES_DDL)
+        self._db.execute(MARKS_DDL)
+        self.typed: TypedFields = load(self._db)
+        self._promoter = None if promote_after is None else Promoter(promote_after)
+        self.deleted_logs = deleted_total(self._db)  # by deletes, in all
+        self._intent = DeleteIntent(path)
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._admin_lock = threading.Lock()  # one delete or backup at a time
         # the alerts and rules tables: their writes wait for no log write (the alert recorder,
         # which the applier may wait for, writes them)
         self._meta_lock = threading.Lock()
@@ -193,9 +216,16 @@ class EmbeddedStore:
         self.index = TextIndex(None if path is None else path / INDEX_DIR)
         if self.index.watermark >= self._next_seq:
             self.index.rollback_above(self._next_seq - 1)
+        self._recent = RecentRows()
+        try:
+            self._finish_delete()
+        except BaseException:
+            self.index.close()
+            self._db.close()
+            self._release()
+            raise
         self._indexer = Indexer(self, self.index, index_interval)
         self._indexer.start()
-        self._recent = RecentRows()
         self._applier = Applier(self._apply_pending, self._after_apply, self._listen, stored)
         self._applier.start()
 
@@ -227,12 +257,24 @@ class EmbeddedStore:
         return int(table.column("seq")[-1].as_py())
 
     def _insert(self, table: pa.Table) -> None:
-        """One INSERT of stored rows (seq included), one transaction, then the commit mark."""
+        """One INSERT of stored rows (seq included), one transaction, then the commit mark. Metadata
+        keys that became frequent are promoted first (typed.py), in the same transaction."""
         # DuckDB finds `batch_in` by its Python name (a replacement scan): ~1.5 ms less per call than
         # registering a view and an explicit BEGIN/COMMIT.
         batch_in = table.select(STORED_SCHEMA.names)  # noqa: F841  # read by the SQL below
+        cur = self.cursor()
         with _disk_full_is_507(self.path):
-            self.cursor().execute("INSERT INTO logs SELECT * FROM batch_in").fetchall()
+            keys = self._promotions(cur, table)
+            if not keys:
+                derived, params = self.typed.derived()
+                select = f"SELECT *, {derived} FROM batch_in" if derived else "SELECT * FROM batch_in"
+                cur.execute(f"INSERT INTO logs {select}", params).fetchall()
+            else:
+                with transaction(cur):
+                    typed = promote(cur, self.typed, keys, int(table.column("seq")[0].as_py()))
+                    derived, params = typed.derived()
+                    cur.execute(f"INSERT INTO logs SELECT *, {derived} FROM batch_in", params).fetchall()
+                self.typed = typed
         if self.commit_mark is not None:
             self.commit_mark.record(int(table.column("seq")[-1].as_py()))
 
@@ -419,18 +461,16 @@ class EmbeddedStore:
         cur = self.cursor()
         cur.register(name, table)
         try:
-            cur.execute("BEGIN").fetchall()
-            try:
+            with transaction(cur):
                 yield cur
-                cur.execute("COMMIT").fetchall()
-            except BaseException:
-                # whatever failed, COMMIT included: a cursor left in an aborted transaction failed
-                # every later statement of its thread (the indexer's catch-ups among them)
-                with contextlib.suppress(duckdb.Error):
-                    cur.execute("ROLLBACK").fetchall()
-                raise
         finally:
             cur.unregister(name)
+
+    def _promotions(self, cur: duckdb.DuckDBPyConnection, table: pa.Table) -> list[str]:
+        """The metadata keys a write's rows make frequent enough to promote (sampled, typed.py)."""
+        if self._promoter is None or not self._promoter.due(table.num_rows, self.typed):
+            return []
+        return self._promoter.sample(cur, table, self.typed)
 
     def append_select(self, select_sql: str, params: Sequence[object], chunk: pa.Table) -> WriteResult:
         """Insert `select_sql` (reading relation `chunk`, seq = first parameter + column `n`) in one commit.
@@ -448,11 +488,28 @@ class EmbeddedStore:
             # the rows queued before are applied first (cursor() waits for them), so DuckDB's rows
             # stay a seq prefix
             with self._transaction("chunk", chunk) as cur:
-                inserted = cur.execute(f"INSERT INTO logs {select_sql}", [first, *params]).fetchall()[0]
+                typed = self.typed
+                if self._promoter is not None and self._promoter.due(span, typed):
+                    head = cur.execute(
+                        f"SELECT metadata FROM ({select_sql}) LIMIT {SAMPLE_ROWS}", [first, *params]
+                    )
+                    keys = self._promoter.sample(cur, head.to_arrow_table(), typed)
+                    if keys:
+                        typed = promote(cur, typed, keys, first)
+                derived, extra = typed.derived()
+                if derived:  # the promoted columns' parameters come first in the text
+                    insert, values = (
+                        f"INSERT INTO logs SELECT *, {derived} FROM ({select_sql})",
+                        [*extra, first, *params],
+                    )
+                else:
+                    insert, values = f"INSERT INTO logs {select_sql}", [first, *params]
+                inserted = cur.execute(insert, values).fetchall()[0]
                 bad = self._fix_timestamps(cur, first, first + span)
                 # the mark is the highest seq stored (rejected lines leave gaps, at the end too): ~1 ms
                 # a 64k-line chunk, under 0.5% of its ingest
                 high = cur.execute("SELECT max(seq) FROM logs WHERE seq >= ?", [first]).fetchall()[0][0]
+            self.typed = typed  # committed
             self._next_seq = first + span
             self._applier.mark_applied(first + span - 1)
             if self.commit_mark is not None and high is not None:
@@ -485,11 +542,105 @@ class EmbeddedStore:
             cur.unregister("fix")
         return sum(1 for p in parsed if p is None)
 
+    # -- deletes --------------------------------------------------------------------------------
+
+    def delete(self, node: Node) -> int:
+        """Delete every stored row `node` matches among those acknowledged before this call, from the
+        table, the text index and the copy of recent writes; writes wait meanwhile, so none after it
+        is touched. Returns how many rows went."""
+        where = compile_where(node, typed=self.typed)
+        with self._admin_lock, self._indexer.paused(), self._write_lock:
+            if self._closed:
+                raise StorageError("the store is closed")
+            found = self.numpy(
+                f"SELECT seq FROM logs WHERE seq <= ? AND {where.sql} ORDER BY seq",
+                [self._next_seq - 1, *where.params],
+            )
+            seqs = np.asarray(found["seq"], dtype=np.int64)
+            if seqs.size:
+                self._intent.write(seqs, fsync=self.durability == "fsync")
+                with self.index.fenced(int(seqs[0]) - 1):
+                    self._delete_rows(seqs)
+                    self._delete_docs(seqs, node)
+                self._intent.clear()
+        self._indexer.poke()  # a delete that re-adds documents wants the indexer now
+        return int(seqs.size)
+
+    def _delete_rows(self, seqs: np.ndarray) -> None:
+        """The table's part of a delete: one commit (the intent is cleared when it fails)."""
+        self._recent.clear()
+        try:
+            with _disk_full_is_507(self.path), self._transaction("doomed", pa.table({"seq": seqs})) as cur:
+                gone = delete_rows(cur, "doomed", int(seqs[0]), int(seqs[-1]))
+        except BaseException:
+            self._intent.clear()  # nothing was deleted
+            raise
+        self.deleted_logs += gone
+
+    def _delete_docs(self, seqs: np.ndarray, node: Node | None) -> None:
+        """The text index's part of a delete (it is derived data: when it fails, it is set aside and
+        rebuilt from the table, and searches scan the table until then)."""
+        try:
+            how = self.index.delete_seqs(seqs, node)
+        except Exception as exc:
+            if not is_index_failure(exc):
+                raise
+            log.error("text index: a delete could not drop its documents (%s); rebuilding it", str(exc))
+            try:
+                self.index.rebuild()
+            except Exception as again:
+                if not is_index_failure(again):
+                    raise
+                # kept damaged, and the intent kept: the next open drops the documents again
+                self.index.mark_damaged(f"a delete could not drop its documents: {again}")
+                raise StorageError(
+                    f"the logs were deleted, but the text index could not follow ({again}); searches "
+                    "scan the table until it is rebuilt"
+                ) from again
+            return
+        log.info("deleted %d logs (text index: by %s)", seqs.size, how)
+
+    def _finish_delete(self) -> None:
+        """At open, before the indexer starts: complete the delete a crash interrupted."""
+        seqs = self._intent.read()
+        if seqs is None:
+            return
+        if seqs.size:
+            log.warning("completing a delete of %d logs that a crash interrupted", seqs.size)
+            self._delete_rows(seqs)
+            self._delete_docs(seqs, None)
+        self._intent.clear()
+
+    # -- backup ---------------------------------------------------------------------------------
+
+    def backup(self, dest: Path) -> BackupReport:
+        """Copy the store into the new (or empty) directory `dest` while it runs: every row
+        acknowledged before this call and the alerts and kept rules, with the text index at a
+        committed state; writes go on meanwhile (see backup.py). Opening `dest` restores it."""
+        started = time.perf_counter()
+        with self._admin_lock:  # no delete meanwhile: the index copy and the table copy agree
+            staging = prepare(dest, self.path)
+            try:
+                self.cursor()  # once the writes acknowledged before are in the table
+                copied = False
+                if self.path is not None and not self.index.damaged:
+                    with self._indexer.paused():
+                        copied = copy_index(self.path / INDEX_DIR, staging / INDEX_DIR)
+                with _disk_full_is_507(dest):
+                    rows, alerts, rules = copy_database(self._thread_cursor(), staging / DB_FILE)
+                size = finish(staging)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        seconds = time.perf_counter() - started
+        return BackupReport(dest.resolve(), rows, alerts, rules, copied, size, seconds)
+
     # -- reads ----------------------------------------------------------------------------------
 
     def entries(self, sql: str, params: Sequence[object] = ()) -> list[LogEntry]:
-        """Fresh LogEntry objects for a query selecting every stored column (`SELECT *`)."""
-        return [LogEntry.from_stored(row) for row in self.rows(sql, params)]
+        """Fresh LogEntry objects for a query selecting the stored columns first (`SELECT *`)."""
+        width = len(STORED_SCHEMA)  # promoted metadata keys' columns follow the stored ones
+        return [LogEntry.from_stored(row[:width]) for row in self.rows(sql, params)]
 
     @property
     def holds_recent(self) -> bool:
@@ -511,7 +662,8 @@ class EmbeddedStore:
             return recent
         # The seq range lets DuckDB skip row groups by their min/max before testing membership.
         found = self.entries(
-            "SELECT * FROM logs WHERE seq BETWEEN ? AND ? AND seq IN (SELECT unnest(?::BIGINT[]))",
+            f"SELECT {STORED_COLUMNS} FROM logs "
+            "WHERE seq BETWEEN ? AND ? AND seq IN (SELECT unnest(?::BIGINT[]))",
             [min(seqs), max(seqs), list(seqs)],
         )
         by_seq = {e.seq: e for e in found}

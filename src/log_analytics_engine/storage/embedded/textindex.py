@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import numpy as np
 import tantivy
 
 from log_analytics_engine.errors import LogAnalyticsError
@@ -38,6 +39,8 @@ from log_analytics_engine.query.ast import (
     RelativeTime,
     TimeRange,
     Word,
+    index_only,
+    words,
 )
 from log_analytics_engine.storage.embedded.indexfiles import META_FILE, file_damage, live_files, set_aside
 from log_analytics_engine.storage.embedded.indexproc import (
@@ -45,7 +48,9 @@ from log_analytics_engine.storage.embedded.indexproc import (
     I64_MAX,
     DocWriter,
     Pieces,
+    Spec,
     WriterProcess,
+    build_query,
     is_index_failure,
     max_seq,
     words_analyzer,
@@ -68,6 +73,15 @@ RECHECK_SECONDS = 60.0
 # hold are scanned by every text search until backpressure (MAX_INDEX_LAG) stalls the writes anyway;
 # a 2-thread ingest measured no slower at 0 (57-73k logs/s against 57-60k, 2 shared cores).
 WRITER_NICE = 0
+# Deleting documents by seq: seq is a fast field, not indexed (indexing it measured +8.4 B/log, 21% of
+# the index), so tantivy finds the documents of one run of consecutive seqs by scanning the seq column
+# of every segment: 1.2 ms per run per 1M documents (10,508 scattered seqs: 12.3-13.3 s). A delete whose
+# filter the index expresses is one query instead (level:FATAL, 1% of 1M: 13 ms). A delete whose runs
+# would cost more than RUN_DELETE_SECONDS drops every document from its first seq on instead, and the
+# indexer adds the surviving rows again from the table (~7 µs a document, in the background; queries
+# scan the rows above the watermark meanwhile: exact, slower).
+RUN_SCAN_SECONDS_PER_DOC = 1.2e-9
+RUN_DELETE_SECONDS = 0.5
 # The most a close waits for the writer process's merges (a SIGTERM'd server must stop promptly);
 # past it the process is killed: its last commit stands and a later writer redoes the merges.
 CLOSE_MERGE_SECONDS = 10.0
@@ -118,6 +132,9 @@ class IndexWriting(Protocol):
     def delete_above(self, seq: int) -> None:
         """Delete the documents with a seq above `seq`, and commit."""
 
+    def delete_matching(self, spec: Spec) -> None:
+        """Delete the documents the query `spec` matches, and commit."""
+
     def close(self, seconds: float) -> None:
         """Wait for merges (a process at most `seconds`, then it is killed), then end."""
 
@@ -155,6 +172,7 @@ class TextIndex:
         self.damaged: str | None = None  # why searches no longer use this index, until rebuilt
         self.on_damage: Callable[[], None] | None = None
         self.rebuilds = 0  # times the index was set aside and started anew
+        self._fence = I64_MAX  # searches use documents up to here only (while a delete runs)
         self.read_failures = 0
         reason = self._damage()
         if reason is not None:
@@ -334,7 +352,76 @@ class TextIndex:
     def snapshot(self) -> tuple[tantivy.Searcher, int]:
         """A searcher and the watermark it is exact up to (0 while the index is damaged)."""
         with self._reader_lock:
-            return self._searcher, 0 if self.damaged else self.watermark
+            return self._searcher, 0 if self.damaged else min(self.watermark, self._fence)
+
+    # -- deleting -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def fenced(self, seq: int) -> Iterator[None]:
+        """Searches within use the documents up to `seq` only (the planner scans the table above
+        it): a delete holds this from before its table commit until its documents are gone, so no
+        search meanwhile counts a row the table no longer holds."""
+        with self._reader_lock:
+            self._fence = seq
+        try:
+            yield
+        finally:
+            with self._reader_lock:
+                self._fence = I64_MAX
+
+    def mark_damaged(self, reason: str) -> None:
+        """Stop searches using the index (they scan the table) until the indexer has rebuilt it."""
+        with self._reader_lock:
+            self.damaged = reason
+        if self.on_damage is not None:
+            self.on_damage()
+
+    def expresses(self, node: Node) -> bool:
+        """Whether the index matches exactly the rows `node` matches (among those it holds): its
+        fields only, and no word of MAX_TOKEN_BYTES or more (such tokens are not indexed)."""
+        return index_only(node) and all(len(t.encode()) < MAX_TOKEN_BYTES for t in words(node))
+
+    def delete_seqs(self, seqs: np.ndarray, node: Node | None = None) -> str:
+        """Drop the documents of deleted rows (their sorted seqs; `node`, when given, matches exactly
+        these among the rows up to the last of them) and publish; returns how: `none` (no document
+        held), `query` (by `node`), `runs` (by runs of consecutive seqs) or `reindex` (every document
+        from the first seq on, which the indexer adds again from the table). Called by the owner of
+        the writer (the indexer, or a delete holding the indexer's lock)."""
+        held = seqs[seqs <= self.committed]
+        if not held.size or self.damaged:
+            return "none"
+        first, last = int(held[0]), int(held[-1])
+        self.resume()
+        before = self._live_docs()
+        cuts = np.flatnonzero(np.diff(held) != 1) + 1
+        runs = [(int(run[0]), int(run[-1])) for run in np.split(held, cuts)]
+        if node is not None and self.expresses(node):
+            how, spec = "query", ["and", [self._spec(node), ["range", "seq", first, last, True, True]]]
+        elif len(runs) * before * RUN_SCAN_SECONDS_PER_DOC <= RUN_DELETE_SECONDS:
+            how, spec = "runs", ["or", [["range", "seq", low, high, True, True] for low, high in runs]]
+        else:
+            self.rollback_above(first - 1)
+            return "reindex"
+        with self._writing("deleting documents") as writer:
+            writer.delete_matching(spec)
+        self._publish(self.watermark)
+        dropped = before - self._live_docs()
+        if dropped != held.size:  # the index and the table disagree: make the index follow the table
+            log.error(
+                "text index: a delete by %s dropped %d documents for %d rows; re-adding from seq %d",
+                how,
+                dropped,
+                held.size,
+                first,
+            )
+            self.rollback_above(first - 1)
+            return "reindex"
+        return how
+
+    def _live_docs(self) -> int:
+        """The documents of the index's last commit, deleted ones not counted."""
+        self._index.reload()
+        return int(self._index.searcher().num_docs)
 
     def close(self) -> None:
         """Wait for merges so the files on disk are final (a writer process at most
@@ -364,10 +451,8 @@ class TextIndex:
 
     def query(self, node: Node, watermark: int) -> tantivy.Query:
         """The tantivy query for a node (which must satisfy `index_only`), limited to seq <= watermark."""
-        bound = tantivy.Query.range_query(self.schema, "seq", tantivy.FieldType.Integer, 0, watermark)
-        return tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, self._compile(node)), (tantivy.Occur.Must, bound)]
-        )
+        bound = ["range", "seq", 0, watermark, True, True]
+        return build_query(self.schema, ["and", [self._spec(node), bound]])
 
     def search(
         self, node: Node, limit: int, offset: int = 0, newest_first: bool = True
@@ -443,60 +528,53 @@ class TextIndex:
 
         return self._reading(read, _NO_TERMS)
 
-    def _term(self, field: str, value: object) -> tantivy.Query:
+    @staticmethod
+    def _term(field: str, value: object) -> Spec:
         if field == "severity":
             number = float(str(value))
             if not number.is_integer():  # severities are whole numbers: 40.5 is none of them
-                return tantivy.Query.empty_query()
-            return tantivy.Query.term_query(self.schema, "severity", int(number))
-        return tantivy.Query.term_query(self.schema, field, str(value))
+                return ["none"]
+            return ["term", "severity", int(number)]
+        return ["term", field, str(value)]
 
-    def _compile(self, node: Node) -> tantivy.Query:
-        q = tantivy.Query
+    def _spec(self, node: Node) -> Spec:
+        """The query of a node (which must satisfy `index_only`) as a spec (indexproc.build_query)."""
         if isinstance(node, MatchAll):
-            return q.all_query()
+            return ["all"]
         if isinstance(node, Word):
-            return q.term_query(self.schema, "message", node.token)
+            return ["term", "message", node.token]
         if isinstance(node, Phrase):
-            return q.phrase_query(self.schema, "message", list(node.tokens))
+            return ["phrase", "message", list(node.tokens)]
         if isinstance(node, Prefix):
             # tantivy matches the regex against whole terms: a term that starts with the prefix
             field = "message" if node.field == "message" else node.field
             text = node.prefix.lower() if field == "message" else node.prefix
-            return q.regex_query(self.schema, field, re.escape(text) + ".*")
+            return ["regex", field, re.escape(text) + ".*"]
         if isinstance(node, FieldEq):
             return self._term(node.field, node.value)
         if isinstance(node, FieldIn):
-            return q.boolean_query([(tantivy.Occur.Should, self._term(node.field, v)) for v in node.values])
+            return ["or", [self._term(node.field, v) for v in node.values]]
         if isinstance(node, Compare):
             return self._severity_range(node)
         if isinstance(node, TimeRange):
             low = node.start if node.start is not None else -I64_MAX
             high = node.end if node.end is not None else I64_MAX
-            return q.range_query(
-                self.schema,
-                "ts",
-                tantivy.FieldType.Integer,
-                low,
-                high,
-                include_lower=node.include_start or node.start is None,
-                include_upper=node.include_end or node.end is None,
-            )
+            include_low = node.include_start or node.start is None
+            return ["range", "ts", low, high, include_low, node.include_end or node.end is None]
         if isinstance(node, Regex | Exists | RelativeTime):
             raise ValueError(f"the text index cannot answer {node!r}; the planner sends it to SQL")
         if isinstance(node, And):
-            return q.boolean_query([(tantivy.Occur.Must, self._compile(i)) for i in node.items])
+            return ["and", [self._spec(i) for i in node.items]]
         if isinstance(node, Or):
-            return q.boolean_query([(tantivy.Occur.Should, self._compile(i)) for i in node.items])
-        return q.boolean_query(
-            [(tantivy.Occur.Must, q.all_query()), (tantivy.Occur.MustNot, self._compile(node.item))]
-        )
+            return ["or", [self._spec(i) for i in node.items]]
+        return ["not", self._spec(node.item)]
 
-    def _severity_range(self, node: Compare) -> tantivy.Query:
+    @staticmethod
+    def _severity_range(node: Compare) -> Spec:
         value = node.value
         low, high = -I64_MAX, I64_MAX
         if node.op in (">", ">="):
             low = int(value) + 1 if node.op == ">" and value == int(value) else math.ceil(value)
         else:
             high = int(value) - 1 if node.op == "<" and value == int(value) else math.floor(value)
-        return tantivy.Query.range_query(self.schema, "severity", tantivy.FieldType.Integer, low, high)
+        return ["range", "severity", low, high, True, True]
