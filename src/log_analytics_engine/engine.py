@@ -25,6 +25,7 @@ from log_analytics_engine.ingest.formats.zones import check_zone
 from log_analytics_engine.ingest.pipeline import Hook, Pipeline
 from log_analytics_engine.ingest.records import ingest_json_array, ingest_json_lines, ingest_ndjson
 from log_analytics_engine.ingest.report import Decoded, IngestReport
+from log_analytics_engine.memory import MEMORY_LIMIT
 from log_analytics_engine.metrics import Counters, EngineCollector, prometheus_text
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.aggregate import aggregate_entries
@@ -64,6 +65,8 @@ class LogAnalyticsEngine:
     one running longer is stopped with a QueryError naming the limit. A write is acknowledged once it
     is in the directory's write-ahead log: in the OS with `durability="os"` (survives the process
     being killed), on the disk with `"fsync"` (survives a power loss too; writers share fsyncs).
+    `memory_limit` (a size: "256MB", "1GiB") bounds DuckDB's memory, its cache and its queries' working
+    memory, which spill to disk past it (a ConfigError when it is not a size of at least 64MB).
     Text is read by the built-in log formats plus `formats` and those of `format_file` (TOML,
     `[formats.NAME]` tables); naive times in text are read in `timezone` (an IANA name, UTC unless given).
     """
@@ -81,6 +84,7 @@ class LogAnalyticsEngine:
         formats: Sequence[Format] = (),
         format_file: str | Path | None = None,
         durability: str = "os",
+        memory_limit: str = MEMORY_LIMIT,
     ) -> None:
         if not query_seconds > 0:
             raise ConfigError(f"query_seconds must be positive, got {query_seconds!r}")
@@ -90,7 +94,11 @@ class LogAnalyticsEngine:
         self._query_seconds = query_seconds
         where = None if path is None else Path(path)
         embedded = EmbeddedBackend(
-            where, index_interval=index_interval, recover=recover, durability=durability
+            where,
+            index_interval=index_interval,
+            recover=recover,
+            durability=durability,
+            memory_limit=memory_limit,
         )
         self._store: Store = embedded
         self._counters = Counters()

@@ -23,6 +23,7 @@ from rich.table import Table
 from log_analytics_engine.cli.backend import Backend, Embedded, Remote
 from log_analytics_engine.engine import LogAnalyticsEngine
 from log_analytics_engine.errors import ConfigError, LogAnalyticsError
+from log_analytics_engine.memory import MEMORY_LIMIT
 from log_analytics_engine.query.ast import Node, conjoin
 from log_analytics_engine.query.dictfilters import compile_filters
 from log_analytics_engine.query.parser import parse_filter
@@ -446,6 +447,13 @@ def serve(
             'or "fsync" (on the disk: survives a power loss) [default: os].'
         ),
     ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            help="DuckDB's memory (its cache, sorts, hash tables; past it, work spills to disk), "
+            f"a size such as 256MB or 1GiB ([server] memory_limit) [default: {MEMORY_LIMIT}]."
+        ),
+    ] = None,
     syslog_udp: Annotated[
         str | None, typer.Option(help="Listen for syslog over UDP on HOST:PORT ([syslog] udp).")
     ] = None,
@@ -484,6 +492,7 @@ def serve(
             data=data,
             insecure=insecure or None,
             durability=durability,
+            memory_limit=memory_limit,
             syslog_udp=syslog_udp,
             syslog_tcp=syslog_tcp,
             syslog_tls=syslog_tls,
@@ -504,6 +513,7 @@ def serve(
                 path=path,
                 recover=recover,
                 durability=settings.durability,
+                memory_limit=settings.memory_limit,
                 timezone=settings.timezone,
                 formats=settings.formats,
                 format_file=settings.format_file,

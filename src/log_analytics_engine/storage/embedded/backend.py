@@ -9,9 +9,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
+from log_analytics_engine.errors import QueryError
+from log_analytics_engine.memory import MEMORY_LIMIT
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.ast import Node, Pipe, has_text
 from log_analytics_engine.query.results import FieldsResult, QueryResult
@@ -25,6 +28,20 @@ from log_analytics_engine.storage.embedded.stats import StatsReader
 from log_analytics_engine.storage.embedded.store import EmbeddedStore
 
 
+@contextlib.contextmanager
+def _within(memory_limit: str) -> Iterator[None]:
+    """A query that DuckDB could not fit in its memory limit, spilling to disk included, fails with a
+    QueryError naming the limit (DuckDB's own error names settings of its own)."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        reason = str(exc).split("\n", 1)[0]
+        raise QueryError(
+            f"the query needs more memory than the store's memory_limit of {memory_limit} allows, even "
+            f"spilling to disk ({reason}); narrow it (a time range, fewer groups) or raise memory_limit"
+        ) from exc
+
+
 class EmbeddedBackend:
     """A directory (or memory) holding DuckDB rows and their tantivy index: the embedded Store."""
 
@@ -35,9 +52,14 @@ class EmbeddedBackend:
         index_interval: float = 1.0,
         recover: bool = False,
         durability: str = "os",
+        memory_limit: str = MEMORY_LIMIT,
     ) -> None:
         self.store = EmbeddedStore(
-            path, index_interval=index_interval, recover=recover, durability=durability
+            path,
+            index_interval=index_interval,
+            recover=recover,
+            durability=durability,
+            memory_limit=memory_limit,
         )
         self._planner = Planner(self.store)
         self._runner = PipeRunner(self._planner)
@@ -68,7 +90,7 @@ class EmbeddedBackend:
 
     @contextlib.contextmanager
     def reading(self, seconds: float) -> Iterator[None]:
-        with self.store.read_snapshot(), self._planner.time_limit(seconds):
+        with self.store.read_snapshot(), self._planner.time_limit(seconds), _within(self.store.memory_limit):
             yield
 
     def applied_reads(self) -> contextlib.AbstractContextManager[None]:
