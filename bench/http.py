@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,15 +94,17 @@ def _log_tail(log: Path, chars: int = 2000) -> str:
 
 
 @contextmanager
-def _serve(data_dir: Path, log: Path, stopped: dict[str, Any]) -> Iterator[_Server]:
-    """`serve --data data_dir` on a free port until `/healthz` answers 200; on exit SIGTERM and wait;
-    the start and stop times and the exit status go to `stopped`."""
+def _serve(
+    data_dir: Path, log: Path, stopped: dict[str, Any], flags: Sequence[str] = ()
+) -> Iterator[_Server]:
+    """`serve --data data_dir [flags]` on a free port until `/healthz` answers 200; on exit SIGTERM
+    and wait; the start and stop times and the exit status go to `stopped`."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOG_ANALYTICS_")}
     command = [sys.executable, "-m", "log_analytics_engine.cli", "serve", "--data", str(data_dir)]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*command, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env
+            [*command, "--port", str(port), *flags], stdout=out, stderr=subprocess.STDOUT, env=env
         )
     server = _Server(f"http://127.0.0.1:{port}", process, log)
     try:

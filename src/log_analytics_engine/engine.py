@@ -26,6 +26,7 @@ from log_analytics_engine.ingest.formats.zones import check_zone
 from log_analytics_engine.ingest.pipeline import Hook, Pipeline
 from log_analytics_engine.ingest.records import ingest_json_array, ingest_json_lines, ingest_ndjson
 from log_analytics_engine.ingest.report import Decoded, IngestReport
+from log_analytics_engine.memory import MEMORY_LIMIT
 from log_analytics_engine.metrics import Counters, EngineCollector, prometheus_text
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.aggregate import aggregate_entries
@@ -70,6 +71,8 @@ class LogAnalyticsEngine:
     `retention` (`30d`, `12h`, `2w`) keeps logs by age and `max_disk` (`20GB`, `512MiB`) the
     directory by size, whole event days (UTC) at a time, the oldest first: applied on open and
     every minute after.
+    `memory_limit` (a size: "256MB", "1GiB") bounds DuckDB's memory, its cache and its queries' working
+    memory, which spill to disk past it (a ConfigError when it is not a size of at least 64MB).
     Text is read by the built-in log formats plus `formats` and those of `format_file` (TOML,
     `[formats.NAME]` tables); naive times in text are read in `timezone` (an IANA name, UTC unless given).
     """
@@ -89,6 +92,7 @@ class LogAnalyticsEngine:
         durability: str = "os",
         retention: str | None = None,
         max_disk: str | None = None,
+        memory_limit: str = MEMORY_LIMIT,
     ) -> None:
         if not query_seconds > 0:
             raise ConfigError(f"query_seconds must be positive, got {query_seconds!r}")
@@ -101,7 +105,11 @@ class LogAnalyticsEngine:
         if policy.max_disk_bytes is not None and where is None:
             raise ConfigError("max_disk needs a data directory (an in-memory engine holds no disk)")
         embedded = EmbeddedBackend(
-            where, index_interval=index_interval, recover=recover, durability=durability
+            where,
+            index_interval=index_interval,
+            recover=recover,
+            durability=durability,
+            memory_limit=memory_limit,
         )
         self._store: Store = embedded
         self._counters = Counters()

@@ -23,6 +23,7 @@ from rich.table import Table
 from log_analytics_engine.cli.backend import Backend, Embedded, Remote
 from log_analytics_engine.engine import LogAnalyticsEngine
 from log_analytics_engine.errors import ConfigError, LogAnalyticsError
+from log_analytics_engine.memory import MEMORY_LIMIT
 from log_analytics_engine.query.ast import Node, conjoin
 from log_analytics_engine.query.dictfilters import compile_filters
 from log_analytics_engine.query.parser import parse_filter
@@ -513,6 +514,13 @@ def serve(
             help="Keep the data's size under this: 20GB, 512MiB, the oldest days first ([server] max_disk)."
         ),
     ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            help="DuckDB's memory (its cache, sorts, hash tables; past it, work spills to disk), "
+            f"a size such as 256MB or 1GiB ([server] memory_limit) [default: {MEMORY_LIMIT}]."
+        ),
+    ] = None,
     syslog_udp: Annotated[
         str | None, typer.Option(help="Listen for syslog over UDP on HOST:PORT ([syslog] udp).")
     ] = None,
@@ -553,6 +561,7 @@ def serve(
             durability=durability,
             retention=retention,
             max_disk=max_disk,
+            memory_limit=memory_limit,
             syslog_udp=syslog_udp,
             syslog_tcp=syslog_tcp,
             syslog_tls=syslog_tls,
@@ -575,6 +584,7 @@ def serve(
                 durability=settings.durability,
                 retention=settings.retention,
                 max_disk=settings.max_disk,
+                memory_limit=settings.memory_limit,
                 timezone=settings.timezone,
                 formats=settings.formats,
                 format_file=settings.format_file,

@@ -47,7 +47,10 @@ from log_analytics_engine.timeparse import TimestampError, parse_timestamp
 # no half-filled groups for the checkpoint to rewrite (which left ~45% of the file as free blocks).
 CHUNK_ROWS = 122_880
 CHUNK_BYTES = 64 << 20
-READ_BYTES = 8 << 20
+# Reads of a file: a chunk's bytes are its reads joined, and the part of the last read after the
+# chunk is copied to the next one (at 8 MB a read, up to 8 MB a chunk).
+READ_BYTES = 2 << 20
+SCAN_BYTES = 4 << 20  # bytes searched for newlines at once
 SCAN_BATCH_ROWS = 32_768
 MAX_REPORTED = 100
 # What `file_type` may be besides `auto` and a format's name (or alias): text detects the format
@@ -80,6 +83,10 @@ _MAGICS = (
     (b"\xff\xfe", "UTF-16 text (little-endian byte order mark): convert it to UTF-8 first"),
     (b"\xfe\xff", "UTF-16 text (big-endian byte order mark): convert it to UTF-8 first"),
 )
+
+
+# Bytes of whole lines: as given (bytes) or a view of what was read (memoryview).
+Block = bytes | memoryview
 
 
 @dataclass
@@ -210,65 +217,77 @@ def not_a_log_error(name: object, reason: str) -> IngestError:
     return IngestError(f"{name} is not a log: {reason}; nothing was ingested")
 
 
-def _lines(block: bytes) -> pa.StringArray:
+def _newlines(data: Block | bytearray) -> np.ndarray:
+    """Offsets of the newlines in `data`, found SCAN_BYTES at a time (a whole chunk's comparison was a
+    temporary array of its size, twice a chunk: once to cut it, once to split it)."""
+    found = [
+        np.flatnonzero(np.frombuffer(data, np.uint8, min(SCAN_BYTES, len(data) - at), at) == 10) + at
+        for at in range(0, len(data), SCAN_BYTES)
+    ]
+    return np.concatenate(found) if found else np.empty(0, np.int64)
+
+
+def _lines(block: Block) -> pa.StringArray:
     """Arrow strings over a block that ends in a newline, without a Python object per line."""
-    ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
+    ends = _newlines(block)
     offsets = np.empty(len(ends) + 1, np.int32)
     offsets[0] = 0
     offsets[1:] = ends + 1
     return pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(block))
 
 
-def _blocks(handle: IO[bytes], rows: int, max_bytes: int) -> Iterator[bytes]:
+def _blocks(handle: IO[bytes], rows: int, max_bytes: int) -> Iterator[Block]:
     """Blocks of whole lines (each ending in a newline) of at most `rows` lines, and of at most
-    `max_bytes` unless a single line is longer."""
-    buf = b""
+    `max_bytes` unless a single line is longer. Reads are appended to one buffer, which grows in
+    place (reads joined at the end held a chunk twice), and a block is a view of it: only the part
+    after the block, less than one read, is copied, to start the next buffer."""
+    rest = b""
     eof = False
     damage: DamagedGzipError | None = None
     while True:
-        parts, size, newlines = [buf], len(buf), buf.count(b"\n")
-        while not eof and (newlines == 0 or (size < max_bytes and newlines < rows)):
+        buf, newlines = bytearray(rest), rest.count(b"\n")
+        while not eof and (newlines == 0 or (len(buf) < max_bytes and newlines < rows)):
             try:
                 data = handle.read(READ_BYTES)
             except DamagedGzipError as exc:  # everything before it was read
                 damage, data = exc, b""
             eof = not data
-            parts.append(data)
-            size += len(data)
+            buf += data
             newlines += data.count(b"\n")
-        buf = b"".join(parts)
         if not buf:
             break
-        ends = np.flatnonzero(np.frombuffer(buf, np.uint8) == 10)
+        ends = _newlines(buf)
+        block: Block
         if len(ends) == 0:
             if damage is not None:
                 break  # the line the damage cut short is not a whole line: not stored
-            block, buf = buf + b"\n", b""  # the last line had no newline
+            buf += b"\n"  # the last line had no newline
+            block, rest = memoryview(buf), b""
         else:
             last = min(len(ends), rows) - 1
             while last > 0 and ends[last] >= max_bytes:
                 last -= 1
             cut = int(ends[last]) + 1
-            block, buf = buf[:cut], buf[cut:]
+            block, rest = memoryview(buf)[:cut], bytes(buf[cut:])
         yield block
     if damage is not None:
         raise damage
 
 
-def _chunk(block: bytes, first_line: int) -> Chunk:
+def _chunk(block: Block, first_line: int) -> Chunk:
     """A block of whole lines as a chunk, bytes that are not UTF-8 replaced (and counted)."""
     lines = _lines(block)
     replaced = 0
     try:
         lines.validate(full=True)
     except pa.ArrowInvalid:
-        block = block.decode("utf-8", "replace").encode("utf-8")
+        block = str(block, "utf-8", "replace").encode("utf-8")
         lines = _lines(block)
         replaced = int(pc.sum(pc.match_substring(lines, "\ufffd")).as_py() or 0)
     return Chunk(lines, first_line, len(block), replaced)
 
 
-def _numbered(blocks: Iterator[bytes]) -> Iterator[Chunk]:
+def _numbered(blocks: Iterator[Block]) -> Iterator[Chunk]:
     line_no = 1
     for block in blocks:
         chunk = _chunk(block, line_no)
@@ -349,7 +368,7 @@ def _decoded(groups: Iterator[bytes]) -> Iterator[bytes]:
         decoder.finish()
 
 
-def _stream_blocks(groups: Iterator[bytes], name: str) -> Iterator[bytes]:
+def _stream_blocks(groups: Iterator[bytes], name: str) -> Iterator[Block]:
     """Whole-line blocks of the decoded stream as it arrives. Its first SNIFF_BYTES are checked before
     anything is stored (IngestError when it is plainly not a log), so an endless binary stream with
     no newline is refused at once instead of buffered."""

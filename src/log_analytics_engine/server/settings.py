@@ -12,6 +12,7 @@ durability = "os"           # an ingest is answered once in the WAL: "os" (survi
                             # or "fsync" (on the disk: survives a power loss; writers share fsyncs)
 retention = "30d"           # keep logs this long (h, d or w), whole UTC days; absent: forever
 max_disk = "20GB"           # and the data directory's live data this small, the oldest days first
+memory_limit = "128MB"      # DuckDB's memory (its cache, sorts, hash tables); past it, work spills to disk
 
 [limits]
 max_body_bytes = 16777216   # larger request bodies get 413
@@ -49,6 +50,9 @@ Environment: `LOG_ANALYTICS_HOST`, `_PORT`, `_DATA`, `_RULES`, `_INSECURE` (1/tr
 `_MAX_BODY_BYTES`, `_MAX_PENDING_INGEST`, `_MAX_SEARCH_LIMIT`, `_TIMEZONE`, `_FORMAT_FILE`, `_ES_PREFIX`,
 `_ES_SOURCE_FIELDS`, `_SYSLOG_UDP`, `_SYSLOG_TCP`, `_SYSLOG_TLS`, `_SYSLOG_TLS_CERT`, `_SYSLOG_TLS_KEY`,
 `_SYSLOG_MAX_CONNECTIONS`, and `LOG_ANALYTICS_API_KEYS`:
+`_MEMORY_LIMIT`, `_MAX_BODY_BYTES`, `_MAX_PENDING_INGEST`, `_MAX_SEARCH_LIMIT`, `_TIMEZONE`, `_FORMAT_FILE`,
+`_ES_PREFIX`, `_ES_SOURCE_FIELDS`, `_SYSLOG_UDP`, `_SYSLOG_TCP`, `_SYSLOG_TLS`, `_SYSLOG_TLS_CERT`,
+`_SYSLOG_TLS_KEY`, `_SYSLOG_MAX_CONNECTIONS`, and `LOG_ANALYTICS_API_KEYS`:
 space-separated `name:scope+scope:sha256hex` items, added to the file's keys.
 """
 
@@ -60,7 +64,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +73,7 @@ from log_analytics_engine.errors import ConfigError
 from log_analytics_engine.ingest.formats.base import RegexFormat
 from log_analytics_engine.ingest.formats.user import load_formats
 from log_analytics_engine.ingest.formats.zones import check_zone
+from log_analytics_engine.memory import MEMORY_LIMIT, memory_limit_bytes
 from log_analytics_engine.storage.base import DURABILITY_MODES
 from log_analytics_engine.storage.retention import RetentionPolicy
 
@@ -107,6 +112,7 @@ class Settings:
     durability: str = "os"
     retention: str | None = None
     max_disk: str | None = None
+    memory_limit: str = MEMORY_LIMIT
     max_body_bytes: int = 16 * 1024 * 1024
     max_pending_ingest: int = 8
     max_search_limit: int = 1000
@@ -130,6 +136,7 @@ class Settings:
                 f"durability must be one of {', '.join(DURABILITY_MODES)}, got {self.durability!r}"
             )
         RetentionPolicy.of(self.retention, self.max_disk)  # a bad value is named before the store opens
+        memory_limit_bytes(self.memory_limit)
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be 1-65535, got {self.port}")
         if self.es_prefix and not (self.es_prefix.startswith("/") and len(self.es_prefix) > 1):
@@ -185,6 +192,7 @@ _SECTIONS: dict[str, dict[str, type]] = {
         "durability": str,
         "retention": str,
         "max_disk": str,
+        "memory_limit": str,
     },
     "limits": {"max_body_bytes": int, "max_pending_ingest": int, "max_search_limit": int},
     "ingest": {"timezone": str, "format_file": str},
@@ -226,19 +234,26 @@ def _from_file(path: Path) -> dict[str, Any]:
                 raise ConfigError(f"{path}: [{section}] unknown key {key!r}; keys: {', '.join(known)}")
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise ConfigError(f"{path}: [{section}] {key} must be a {kind.__name__}, got {value!r}")
-            if section == "ingest":
-                _check_ingest(key, value, f"{path}: [ingest] {key}")
+            _check_named(section, key, value, f"{path}: [{section}] {key}")
             values[_PREFIXED.get(section, "") + key] = value
     return values
 
 
-def _check_ingest(key: str, value: object, where: str) -> None:
-    """ConfigError naming `where` (the file and key, or the variable) when the `[ingest]` timezone is
-    not one: the server would otherwise fail at start with no word of where the value came from. (A
-    format file is read, and its errors named, when the engine opens.)"""
-    if key == "timezone":
+# Settings whose values are checked where they are read, so that an error names the file and key or
+# the variable (the server would otherwise fail at start with no word of where the value came from).
+# A format file is read, and its errors named, when the engine opens.
+_NAMED_CHECKS: dict[tuple[str, str], Callable[[str], object]] = {
+    ("ingest", "timezone"): check_zone,
+    ("server", "memory_limit"): memory_limit_bytes,
+}
+
+
+def _check_named(section: str, key: str, value: object, where: str) -> None:
+    """ConfigError naming `where` (the file and key, or the variable) when `[section] key` is invalid."""
+    check = _NAMED_CHECKS.get((section, key))
+    if check is not None:
         try:
-            check_zone(str(value))
+            check(str(value))
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from exc
 
@@ -259,8 +274,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
                 except ValueError as exc:
                     raise ConfigError(f"{ENV_PREFIX}{key.upper()} must be an integer, got {text!r}") from exc
             else:
-                if key in _SECTIONS["ingest"]:
-                    _check_ingest(key, text, ENV_PREFIX + key.upper())
+                _check_named(section_name, short, text, ENV_PREFIX + key.upper())
                 values[key] = text
     keys = env.get(ENV_PREFIX + "API_KEYS", "").split()
     parsed = []

@@ -11,7 +11,6 @@ own days and go last.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
 import time
@@ -20,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from log_analytics_engine import bytesize
 from log_analytics_engine.errors import ConfigError, LogAnalyticsError
 from log_analytics_engine.storage.base import DAY_NS, Store
 
@@ -27,9 +27,6 @@ log = logging.getLogger(__name__)
 RETENTION_SECONDS = 60.0
 _AGE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
 _AGE_NS = {"h": 3_600 * 10**9, "d": DAY_NS, "w": 7 * DAY_NS}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
-_SIZE_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
 def parse_age(text: str, setting: str = "retention") -> int:
@@ -41,11 +38,9 @@ def parse_age(text: str, setting: str = "retention") -> int:
 
 
 def parse_size(text: str, setting: str = "max_disk") -> int:
-    """A size like `20GB`, `500MiB` or `1000000` (bytes) in bytes; a ConfigError naming `setting`."""
-    match = _SIZE.match(text)
-    if match is None:
-        raise ConfigError(f"{setting} must be a size like 20GB, 512MiB or a number of bytes, got {text!r}")
-    size = math.floor(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+    """A size like `20GB`, `512MiB` (bytesize.py's units) or a plain number of bytes; a ConfigError
+    naming `setting` otherwise."""
+    size = int(text) if text.strip().isdigit() else bytesize.parse_size(text, setting)
     if size <= 0:
         raise ConfigError(f"{setting} must be positive, got {text!r}")
     return size

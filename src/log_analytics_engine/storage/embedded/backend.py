@@ -9,9 +9,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
+from log_analytics_engine.errors import QueryError
+from log_analytics_engine.memory import MEMORY_LIMIT
 from log_analytics_engine.model import LogEntry
 from log_analytics_engine.query.ast import Node, Pipe, TimeRange, has_text
 from log_analytics_engine.query.results import FieldsResult, QueryResult
@@ -34,6 +37,20 @@ from log_analytics_engine.storage.embedded.store import EmbeddedStore
 from log_analytics_engine.storage.embedded.typed import SAMPLE_ROWS
 
 
+@contextlib.contextmanager
+def _within(memory_limit: str) -> Iterator[None]:
+    """A query that DuckDB could not fit in its memory limit, spilling to disk included, fails with a
+    QueryError naming the limit (DuckDB's own error names settings of its own)."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        reason = str(exc).split("\n", 1)[0]
+        raise QueryError(
+            f"the query needs more memory than the store's memory_limit of {memory_limit} allows, even "
+            f"spilling to disk ({reason}); narrow it (a time range, fewer groups) or raise memory_limit"
+        ) from exc
+
+
 class EmbeddedBackend:
     """A directory (or memory) holding DuckDB rows and their tantivy index: the embedded Store."""
 
@@ -45,6 +62,7 @@ class EmbeddedBackend:
         recover: bool = False,
         durability: str = "os",
         promote_after: int | None = SAMPLE_ROWS,
+        memory_limit: str = MEMORY_LIMIT,
     ) -> None:
         self.store = EmbeddedStore(
             path,
@@ -52,6 +70,7 @@ class EmbeddedBackend:
             recover=recover,
             durability=durability,
             promote_after=promote_after,
+            memory_limit=memory_limit,
         )
         self._planner = Planner(self.store)
         self._runner = PipeRunner(self._planner)
@@ -88,7 +107,7 @@ class EmbeddedBackend:
 
     @contextlib.contextmanager
     def reading(self, seconds: float) -> Iterator[None]:
-        with self.store.read_snapshot(), self._planner.time_limit(seconds):
+        with self.store.read_snapshot(), self._planner.time_limit(seconds), _within(self.store.memory_limit):
             yield
 
     def applied_reads(self) -> contextlib.AbstractContextManager[None]:

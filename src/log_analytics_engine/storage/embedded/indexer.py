@@ -25,9 +25,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # What `Indexer.state` can be.
-# Rows read from DuckDB per round trip, and the most queued in tantivy before a commit.
-FETCH_ROWS = 65_536
+# Rows read from DuckDB per round trip (two are in memory at once, ~8 MB of JSON each: the one sent
+# and the next one read), and the most queued in tantivy before a commit.
+FETCH_ROWS = 32_768
 COMMIT_ROWS = 1_000_000
+# Documents per message to the writer process (~2 MB of JSON): what it holds of them at once, as bytes
+# and as the strings it splits them into, is one message (a whole fetch was ~16 MB, and ~50 MB parsed).
+PIECE_ROWS = 8_192
 # Niceness of the indexer thread and of the tantivy threads it spawns (in memory; on disk see WRITER_NICE).
 INDEXER_NICE = 10
 # How often an idle thread checks whether its store still exists.
@@ -55,20 +59,20 @@ FROM logs WHERE seq > ? AND seq <= ?
 """
 
 
-def json_lines(column: pa.ChunkedArray) -> list[memoryview]:
-    """The bytes of a string column's values, each chunk's run of them as one view of its Arrow data
-    buffer (zero-copy: 65k documents cost a few Python objects, not 65k strings)."""
+def json_lines(column: pa.ChunkedArray, piece_rows: int = PIECE_ROWS) -> list[memoryview]:
+    """The bytes of a string column's values, each run of up to `piece_rows` of them as one view of
+    its Arrow data buffer (zero-copy: 65k documents cost a few Python objects, not 65k strings)."""
     pieces = []
-    for chunk in column.chunks:
-        if len(chunk) == 0:
-            continue
-        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
-            chunk = chunk.cast(pa.large_string())  # a string view, say: to the offsets layout
-        _, offsets, data = chunk.buffers()
-        kind = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    for whole in column.chunks:
+        if not (pa.types.is_string(whole.type) or pa.types.is_large_string(whole.type)):
+            whole = whole.cast(pa.large_string())  # a string view, say: to the offsets layout
+        _, offsets, data = whole.buffers()
+        kind = np.int64 if pa.types.is_large_string(whole.type) else np.int32
         bounds = np.frombuffer(offsets, dtype=kind)
-        start, end = int(bounds[chunk.offset]), int(bounds[chunk.offset + len(chunk)])
-        pieces.append(memoryview(data)[start:end])
+        for first in range(0, len(whole), piece_rows):
+            last = min(len(whole), first + piece_rows)
+            start, end = int(bounds[whole.offset + first]), int(bounds[whole.offset + last])
+            pieces.append(memoryview(data)[start:end])
     return pieces
 
 
@@ -195,6 +199,7 @@ class Indexer:
         written = False  # rows came since the last checkpoint
         retry = 0.0  # after a failed round: seconds until the next try, new rows or not
         while not self._stop.is_set():
+            self._index.drop_pages()  # this thread wakes every few seconds, busy or idle
             if retry:
                 if self._stop.wait(retry):
                     return

@@ -16,6 +16,7 @@ import fcntl
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +29,7 @@ import orjson
 import pyarrow as pa
 
 from log_analytics_engine.errors import ConfigError, DiskFullError, StorageError
+from log_analytics_engine.memory import MEMORY_LIMIT, bound_malloc, memory_limit_bytes
 from log_analytics_engine.model import STORED_SCHEMA, LogEntry
 from log_analytics_engine.query.ast import Node
 from log_analytics_engine.storage.base import DURABILITY_MODES, AppliedListener, BackupReport, WriteResult
@@ -64,10 +66,6 @@ LOCK_FILE = "LOCK"
 DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "enable_optimistic_write": False,
     "checkpoint_threshold": "64MB",
-    # DuckDB's own default is 80% of RAM, which its buffer cache fills and keeps: under the abuse
-    # benchmark the server peaked at 2.4 GB and held 985 MB after (3.7x its RSS before); at 512MB,
-    # 1.2 GB and 614 MB, with the 1M-log benchmark queries no slower (work past it spills to disk).
-    "memory_limit": "512MB",
 }
 INDEX_DIR = "index"
 WAL_DIR = "wal"
@@ -80,6 +78,13 @@ UPDATE logs SET
                ELSE nullif(json_merge_patch(logs.metadata, '{"timestamp_raw":null}'), '{}') END
 FROM fix WHERE logs.seq = fix.seq
 """
+
+
+def duckdb_config(memory_limit: str) -> dict[str, str | bool | int | float | list[str]]:
+    """DUCKDB_CONFIG with the memory limit (ConfigError unless it is a size of at least MIN_MEMORY_LIMIT):
+    its buffer cache and its queries' working memory (sorts, hash tables), which spill to files past it
+    (the data directory's logs.duckdb.tmp; in memory, a temporary directory)."""
+    return {**DUCKDB_CONFIG, "memory_limit": f"{memory_limit_bytes(memory_limit)}B"}
 
 
 # How DuckDB words a write that found the disk full (the OS's ENOSPC text).
@@ -142,12 +147,20 @@ class EmbeddedStore:
         recover: bool = False,
         durability: str = "os",
         promote_after: int | None = SAMPLE_ROWS,
+        memory_limit: str = MEMORY_LIMIT,
     ) -> None:
         """`promote_after`: sampled rows per round of metadata-key promotion (typed.py; None: never)."""
         if durability not in DURABILITY_MODES:
             raise ConfigError(f"durability must be one of {', '.join(DURABILITY_MODES)}, got {durability!r}")
+        config = duckdb_config(memory_limit)
+        bound_malloc()  # before the store's threads start
+        # in memory, a directory of its own to spill to (DuckDB's default: .tmp in the working directory)
+        self._spill_dir = None if path is not None else Path(tempfile.mkdtemp(prefix="log-analytics-spill-"))
+        if self._spill_dir is not None:
+            config["temp_directory"] = str(self._spill_dir)
         self.path = path
         self.durability = durability
+        self.memory_limit = memory_limit
         target = ":memory:"
         self._lock_file: IO[str] | None = None
         self.commit_mark: CommitMark | None = None
@@ -160,8 +173,8 @@ class EmbeddedStore:
             if path is not None:
                 self.wal = WriteAheadLog(path / WAL_DIR, fsync=durability == "fsync")
                 self.commit_mark = CommitMark(path / DB_FILE, self.wal.covered_through)
-                self.commit_mark.check_replay(DUCKDB_CONFIG, recover=recover)
-            self._db = duckdb.connect(target, config=DUCKDB_CONFIG)
+                self.commit_mark.check_replay(config, recover=recover)
+            self._db = duckdb.connect(target, config=config)
         except duckdb.IOException as exc:
             self._release()
             if "lock" in str(exc).lower():  # a process that opened the file itself, not an engine
@@ -826,7 +839,12 @@ class EmbeddedStore:
         finally:
             self._release()
 
+    def _remove_spill_dir(self) -> None:
+        if self._spill_dir is not None:
+            shutil.rmtree(self._spill_dir, ignore_errors=True)
+
     def _release(self) -> None:
+        self._remove_spill_dir()
         if self.wal is not None:
             self.wal.close()
         if self.commit_mark is not None:

@@ -51,6 +51,7 @@ from log_analytics_engine.storage.embedded.indexproc import (
     Spec,
     WriterProcess,
     build_query,
+    drop_mapped_pages,
     is_index_failure,
     max_seq,
     words_analyzer,
@@ -66,6 +67,10 @@ _T = TypeVar("_T")
 MAX_TERMS = 65_536
 # tantivy indexing threads; with one, commits waited ~2 s per 1M docs for indexing to finish.
 WRITER_THREADS = 2
+# The writer's indexing memory, shared by its threads (a segment is written out each time it fills).
+# 5M bench docs fed as fast as the writer took them: at 128 MB its process peaked at 223 MB (151 MB
+# anonymous) in 56 s, at 64 MB at 216 MB (135) in 68 s, the index the same size (37 B/doc).
+WRITER_HEAP_BYTES = 64 << 20
 # After a failure with files that looked sound, every file's checksum is checked again at most this often.
 RECHECK_SECONDS = 60.0
 # Niceness of the writer process (all its threads). Not the indexer thread's 10: beside a busy Python
@@ -82,6 +87,10 @@ WRITER_NICE = 0
 # scan the rows above the watermark meanwhile: exact, slower).
 RUN_SCAN_SECONDS_PER_DOC = 1.2e-9
 RUN_DELETE_SECONDS = 0.5
+# Searches leave the pages of the index's files they read mapped into this process, counted in its
+# RSS: over a 20M-log index the benchmark queries left 262 MB (of 527). They are dropped this often
+# (the OS keeps them cached: a search reading one again maps it back without reading the disk).
+PAGE_DROP_SECONDS = 5.0
 # The most a close waits for the writer process's merges (a SIGTERM'd server must stop promptly);
 # past it the process is killed: its last commit stands and a later writer redoes the merges.
 CLOSE_MERGE_SECONDS = 10.0
@@ -158,7 +167,7 @@ class TextIndex:
     come from one caller at a time (the indexer); searches from any thread.
     """
 
-    def __init__(self, path: Path | None, heap_bytes: int = 128 << 20) -> None:
+    def __init__(self, path: Path | None, heap_bytes: int = WRITER_HEAP_BYTES) -> None:
         self.schema = _schema()
         self.path = path
         self._writer: IndexWriting = (
@@ -174,6 +183,7 @@ class TextIndex:
         self.rebuilds = 0  # times the index was set aside and started anew
         self._fence = I64_MAX  # searches use documents up to here only (while a delete runs)
         self.read_failures = 0
+        self._pages_dropped = time.monotonic()
         reason = self._damage()
         if reason is not None:
             self._set_aside(reason)
@@ -422,6 +432,15 @@ class TextIndex:
         """The documents of the index's last commit, deleted ones not counted."""
         self._index.reload()
         return int(self._index.searcher().num_docs)
+
+    def drop_pages(self) -> None:
+        """Drop this process's resident pages of the index's files (indexproc.drop_mapped_pages), at
+        most every PAGE_DROP_SECONDS; the searcher maps them back as it reads them."""
+        now = time.monotonic()
+        if self.path is None or now - self._pages_dropped < PAGE_DROP_SECONDS:
+            return
+        self._pages_dropped = now
+        drop_mapped_pages(str(self.path))
 
     def close(self) -> None:
         """Wait for merges so the files on disk are final (a writer process at most
