@@ -12,7 +12,7 @@ durability = "os"           # an ingest is answered once in the WAL: "os" (survi
                             # or "fsync" (on the disk: survives a power loss; writers share fsyncs)
 retention = "30d"           # keep logs this long (h, d or w), whole UTC days; absent: forever
 max_disk = "20GB"           # and the data directory's live data this small, the oldest days first
-memory_limit = "128MB"      # DuckDB's memory (its cache, sorts, hash tables); past it, work spills to disk
+memory_limit = "512MB"      # DuckDB's memory (its cache, sorts, hash tables); past it, work spills to disk
 
 [limits]
 max_body_bytes = 16777216   # larger request bodies get 413
