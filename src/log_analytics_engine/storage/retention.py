@@ -88,6 +88,9 @@ class Retention:
         self.last_seconds = 0.0
         self.last_error: str | None = None
         self.over_disk = False
+        self._per_log = 0.0  # bytes per log, as last measured
+        self._free = 0.0  # bytes freed by drops and not yet reused
+        self._rows_after: int | None = None  # logs held after the last pass
 
     def apply(self) -> int:
         """One pass: drop the days past the age, then the oldest days while the store is over its
@@ -104,17 +107,21 @@ class Retention:
             gone = set(doomed)
             kept = [(day, n) for day, n in days if day not in gone]
             self.over_disk = False
+            total = sum(n for _, n in days)
+            per_log = 0.0
             if self.policy.max_disk_bytes is not None and kept:
-                used = self._store.disk_usage()
-                total = sum(n for _, n in days) or 1
-                per_log = used / total
-                live = used - per_log * sum(n for day, n in days if day in gone)
+                per_log = self._bytes_per_log(total)
+                live = per_log * sum(n for _, n in kept)
                 while live > self.policy.max_disk_bytes and len(kept) > 1:
                     day, n = kept.pop(0)
                     doomed.append(day)
                     live -= per_log * n
                 self.over_disk = live > self.policy.max_disk_bytes
             dropped = self._store.drop_days(sorted(doomed)) if doomed else 0
+            # the space of dropped logs stays in the files (blocks of partly deleted row groups, index
+            # segments until merged) and is reused by the writes after: counted free until then
+            self._free += per_log * dropped
+            self._rows_after = total - dropped
             self.runs += 1
             self.dropped_days += len(doomed)
             self.dropped_logs += dropped
@@ -125,6 +132,19 @@ class Retention:
             log.info("retention dropped %d logs of %d days", dropped, len(doomed))
             self._after_drop(dropped)
         return dropped
+
+    def _bytes_per_log(self, total: int) -> float:
+        """The store's bytes per log: measured (`disk_usage` / logs) unless space freed by earlier
+        drops is still unused, when the measure taken before those drops stands (DuckDB's used
+        blocks do not fall when a delete leaves row groups partly full: measured anew, each pass
+        would drop more days)."""
+        if self._rows_after is not None:  # the writes since the last pass fill freed space first
+            added = max(0, total - self._rows_after)
+            self._free = max(0.0, self._free - added * self._per_log)
+        if self._free <= 0 or self._per_log == 0:
+            self._free = 0.0
+            self._per_log = self._store.disk_usage() / max(total, 1)
+        return self._per_log
 
     def status(self) -> dict[str, Any]:
         """The policy and what it did: runs, days and logs dropped, the last run's time (epoch
