@@ -8,7 +8,7 @@ import resource
 import statistics
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,22 @@ def median_pair_ms(
             fn()
             times[slot].append(time.perf_counter() - started)
     return statistics.median(times[0]) * 1000, statistics.median(times[1]) * 1000
+
+
+def in_turns(calls: Sequence[Callable[[], object]], runs: int, warmup: int = 1) -> list[float]:
+    """Median ms of each call over `runs` rounds after `warmup` untimed ones: each round runs every call
+    once, starting one further along each round, so a change in the machine's load weighs on all."""
+    for _ in range(warmup):
+        for call in calls:
+            call()
+    timings: list[list[float]] = [[] for _ in calls]
+    for round_number in range(runs):
+        for i in range(len(calls)):
+            slot = (i + round_number) % len(calls)
+            started = time.perf_counter()
+            calls[slot]()
+            timings[slot].append(time.perf_counter() - started)
+    return [statistics.median(taken) * 1000 for taken in timings]
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
