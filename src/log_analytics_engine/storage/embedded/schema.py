@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from log_analytics_engine.model import STORED_SCHEMA
 
+# `message` in zstd: on the 1M bench logs 22.0 B/log against 35.3 with DuckDB's own choice
+# (dictionary + FSST), a word scan of it no slower (321 against 357 ms), a page of 50 by seq 1.37
+# against 1.10 ms (bench.storage). Stores made before keep the compression they were made with.
 LOGS_DDL = """
 CREATE TABLE IF NOT EXISTS logs (
     seq BIGINT NOT NULL,
@@ -13,7 +16,7 @@ CREATE TABLE IF NOT EXISTS logs (
     level VARCHAR NOT NULL,
     severity SMALLINT NOT NULL,
     source VARCHAR NOT NULL,
-    message VARCHAR NOT NULL,
+    message VARCHAR USING COMPRESSION zstd NOT NULL,
     tags VARCHAR[] NOT NULL,
     thread_id VARCHAR,
     request_id VARCHAR,
