@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -74,6 +75,7 @@ def parse_args(argv: Sequence[str] | None, doc: str | None = __doc__, runs: int 
     parser.add_argument("--rows", type=int, default=1_000_000, help="logs generated (default 1M)")
     parser.add_argument("--quick", action="store_true", help="100k logs")
     parser.add_argument("--runs", type=int, default=runs, help="timed runs per query (median)")
+    parser.add_argument("--ingest-rounds", type=int, default=3, help="ingests of each layout (median)")
     parser.add_argument("--data-dir", type=Path, default=BENCH_DIR / ".data", help="generated files (reused)")
     output_options(parser)
     opts = parser.parse_args(argv)
@@ -273,46 +275,58 @@ def append_batches(con: duckdb.DuckDBPyConnection, layout: Layout, batches: Sequ
 
 
 def build_layouts(
-    data: Data, tmp: Path, promoted: list[Promoted], keys: Sequence[str]
+    data: Data, tmp: Path, promoted: list[Promoted], keys: Sequence[str], rounds: int
 ) -> tuple[list[tuple[Layout, LayoutResult]], dict[str, duckdb.DuckDBPyConnection], dict[str, Path]]:
-    """Every layout's table filled both ways (its ingest times, bytes and round trip); the layouts with
-    their results, an open connection and the database file of each table."""
-    built: list[tuple[Layout, LayoutResult]] = []
+    """Every layout's table filled both ways, `rounds` times in turns (each round starting one layout
+    further along; the medians are its ingest times), the first round's tables kept with their bytes and
+    round trips; the layouts with their results, an open connection and the file of each table."""
+    layouts = all_layouts(promoted)
+    owners = [layout for layout in layouts if storage_of(layout) == layout.name]
+    arrow: dict[str, list[float]] = {layout.name: [] for layout in owners}
+    ndjson: dict[str, list[float]] = {layout.name: [] for layout in owners}
+    firsts: dict[str, LayoutResult] = {}
     files: dict[str, Path] = {}
-    table = data.table()
     cons: dict[str, duckdb.DuckDBPyConnection] = {}
-    for layout in all_layouts(promoted):  # a warm-up: the first layout timed pays no first-use costs
-        if storage_of(layout) == layout.name:
-            warm = connect()
-            layout.create(warm)
-            append_batches(warm, layout, data.batches[:1])
-            warm.close()
-    for layout in all_layouts(promoted):
-        owner = storage_of(layout)
-        result = LayoutResult(layout.name, owner)
-        if owner not in cons:
-            progress(f"layout {owner}: Arrow appends, read_ndjson, round trip")
-            files[owner] = tmp / f"layout-{len(files)}.db"
-            con = connect(files[owner])
+    table = data.table()
+    relation, params = ndjson_relation(data.jsonl, keys, data.now_ns)
+    for layout in owners:  # a warm-up: the first layout timed pays no first-use costs
+        warm = connect()
+        layout.create(warm)
+        append_batches(warm, layout, data.batches[:1])
+        warm.close()
+    for round_number in range(rounds):
+        for i in range(len(owners)):
+            layout = owners[(i + round_number) % len(owners)]
+            progress(
+                f"layout {layout.name}: Arrow appends, read_ndjson (round {round_number + 1} of {rounds})"
+            )
+            path = tmp / (f"layout-{len(files)}.db" if round_number == 0 else "scratch.db")
+            con = connect(path)
             layout.create(con)
-            result.arrow_s = append_batches(con, layout, data.batches)
-            result.bytes = files[owner].stat().st_size
+            arrow[layout.name].append(append_batches(con, layout, data.batches))
+            if round_number == 0:
+                files[layout.name], cons[layout.name] = path, con
+                firsts[layout.name] = LayoutResult(layout.name, layout.name, bytes=path.stat().st_size)
+                firsts[layout.name].round_trip = round_trip(con, layout, table.select(["seq", "metadata"]))
+            else:
+                con.close()
+                path.unlink()
             ndjson_file = tmp / "ndjson.db"
             other = connect(ndjson_file)
             layout.create(other)
-            relation, params = ndjson_relation(data.jsonl, keys, data.now_ns)
             started = time.perf_counter()
             layout.insert(other, relation, params)
             other.execute("CHECKPOINT")
-            result.ndjson_s = time.perf_counter() - started
+            ndjson[layout.name].append(time.perf_counter() - started)
             other.close()
             ndjson_file.unlink()
-            result.round_trip = round_trip(con, layout, table.select(["seq", "metadata"]))
-            cons[owner] = con
-        else:
-            first = next(r for _, r in built if r.table == owner)
-            result.arrow_s, result.ndjson_s, result.bytes = first.arrow_s, first.ndjson_s, first.bytes
-            result.round_trip = first.round_trip
+    built: list[tuple[Layout, LayoutResult]] = []
+    for layout in layouts:
+        owner = storage_of(layout)
+        first = firsts[owner]
+        result = LayoutResult(layout.name, owner, bytes=first.bytes, round_trip=first.round_trip)
+        result.arrow_s = statistics.median(arrow[owner])
+        result.ndjson_s = statistics.median(ndjson[owner])
         layout.prepare(cons[owner])
         built.append((layout, result))
     return built, cons, files
@@ -965,7 +979,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ).fetchall()
         ]
         probe.close()
-        built, cons, files = build_layouts(data, tmp, promoted, keys)
+        built, cons, files = build_layouts(data, tmp, promoted, keys, opts.ingest_rounds)
         ch, clickhouse = build_clickhouse(data, tmp)
         loads.append(os.getloadavg()[0])
         progress("questions, every layout and ClickHouse in turns")
@@ -988,7 +1002,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         started,
         f"{rows:,} bench logs, DuckDB {duckdb.__version__}, ClickHouse {ch.version} (chdb "
         f"{_version('chdb')}), tantivy-py {_version('tantivy')}, medians of {opts.runs} runs "
-        f"after a warm-up, 1-minute load average {min(loads):.1f}-{max(loads):.1f} (2 cores shared)",
+        f"after a warm-up (ingests: of {opts.ingest_rounds} rounds), 1-minute load average "
+        f"{min(loads):.1f}-{max(loads):.1f} (2 cores shared)",
     )
     text = "\n\n".join(
         [
