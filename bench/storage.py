@@ -69,13 +69,12 @@ DEFAULT_ROW_GROUP = 122_880
 TARGET_BYTES = 60.0
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def parse_args(argv: Sequence[str] | None, doc: str | None = __doc__, runs: int = 5) -> argparse.Namespace:
+    """The options of a bench over `--rows` generated logs (also bench.storage_engine's)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="logs generated (default 1M)")
     parser.add_argument("--quick", action="store_true", help="100k logs")
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per query (median)")
+    parser.add_argument("--runs", type=int, default=runs, help="timed runs per query (median)")
     parser.add_argument("--ingest-rounds", type=int, default=3, help="ingests of each layout (median)")
     parser.add_argument("--data-dir", type=Path, default=BENCH_DIR / ".data", help="generated files (reused)")
     output_options(parser)
@@ -85,9 +84,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return opts
 
 
-def progress(text: str) -> None:
+def progress(text: str, name: str = "storage") -> None:
     load = os.getloadavg()[0]
-    print(f"[bench.storage {time.strftime('%H:%M:%S')} load {load:.1f}] {text}", file=sys.stderr, flush=True)
+    print(f"[bench.{name} {time.strftime('%H:%M:%S')} load {load:.1f}] {text}", file=sys.stderr, flush=True)
 
 
 # -- the data ----------------------------------------------------------------------------------------
