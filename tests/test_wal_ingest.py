@@ -22,7 +22,6 @@ from log_analytics_engine.errors import ConfigError, OverloadedError, StorageErr
 from log_analytics_engine.storage.embedded import applier as applier_module
 from log_analytics_engine.storage.embedded.applier import Chunk
 from log_analytics_engine.storage.embedded.store import EmbeddedStore
-from log_analytics_engine.storage.embedded.wal import WriteAheadLog
 
 
 def _log(i: int, word: str = "w", level: str = "INFO") -> LogEntry:
@@ -227,7 +226,8 @@ def test_durability_modes(tmp_path: Path) -> None:
 
 
 def test_applied_segments_are_released(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Once applied, full WAL segments are deleted: the WAL stays near one segment."""
+    """Once applied, full WAL segments are deleted: the WAL stays near one segment, and a clean close
+    (every row applied and checkpointed) deletes the last one too, seqs going on after it."""
     with LogAnalyticsEngine(tmp_path / "d") as eng:
         assert eng._store.store.wal is not None
         eng._store.store.wal.segment_bytes = 64 << 10
@@ -236,7 +236,11 @@ def test_applied_segments_are_released(tmp_path: Path, monkeypatch: pytest.Monke
         assert eng.count() == 8000
         segments = list((tmp_path / "d" / "wal").glob("*.wal"))
         assert len(segments) <= 2, segments
-    assert WriteAheadLog(tmp_path / "d" / "wal").last_seq == 8000
+    assert list((tmp_path / "d" / "wal").glob("*.wal")) == []
+    with LogAnalyticsEngine(tmp_path / "d") as eng:
+        assert eng.count() == 8000
+        eng.ingest_logs([_log(9)])
+        assert max(e.seq or 0 for e in eng.query_logs({})) == 8001
 
 
 def _errors_rule() -> AlertRule:

@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from log_analytics_engine.alerting.alertfile import read_alerts, write_alerts
-from log_analytics_engine.alerting.evaluator import AlertEvaluator, AlertHook, RuleState, Ticker
+from log_analytics_engine.alerting.evaluator import AlertEvaluator, AlertHook, RuleState, ticker
 from log_analytics_engine.alerting.keptrules import KeptRules
 from log_analytics_engine.alerting.notify import AlertmanagerNotifier, WebhookNotifier
 from log_analytics_engine.alerting.rulefile import load_rules
@@ -29,6 +29,7 @@ from log_analytics_engine.ingest.report import Decoded, IngestReport
 from log_analytics_engine.memory import MEMORY_LIMIT
 from log_analytics_engine.metrics import Counters, EngineCollector, prometheus_text
 from log_analytics_engine.model import LogEntry
+from log_analytics_engine.periodic import Periodic
 from log_analytics_engine.query.aggregate import aggregate_entries
 from log_analytics_engine.query.ast import MatchAll, Node, Query, TimeRange, conjoin, resolve_time
 from log_analytics_engine.query.dictfilters import compile_filters
@@ -47,7 +48,7 @@ from log_analytics_engine.storage.base import Page, Sort, Store, WriteResult
 from log_analytics_engine.storage.embedded.backend import EmbeddedBackend
 from log_analytics_engine.storage.embedded.store import CLOSE_APPLY_SECONDS
 from log_analytics_engine.storage.embedded.timelimit import QUERY_SECONDS
-from log_analytics_engine.storage.retention import Retention, RetentionPolicy, RetentionWorker
+from log_analytics_engine.storage.retention import Retention, RetentionPolicy, retention_worker
 from log_analytics_engine.timeparse import TimestampError, parse_timestamp, seconds_ns
 
 Filters = Mapping[str, Any] | None
@@ -116,14 +117,14 @@ class LogAnalyticsEngine:
         self._clock = clock
         self._alerting = AlertEvaluator(self._store, clock)
         self._retention = Retention(self._store, policy, clock, lambda n: self._after_delete(n))
-        self._retention_worker: RetentionWorker | None = None
+        self._retention_worker: Periodic[Retention] | None = None
         if policy:
             try:
                 self._retention.apply()  # on open, before the rules' windows are read
             except BaseException:
                 self._store.close()
                 raise
-            self._retention_worker = RetentionWorker(self._retention)
+            self._retention_worker = retention_worker(self._retention)
             self._retention_worker.start()
         self._pipeline = Pipeline(
             self._store, clock, self._count_write, self._alerting.hooks.__bool__, bulk=embedded.store
@@ -133,7 +134,7 @@ class LogAnalyticsEngine:
         for rule in self._kept_rules.stored():
             self._alerting.add_rule(rule)
         self._alert_interval = alert_interval
-        self._ticker: Ticker | None = None
+        self._ticker: Periodic[AlertEvaluator] | None = None
         if self._alerting.rules():
             self._start_ticker()
         self._pipeline.add_listener(self._alerting.on_applied)
@@ -525,7 +526,7 @@ class LogAnalyticsEngine:
 
     def _start_ticker(self) -> None:
         if self._ticker is None and self._alert_interval:
-            self._ticker = Ticker(self._alerting, self._alert_interval)
+            self._ticker = ticker(self._alerting, self._alert_interval)
             self._ticker.start()
 
     def remove_alert_rule(self, name: str) -> None:

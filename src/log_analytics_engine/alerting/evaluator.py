@@ -5,7 +5,7 @@ per-log Python loop on the bulk path) and each rule's matching event times go in
 (alerting/window.py), which counts `(now - time_window, now]` exactly with `now` from the clock. A
 rule is evaluated after a write that brought it matches inside its window — it fires when its count
 reaches the threshold outside its cooldown, so unrelated logs never fire it — and on every tick
-(`tick()`, run periodically by `Ticker`), where a firing rule whose window dropped back under the
+(`tick()`, run periodically by `ticker()`), where a firing rule whose window dropped back under the
 threshold sends a resolved notice. A new rule's window is seeded from the stored logs.
 
 Evaluation runs on the ingest thread, right after the write commits (a worker thread was tried:
@@ -27,7 +27,6 @@ import datetime as dt
 import logging
 import threading
 import time
-import weakref
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from log_analytics_engine.alerting.rules import FIRING, RESOLVED, Alert, AlertRu
 from log_analytics_engine.alerting.window import EventWindow
 from log_analytics_engine.alerting.worker import SerialWorker
 from log_analytics_engine.errors import ConfigError
+from log_analytics_engine.periodic import Periodic
 from log_analytics_engine.query.ast import TimeRange, conjoin
 from log_analytics_engine.storage.base import Store
 from log_analytics_engine.timeparse import seconds_ns as to_ns  # clock seconds -> event-time ns
@@ -523,33 +523,10 @@ class AlertEvaluator:
             }
 
 
-class Ticker:
-    """Calls `evaluator.tick()` every `interval` seconds on a daemon thread, until stopped or until
-    the evaluator is garbage (the thread holds only a weak reference to it)."""
+def _tick_failed(evaluator: AlertEvaluator, exc: Exception) -> None:
+    log.error("alert evaluation tick failed", exc_info=exc)  # the next tick tries again
 
-    def __init__(self, evaluator: AlertEvaluator, interval: float) -> None:
-        self._evaluator = weakref.ref(evaluator)
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="log-analytics-alert-tick", daemon=True)
 
-    def start(self) -> None:
-        """Start ticking."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop ticking and wait for a tick in progress."""
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            evaluator = self._evaluator()
-            if evaluator is None:
-                return
-            try:
-                evaluator.tick()
-            except Exception:  # a failed tick is logged; the next one tries again
-                log.exception("alert evaluation tick failed")
-            del evaluator
+def ticker(evaluator: AlertEvaluator, interval: float) -> Periodic[AlertEvaluator]:
+    """A thread calling `evaluator.tick()` every `interval` seconds (Periodic: start, stop)."""
+    return Periodic(evaluator, AlertEvaluator.tick, interval, "log-analytics-alert-tick", _tick_failed)

@@ -14,13 +14,13 @@ import logging
 import re
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from log_analytics_engine import bytesize
 from log_analytics_engine.errors import ConfigError, LogAnalyticsError
+from log_analytics_engine.periodic import Periodic
 from log_analytics_engine.storage.base import DAY_NS, Store
 
 log = logging.getLogger(__name__)
@@ -163,34 +163,18 @@ class Retention:
         }
 
 
-class RetentionWorker:
-    """Runs `retention.apply()` every `interval` seconds on a daemon thread until stopped (it holds
-    only a weak reference, so a forgotten engine does not live on for it)."""
+def _pass_failed(retention: Retention, exc: Exception) -> None:
+    retention.last_error = str(exc)  # the store refused (a full disk, closed): the next pass retries
+    log.error("retention pass failed: %s", exc)
 
-    def __init__(self, retention: Retention, interval: float | None = None) -> None:
-        self._retention = weakref.ref(retention)
-        self._interval = RETENTION_SECONDS if interval is None else interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="log-analytics-retention", daemon=True)
 
-    def start(self) -> None:
-        """Start the passes."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop, waiting for a pass in progress."""
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            retention = self._retention()
-            if retention is None:
-                return
-            try:
-                retention.apply()
-            except LogAnalyticsError as exc:  # the store refused (full disk, closed): next pass retries
-                retention.last_error = str(exc)
-                log.error("retention pass failed: %s", exc)
-            del retention
+def retention_worker(retention: Retention) -> Periodic[Retention]:
+    """A thread running `retention.apply()` every RETENTION_SECONDS (Periodic: start, stop)."""
+    return Periodic(
+        retention,
+        Retention.apply,
+        RETENTION_SECONDS,
+        "log-analytics-retention",
+        _pass_failed,
+        (LogAnalyticsError,),
+    )

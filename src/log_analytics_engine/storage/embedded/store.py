@@ -814,6 +814,7 @@ class EmbeddedStore:
         """Stop the indexer after a final catch-up, checkpoint DuckDB and release the directory."""
         if self._closed:
             return
+        complete = False
         if self._applier is not None:
             complete = self._applier.stop(CLOSE_APPLY_SECONDS)
             if not complete:
@@ -835,6 +836,11 @@ class EmbeddedStore:
                     self._db.execute("CHECKPOINT")
                 except duckdb.Error as exc:  # e.g. the disk is full: the WAL still holds every row
                     log.error("checkpoint at close failed (%s); the next open replays the WAL", str(exc))
+                else:
+                    if complete and self.wal is not None:
+                        # every acknowledged row is in the database file: the last segment, kept
+                        # while appends went to it, goes too (up to 64 MB: 47 B/log at 1M logs)
+                        self.wal.release(self._next_seq - 1)
             self._db.close()
         finally:
             self._release()
