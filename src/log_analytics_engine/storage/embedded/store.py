@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -158,6 +159,8 @@ class EmbeddedStore:
         self._spill_dir = None if path is not None else Path(tempfile.mkdtemp(prefix="log-analytics-spill-"))
         if self._spill_dir is not None:
             config["temp_directory"] = str(self._spill_dir)
+            # removed at close, or when an engine never closed is collected (or at exit)
+            weakref.finalize(self, shutil.rmtree, self._spill_dir, ignore_errors=True)
         self.path = path
         self.durability = durability
         self.memory_limit = memory_limit
