@@ -29,6 +29,7 @@ from log_analytics_engine.query.hits import hits
 from log_analytics_engine.query.parser import parse, parse_filter
 from log_analytics_engine.storage.base import Sort, Store
 from log_analytics_engine.storage.embedded.backend import EmbeddedBackend
+from log_analytics_engine.timeparse import parse_timestamp
 from test_query_oracle import (
     NOW_NS,
     NS,
@@ -317,8 +318,6 @@ def test_hits_count_each_bucket(store: Store, logs: list[LogEntry], text: str) -
 
 
 def _minute(text: str) -> int:
-    from log_analytics_engine.timeparse import parse_timestamp
-
     return parse_timestamp(text) // NS
 
 

@@ -116,7 +116,7 @@ class LogAnalyticsEngine:
         self._counters = Counters()
         self._clock = clock
         self._alerting = AlertEvaluator(self._store, clock)
-        self._retention = Retention(self._store, policy, clock, lambda n: self._after_delete(n))
+        self._retention = Retention(self._store, policy, clock, self._after_delete)
         self._retention_worker: Periodic[Retention] | None = None
         if policy:
             try:

@@ -506,10 +506,11 @@ class EmbeddedStore:
             with self._transaction("chunk", chunk) as cur:
                 typed = self.typed
                 if self._promoter is not None and self._promoter.due(span, typed):
-                    head = cur.execute(
-                        f"SELECT metadata FROM ({select_sql}) LIMIT {SAMPLE_ROWS}", [first, *params]
-                    )
-                    keys = self._promoter.sample(cur, head.to_arrow_table(), typed)
+                    # a relation, not a DB-API result: its Arrow table is not copied again
+                    head = cur.sql(
+                        f"SELECT metadata FROM ({select_sql}) LIMIT {SAMPLE_ROWS}", params=[first, *params]
+                    ).to_arrow_table()
+                    keys = self._promoter.sample(cur, head, typed)
                     if keys:
                         typed = promote(cur, typed, keys, first)
                 derived, extra = typed.derived()
