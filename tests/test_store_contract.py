@@ -243,6 +243,8 @@ def test_alert_reads_match_the_reference(
     found = store.matches(node, low, through)
     assert sorted(found.seqs.tolist()) == [e.seq for e in want], text
     assert sorted(found.ts.tolist()) == sorted(e.timestamp_ns for e in want), text
+    oldest = store.matches(node, low, through, limit=3)
+    assert oldest.seqs.tolist() == [e.seq for e in sorted(want, key=_key)[:3]], text
     high = low + 120 * NS
     in_span = [e for e in want if (e.timestamp_ns or 0) <= high]
     with store.applied_reads():

@@ -410,9 +410,9 @@ class AlertEvaluator:
             samples = self._store.fetch(job.seqs)  # already in (time, seq) order
         else:
             window = conjoin([job.rule.filter, TimeRange(end=job.high)])
-            found = self._store.matches(window, job.low, job.last_seq)
-            oldest = np.lexsort((found.seqs, found.ts))[:MAX_SAMPLES]
-            samples = self._store.fetch(found.seqs[oldest].tolist())
+            # a dense window (the case here) may hold millions: the store picks the oldest few
+            found = self._store.matches(window, job.low, job.last_seq, MAX_SAMPLES)
+            samples = self._store.fetch(found.seqs.tolist())
         # in place: a resolved copy made meanwhile shares this list
         job.alert.sample_logs[:] = samples
         self._store.write_alert(job.alert.rule_name, job.alert.triggered_at.timestamp(), job.alert.to_dict())

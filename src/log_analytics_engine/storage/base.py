@@ -205,8 +205,9 @@ class Store(AlertLog, Protocol):
     def fields(self, node: Node) -> FieldsResult:
         """Field names of the newest matching logs, how often each has a value, its top values."""
 
-    def matches(self, node: Node, ts_after: int, seq_through: int) -> Matches:
-        """Times and seqs of the matching logs with ts > ts_after and seq <= seq_through."""
+    def matches(self, node: Node, ts_after: int, seq_through: int, limit: int | None = None) -> Matches:
+        """Times and seqs of the matching logs with ts > ts_after and seq <= seq_through; with
+        `limit`, the first that many by (ts, seq), in that order."""
 
     def count_applied(self, node: Node, ts_after: int, ts_through: int, seq_through: int = 0) -> int:
         """How many logs applied so far match with ts in (ts_after, ts_through] (and seq <=

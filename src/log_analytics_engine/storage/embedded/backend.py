@@ -150,12 +150,14 @@ class EmbeddedBackend:
     def fields(self, node: Node) -> FieldsResult:
         return discover(self._planner, node)
 
-    def matches(self, node: Node, ts_after: int, seq_through: int) -> Matches:
+    def matches(self, node: Node, ts_after: int, seq_through: int, limit: int | None = None) -> Matches:
         flt = compile_where(node, typed=self.store.typed)
-        found = self.store.numpy(
-            f"SELECT ts, seq FROM logs WHERE {flt.sql} AND ts > ? AND seq <= ?",
-            [*flt.params, ts_after, seq_through],
-        )
+        sql = f"SELECT ts, seq FROM logs WHERE {flt.sql} AND ts > ? AND seq <= ?"
+        params = [*flt.params, ts_after, seq_through]
+        if limit is not None:
+            sql += " ORDER BY ts, seq LIMIT ?"
+            params.append(limit)
+        found = self.store.numpy(sql, params)
         return Matches(np.asarray(found["ts"], dtype=np.int64), np.asarray(found["seq"], dtype=np.int64))
 
     def count_applied(self, node: Node, ts_after: int, ts_through: int, seq_through: int = 0) -> int:
